@@ -1,0 +1,651 @@
+//! Configuration: built-in defaults (the demo), then a TOML file, then `SPORTELLO_*` variables.
+//!
+//! Every setting remembers where its value came from, so a bad value is reported naming the
+//! file or the variable a person has to fix. Settings are a fixed list: a key in the file that
+//! Sportello does not know is an error too (a typo would otherwise be silently ignored).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use pagopa::{Iban, PartitaIva, SegregationCode};
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Sportello's built-in default (the demo municipality).
+    Default,
+    /// A key of the configuration file.
+    File(PathBuf),
+    /// An environment variable.
+    Env(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("the built-in default"),
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Env(var) => write!(f, "the environment variable {var}"),
+        }
+    }
+}
+
+/// A configuration problem, naming the setting and where its value came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML.
+    #[error("{path} is not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// The file names a setting Sportello does not have.
+    #[error("{path}: unknown setting `{key}` (see README.md for the list of settings)")]
+    UnknownKey {
+        /// The file.
+        path: PathBuf,
+        /// The dotted key.
+        key: String,
+    },
+    /// A value that does not fit its setting.
+    #[error("{origin}: invalid value {value:?} for `{key}`: {reason}")]
+    Invalid {
+        /// The dotted key of the setting.
+        key: &'static str,
+        /// The value as written.
+        value: String,
+        /// Where it came from.
+        origin: Source,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Whether this deployment is the self-contained demo or a real one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// SQLite, the demo municipality, development conveniences (mailbox page, development API key).
+    Demo,
+    /// A real deployment: no development conveniences.
+    Production,
+}
+
+/// Output format of the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The municipality (Ente Creditore) this deployment serves.
+#[derive(Debug, Clone)]
+pub struct EnteConfig {
+    /// Fiscal code of the ente (11 digits).
+    pub fiscal_code: PartitaIva,
+    /// Name shown to citizens and printed on notices.
+    pub name: String,
+    /// Office or sector name (GPD `officeName`).
+    pub office_name: String,
+    /// pagoPA broker (intermediario) id.
+    pub id_broker_pa: String,
+    /// pagoPA station id.
+    pub id_station: String,
+    /// Segregation code assigned to the station, used for aux-3 notice numbers.
+    pub segregation_code: SegregationCode,
+    /// Default IBAN for transfers.
+    pub iban: Iban,
+    /// CBILL code printed on notices.
+    pub cbill: String,
+    /// Postal account (conto corrente postale), when the ente has one.
+    pub postal_account: Option<String>,
+    /// Address citizens write to for help.
+    pub contact_email: String,
+    /// The ente's official web site ("SITO UFFICIALE").
+    pub website_url: String,
+    /// The user manual ("MANUALE").
+    pub manual_url: String,
+}
+
+/// The whole configuration, typed and validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Demo or production.
+    pub mode: Mode,
+    /// Address and port the web server listens on.
+    pub listen: SocketAddr,
+    /// The URL citizens and pagoPA reach Sportello at (used in links and return URLs).
+    pub public_url: String,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// Directory for the demo database and other local files.
+    pub data_dir: PathBuf,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter (`tracing` directives, e.g. `info,sqlx=warn`).
+    pub log_level: String,
+    /// Seconds requests in flight get to finish after SIGTERM/SIGINT.
+    pub shutdown_grace_seconds: u64,
+    /// The municipality.
+    pub ente: EnteConfig,
+}
+
+/// One known setting: its dotted key, its default, and its environment variable name.
+struct Setting {
+    key: &'static str,
+    default: Option<&'static str>,
+}
+
+impl Setting {
+    fn env_var(&self) -> String {
+        format!(
+            "SPORTELLO_{}",
+            self.key.replace('.', "_").to_ascii_uppercase()
+        )
+    }
+}
+
+/// The IBAN of the demo municipality: a syntactically valid Italian IBAN of no real account.
+pub const DEMO_IBAN: &str = "IT60X0542811101000000123456";
+
+const SETTINGS: &[Setting] = &[
+    Setting {
+        key: "mode",
+        default: Some("demo"),
+    },
+    Setting {
+        key: "listen",
+        default: Some("127.0.0.1:8080"),
+    },
+    // Default derived from `listen` when absent.
+    Setting {
+        key: "public_url",
+        default: None,
+    },
+    Setting {
+        key: "database_url",
+        default: None,
+    },
+    Setting {
+        key: "data_dir",
+        default: Some("data"),
+    },
+    Setting {
+        key: "log.format",
+        default: Some("text"),
+    },
+    Setting {
+        key: "log.level",
+        default: Some("info,sqlx=warn,tower_http=warn"),
+    },
+    Setting {
+        key: "shutdown_grace_seconds",
+        default: Some("20"),
+    },
+    Setting {
+        key: "ente.fiscal_code",
+        default: Some("00229080338"),
+    },
+    Setting {
+        key: "ente.name",
+        default: Some("Comune di Piacenza"),
+    },
+    Setting {
+        key: "ente.office_name",
+        default: Some("Servizio Entrate"),
+    },
+    Setting {
+        key: "ente.id_broker_pa",
+        default: Some("00229080338"),
+    },
+    Setting {
+        key: "ente.id_station",
+        default: Some("00229080338_01"),
+    },
+    Setting {
+        key: "ente.segregation_code",
+        default: Some("01"),
+    },
+    Setting {
+        key: "ente.iban",
+        default: Some(DEMO_IBAN),
+    },
+    Setting {
+        key: "ente.cbill",
+        default: Some("A1B2C"),
+    },
+    Setting {
+        key: "ente.postal_account",
+        default: None,
+    },
+    Setting {
+        key: "ente.contact_email",
+        default: Some("utenti_pagopa@comune.piacenza.it"),
+    },
+    Setting {
+        key: "ente.website_url",
+        default: Some("https://www.comune.piacenza.it"),
+    },
+    Setting {
+        key: "ente.manual_url",
+        default: Some("/manuale"),
+    },
+];
+
+/// Raw values with their provenance, before typing.
+#[derive(Debug, Default)]
+struct RawValues {
+    values: BTreeMap<&'static str, (String, Source)>,
+}
+
+impl RawValues {
+    fn get(&self, key: &'static str) -> Option<(&str, &Source)> {
+        self.values.get(key).map(|(v, s)| (v.as_str(), s))
+    }
+
+    /// A value that has a default in [`SETTINGS`], so it is always present.
+    fn required(&self, key: &'static str) -> (&str, &Source) {
+        self.get(key)
+            .unwrap_or_else(|| panic!("setting {key} has no default"))
+    }
+
+    fn parse<T>(
+        &self,
+        key: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let (value, source) = self.required(key);
+        parse(value).map_err(|reason| invalid(key, value, source, reason))
+    }
+
+    fn text(&self, key: &'static str) -> Result<String, ConfigError> {
+        self.parse(key, |v| {
+            let v = v.trim();
+            if v.is_empty() {
+                Err("it must not be empty".into())
+            } else {
+                Ok(v.to_owned())
+            }
+        })
+    }
+}
+
+fn invalid(
+    key: &'static str,
+    value: &str,
+    source: &Source,
+    reason: impl Into<String>,
+) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        value: value.to_owned(),
+        origin: source.clone(),
+        reason: reason.into(),
+    }
+}
+
+/// The default configuration file, read when present and no `--config` is given.
+pub const DEFAULT_CONFIG_FILE: &str = "sportello.toml";
+
+impl Config {
+    /// Loads the configuration: defaults, then `file` (or `sportello.toml` when it exists), then
+    /// `SPORTELLO_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut raw = RawValues::default();
+        for setting in SETTINGS {
+            if let Some(default) = setting.default {
+                raw.values
+                    .insert(setting.key, (default.to_owned(), Source::Default));
+            }
+        }
+        let file = match file {
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+        };
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            apply_file(&mut raw, &path, &text)?;
+        }
+        let env: BTreeMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("SPORTELLO_"))
+            .collect();
+        for setting in SETTINGS {
+            let var = setting.env_var();
+            if let Some(value) = env.get(&var) {
+                raw.values
+                    .insert(setting.key, (value.clone(), Source::Env(var)));
+            }
+        }
+        Config::from_raw(&raw)
+    }
+
+    /// Loads from the process environment.
+    pub fn from_env(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load(file, std::env::vars())
+    }
+
+    fn from_raw(raw: &RawValues) -> Result<Config, ConfigError> {
+        let mode = raw.parse("mode", |v| match v.trim() {
+            "demo" => Ok(Mode::Demo),
+            "production" => Ok(Mode::Production),
+            _ => Err("expected `demo` or `production`".into()),
+        })?;
+        let listen: SocketAddr = raw.parse("listen", |v| {
+            v.trim()
+                .parse()
+                .map_err(|_| "expected address:port, for example 127.0.0.1:8080".into())
+        })?;
+        let data_dir = PathBuf::from(raw.text("data_dir")?);
+        let public_url = match raw.get("public_url") {
+            Some((value, source)) => parse_public_url(value)
+                .map_err(|reason| invalid("public_url", value, source, reason))?,
+            None => format!("http://{listen}"),
+        };
+        let database_url = match raw.get("database_url") {
+            Some((value, source)) => parse_database_url(value)
+                .map_err(|reason| invalid("database_url", value, source, reason))?,
+            None => {
+                if mode == Mode::Production {
+                    return Err(invalid(
+                        "database_url",
+                        "",
+                        &Source::Default,
+                        "a production deployment must name its database (SPORTELLO_DATABASE_URL)",
+                    ));
+                }
+                format!("sqlite://{}/sportello.db", data_dir.display())
+            }
+        };
+        let log_format = raw.parse("log.format", |v| match v.trim() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("expected `text` or `json`".into()),
+        })?;
+        let log_level = raw.text("log.level")?;
+        let shutdown_grace_seconds = raw.parse("shutdown_grace_seconds", |v| {
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s <= 3600)
+                .ok_or_else(|| "expected a number of seconds between 0 and 3600".into())
+        })?;
+        let ente = EnteConfig {
+            fiscal_code: raw.parse("ente.fiscal_code", |v| {
+                PartitaIva::parse(v).map_err(|e| e.to_string())
+            })?,
+            name: raw.text("ente.name")?,
+            office_name: raw.text("ente.office_name")?,
+            id_broker_pa: raw.text("ente.id_broker_pa")?,
+            id_station: raw.text("ente.id_station")?,
+            segregation_code: raw.parse("ente.segregation_code", |v| {
+                SegregationCode::parse(v).map_err(|e| e.to_string())
+            })?,
+            iban: raw.parse("ente.iban", |v| Iban::parse(v).map_err(|e| e.to_string()))?,
+            cbill: raw.parse("ente.cbill", |v| {
+                let v = v.trim();
+                if v.len() == 5 && v.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    Ok(v.to_ascii_uppercase())
+                } else {
+                    Err("a CBILL code has 5 letters and digits".into())
+                }
+            })?,
+            postal_account: match raw.get("ente.postal_account") {
+                None => None,
+                Some((v, source)) => {
+                    let digits: String = v.chars().filter(|c| !c.is_whitespace()).collect();
+                    if digits.is_empty() {
+                        None
+                    } else if digits.len() <= 12 && digits.chars().all(|c| c.is_ascii_digit()) {
+                        Some(digits)
+                    } else {
+                        return Err(invalid(
+                            "ente.postal_account",
+                            v,
+                            source,
+                            "a postal account number has at most 12 digits",
+                        ));
+                    }
+                }
+            },
+            contact_email: raw.parse("ente.contact_email", |v| {
+                let v = v.trim();
+                if looks_like_email(v) {
+                    Ok(v.to_owned())
+                } else {
+                    Err("expected an e-mail address".into())
+                }
+            })?,
+            website_url: raw.text("ente.website_url")?,
+            manual_url: raw.text("ente.manual_url")?,
+        };
+        Ok(Config {
+            mode,
+            listen,
+            public_url,
+            database_url,
+            data_dir,
+            log_format,
+            log_level,
+            shutdown_grace_seconds,
+            ente,
+        })
+    }
+
+    /// The table of settings, for `sportello config` and the README: key, variable, default.
+    pub fn settings_table() -> Vec<(&'static str, String, Option<&'static str>)> {
+        SETTINGS
+            .iter()
+            .map(|s| (s.key, s.env_var(), s.default))
+            .collect()
+    }
+}
+
+/// A minimal structural check; real confirmation happens by sending mail.
+pub fn looks_like_email(v: &str) -> bool {
+    let Some((local, domain)) = v.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !v.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !domain.contains('@')
+}
+
+fn parse_public_url(v: &str) -> Result<String, String> {
+    let v = v.trim().trim_end_matches('/');
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"))
+        .ok_or("expected an http:// or https:// URL")?;
+    if rest.is_empty() || rest.contains(char::is_whitespace) {
+        return Err("the URL has no host".into());
+    }
+    Ok(v.to_owned())
+}
+
+fn parse_database_url(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.starts_with("sqlite:") || v.starts_with("postgres://") || v.starts_with("postgresql://") {
+        Ok(v.to_owned())
+    } else {
+        Err("expected a sqlite://… or postgres://… URL".into())
+    }
+}
+
+/// Reads the TOML file into `raw`, refusing unknown keys.
+fn apply_file(raw: &mut RawValues, path: &Path, text: &str) -> Result<(), ConfigError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.message().to_owned(),
+        })?;
+    let mut flat = Vec::new();
+    flatten("", &toml::Value::Table(table), &mut flat);
+    for (key, value) in flat {
+        let Some(setting) = SETTINGS.iter().find(|s| s.key == key) else {
+            return Err(ConfigError::UnknownKey {
+                path: path.to_path_buf(),
+                key,
+            });
+        };
+        raw.values
+            .insert(setting.key, (value, Source::File(path.to_path_buf())));
+    }
+    Ok(())
+}
+
+fn flatten(prefix: &str, value: &toml::Value, out: &mut Vec<(String, String)>) {
+    match value {
+        toml::Value::Table(table) => {
+            for (k, v) in table {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        toml::Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+        toml::Value::Array(items) => {
+            let joined: Vec<String> = items
+                .iter()
+                .map(|i| match i {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            out.push((prefix.to_owned(), joined.join(",")));
+        }
+        other => out.push((prefix.to_owned(), other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn no_configuration_is_the_demo() {
+        let config = Config::load(Some(Path::new("/dev/null")), env(&[])).unwrap();
+        assert_eq!(config.mode, Mode::Demo);
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+        assert_eq!(config.database_url, "sqlite://data/sportello.db");
+        assert_eq!(config.ente.fiscal_code.as_str(), "00229080338");
+        assert_eq!(config.ente.id_station, "00229080338_01");
+        assert_eq!(config.ente.segregation_code.to_string(), "01");
+        assert_eq!(
+            config.ente.contact_email,
+            "utenti_pagopa@comune.piacenza.it"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\npublic_url = \"https://pagamenti.example.it/\"\n[ente]\nname = \"Comune di Prova\"\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&path),
+            env(&[("SPORTELLO_LISTEN", "127.0.0.1:7000"), ("OTHER", "x")]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(config.public_url, "https://pagamenti.example.it");
+        assert_eq!(config.ente.name, "Comune di Prova");
+    }
+
+    #[test]
+    fn a_bad_variable_is_named() {
+        let err = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[("SPORTELLO_LISTEN", "localhost")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("SPORTELLO_LISTEN"), "{err}");
+        assert!(err.contains("address:port"), "{err}");
+
+        let err = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[("SPORTELLO_DATABASE_URL", "mysql://x")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("SPORTELLO_DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_file_value_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("conf.toml");
+        std::fs::write(&path, "[ente]\niban = \"IT00X0000000000000000000000\"\n").unwrap();
+        let err = Config::load(Some(&path), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("conf.toml"), "{err}");
+        assert!(err.contains("ente.iban"), "{err}");
+
+        std::fs::write(&path, "lisen = \"127.0.0.1:1\"\n").unwrap();
+        let err = Config::load(Some(&path), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("unknown setting `lisen`"), "{err}");
+
+        std::fs::write(&path, "listen = [\n").unwrap();
+        let err = Config::load(Some(&path), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("not valid TOML"), "{err}");
+    }
+
+    #[test]
+    fn production_needs_a_database() {
+        let err = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[("SPORTELLO_MODE", "production")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("database"), "{err}");
+    }
+
+    #[test]
+    fn every_setting_has_a_distinct_variable() {
+        let table = Config::settings_table();
+        let mut vars: Vec<_> = table.iter().map(|(_, v, _)| v.clone()).collect();
+        vars.sort();
+        vars.dedup();
+        assert_eq!(vars.len(), table.len());
+        assert!(vars.contains(&"SPORTELLO_ENTE_SEGREGATION_CODE".to_string()));
+    }
+}
