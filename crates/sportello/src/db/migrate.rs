@@ -1,0 +1,257 @@
+//! Schema migrations: plain SQL files per dialect under `migrations/{sqlite,postgres}/`, embedded
+//! in the binary and applied in order, each in its own transaction.
+//!
+//! The two folders are kept in lockstep (same file names; a test checks it) and the shared
+//! storage suite runs against both, so they cannot drift apart unnoticed.
+
+use sqlx::Connection;
+
+use super::Db;
+use crate::with_db;
+
+/// One migration, in both dialects.
+#[derive(Debug)]
+pub struct Migration {
+    /// Sequential version number (the file's numeric prefix).
+    pub version: i64,
+    /// The file name without extension, e.g. `0001_init`.
+    pub name: &'static str,
+    /// SQLite text.
+    pub sqlite: &'static str,
+    /// PostgreSQL text.
+    pub postgres: &'static str,
+}
+
+macro_rules! migration {
+    ($version:expr, $name:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sqlite: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../migrations/sqlite/",
+                $name,
+                ".sql"
+            )),
+            postgres: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../migrations/postgres/",
+                $name,
+                ".sql"
+            )),
+        }
+    };
+}
+
+/// Every migration this binary knows, oldest first.
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_init")];
+
+/// A migration problem.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    /// The database refused a statement.
+    #[error("migration {name} failed: {source}")]
+    Apply {
+        /// Which migration.
+        name: &'static str,
+        /// The database error.
+        source: sqlx::Error,
+    },
+    /// An applied migration's text differs from the embedded one: somebody edited history.
+    #[error(
+        "migration {version} was changed after it was applied (checksum {applied} in the database, {embedded} in this binary)"
+    )]
+    Changed {
+        /// Which version.
+        version: i64,
+        /// Checksum recorded in the database.
+        applied: String,
+        /// Checksum of the embedded text.
+        embedded: String,
+    },
+    /// Any other database error.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// What the database has compared with what the binary knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// Versions applied to the database.
+    pub applied: Vec<i64>,
+    /// Versions this binary has that the database has not.
+    pub pending: Vec<i64>,
+}
+
+impl MigrationStatus {
+    /// Whether the schema is exactly what this binary expects (nothing pending).
+    pub fn is_current(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+/// FNV-1a, 64 bits: enough to notice an edited migration, no extra dependency.
+fn checksum(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)";
+
+/// An arbitrary constant: the PostgreSQL advisory lock that serialises migrating instances.
+const PG_LOCK_KEY: i64 = 0x5350_4f52_5445_4c4c; // "SPORTELL"
+
+/// Applies the pending migrations on one connection; expanded once per dialect.
+macro_rules! apply_pending {
+    ($conn:expr, $begin:expr, $text:ident, $now:expr) => {{
+        sqlx::query(CREATE_TABLE).execute(&mut *$conn).await?;
+        let mut done = Vec::new();
+        for m in MIGRATIONS {
+            let mut tx = $begin;
+            let applied: Option<String> =
+                sqlx::query_scalar("SELECT checksum FROM schema_migrations WHERE version = $1")
+                    .bind(m.version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let embedded = checksum(m.$text);
+            match applied {
+                Some(sum) if sum == embedded => continue,
+                Some(sum) => {
+                    return Err(MigrateError::Changed {
+                        version: m.version,
+                        applied: sum,
+                        embedded,
+                    })
+                }
+                None => {}
+            }
+            sqlx::raw_sql(m.$text)
+                .execute(&mut *tx)
+                .await
+                .map_err(|source| MigrateError::Apply { name: m.name, source })?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .bind(embedded)
+            .bind($now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            done.push(m.version);
+        }
+        Ok::<_, MigrateError>(done)
+    }};
+}
+
+/// Applies every pending migration. Safe to call from several instances at once: PostgreSQL
+/// serialises them with an advisory lock, SQLite with its write lock.
+pub async fn run(db: &Db) -> Result<Vec<i64>, MigrateError> {
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    match db {
+        Db::Sqlite(pool) => {
+            let mut conn = pool.acquire().await?;
+            apply_pending!(
+                conn,
+                conn.begin_with("BEGIN IMMEDIATE").await?,
+                sqlite,
+                &now
+            )
+        }
+        Db::Postgres(pool) => {
+            let mut conn = pool.acquire().await?;
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(PG_LOCK_KEY)
+                .execute(&mut *conn)
+                .await?;
+            let result = async { apply_pending!(conn, conn.begin().await?, postgres, &now) }.await;
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(PG_LOCK_KEY)
+                .execute(&mut *conn)
+                .await?;
+            result
+        }
+    }
+}
+
+/// Compares the database with the embedded migrations, without changing anything.
+pub async fn status(db: &Db) -> Result<MigrationStatus, sqlx::Error> {
+    let exists = match db {
+        Db::Sqlite(pool) => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+        )
+        .fetch_one(pool)
+        .await?,
+        Db::Postgres(pool) => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_migrations'",
+        )
+        .fetch_one(pool)
+        .await?,
+    };
+    let applied: Vec<i64> = if exists == 0 {
+        Vec::new()
+    } else {
+        with_db!(db, |pool| sqlx::query_scalar(
+            "SELECT version FROM schema_migrations ORDER BY version"
+        )
+        .fetch_all(pool)
+        .await?)
+    };
+    let pending = MIGRATIONS
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect();
+    Ok(MigrationStatus { applied, pending })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_dialect_folders_hold_the_same_migrations() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
+        let list = |dialect: &str| {
+            let mut names: Vec<String> = std::fs::read_dir(format!("{root}/{dialect}"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let sqlite = list("sqlite");
+        assert_eq!(sqlite, list("postgres"));
+        let embedded: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|m| format!("{}.sql", m.name))
+            .collect();
+        assert_eq!(
+            sqlite, embedded,
+            "every migration file must be listed in MIGRATIONS"
+        );
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+            assert!(m.name.starts_with(&format!("{:04}_", m.version)));
+        }
+    }
+
+    #[test]
+    fn checksum_is_stable_and_sensitive() {
+        assert_eq!(checksum("a"), checksum("a"));
+        assert_ne!(checksum("a"), checksum("b"));
+        assert_eq!(checksum(""), "cbf29ce484222325");
+    }
+}

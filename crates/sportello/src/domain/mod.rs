@@ -1,0 +1,3 @@
+//! The domain: types and rules that know nothing of HTTP, SQL or XML.
+
+pub mod position;

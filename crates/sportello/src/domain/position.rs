@@ -1,0 +1,334 @@
+//! Debt positions, GPD's model: a debtor owes one or more payment options, each split into
+//! one to five transfers.
+
+use pagopa::{Cents, Iuv, NoticeNumber};
+
+use crate::clock::Timestamp;
+
+/// Lifecycle of a debt position (GPD status values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PositionStatus {
+    /// Being prepared; not payable.
+    Draft,
+    /// Published, payable from its validity date.
+    Published,
+    /// Payable.
+    Valid,
+    /// Cancelled by the ente.
+    Invalid,
+    /// Past its due date (when `switchToExpired`).
+    Expired,
+    /// Some installments paid.
+    PartiallyPaid,
+    /// Paid.
+    Paid,
+    /// Paid and reconciled.
+    Reported,
+}
+
+impl PositionStatus {
+    /// Every status.
+    pub const ALL: [PositionStatus; 8] = [
+        PositionStatus::Draft,
+        PositionStatus::Published,
+        PositionStatus::Valid,
+        PositionStatus::Invalid,
+        PositionStatus::Expired,
+        PositionStatus::PartiallyPaid,
+        PositionStatus::Paid,
+        PositionStatus::Reported,
+    ];
+
+    /// The GPD name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PositionStatus::Draft => "DRAFT",
+            PositionStatus::Published => "PUBLISHED",
+            PositionStatus::Valid => "VALID",
+            PositionStatus::Invalid => "INVALID",
+            PositionStatus::Expired => "EXPIRED",
+            PositionStatus::PartiallyPaid => "PARTIALLY_PAID",
+            PositionStatus::Paid => "PAID",
+            PositionStatus::Reported => "REPORTED",
+        }
+    }
+
+    /// Parses a GPD name.
+    pub fn parse(s: &str) -> Option<PositionStatus> {
+        PositionStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether money has already moved: such a position can no longer be changed or deleted.
+    pub fn is_paid(self) -> bool {
+        matches!(
+            self,
+            PositionStatus::Paid | PositionStatus::PartiallyPaid | PositionStatus::Reported
+        )
+    }
+}
+
+/// Natural (F) or legal (G) person, as pagoPA spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectType {
+    /// Persona fisica.
+    F,
+    /// Persona giuridica.
+    G,
+}
+
+impl SubjectType {
+    /// "F" or "G".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectType::F => "F",
+            SubjectType::G => "G",
+        }
+    }
+
+    /// Parses "F" or "G".
+    pub fn parse(s: &str) -> Option<SubjectType> {
+        match s {
+            "F" => Some(SubjectType::F),
+            "G" => Some(SubjectType::G),
+            _ => None,
+        }
+    }
+}
+
+/// Where a position came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The GPD-compatible API.
+    Api,
+    /// A bulk CSV import.
+    Import,
+    /// A citizen's spontaneous payment on the portal.
+    Portal,
+}
+
+impl Origin {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Api => "api",
+            Origin::Import => "import",
+            Origin::Portal => "portal",
+        }
+    }
+}
+
+/// The debtor of a position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Debtor {
+    /// F or G.
+    pub kind: SubjectType,
+    /// Codice fiscale or partita IVA (validated before it gets here).
+    pub fiscal_code: String,
+    /// Name (cognome e nome, or ragione sociale).
+    pub full_name: String,
+    /// Street.
+    pub street_name: Option<String>,
+    /// Civic number.
+    pub civic_number: Option<String>,
+    /// CAP.
+    pub postal_code: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Province (two letters).
+    pub province: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Country (ISO 3166 alpha-2).
+    pub country: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+}
+
+/// Where a transfer's money goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A bank (or postal) account.
+    Iban {
+        /// The IBAN.
+        iban: String,
+        /// The postal IBAN, when the ente also has one for this transfer.
+        postal_iban: Option<String>,
+    },
+    /// A digital revenue stamp (marca da bollo).
+    Stamp {
+        /// Hash of the document the stamp is for (base64).
+        hash_document: String,
+        /// Stamp type code.
+        stamp_type: String,
+        /// Province of residence (two letters).
+        provincial_residence: String,
+    },
+}
+
+/// One share of a payment option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    /// 1 to 5.
+    pub id_transfer: u8,
+    /// Amount.
+    pub amount: Cents,
+    /// The ente receiving it.
+    pub organization_fiscal_code: String,
+    /// Remittance information (causale of the transfer).
+    pub remittance_information: String,
+    /// Taxonomy category (e.g. `9/0101108TS/`).
+    pub category: String,
+    /// Where the money goes.
+    pub destination: Destination,
+    /// Company name of the receiving ente, when not the position's.
+    pub company_name: Option<String>,
+}
+
+/// Payment state of one option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionStatus {
+    /// Not paid.
+    Unpaid,
+    /// Paid.
+    Paid,
+    /// Partially reported.
+    PartiallyReported,
+    /// Reported.
+    Reported,
+}
+
+impl OptionStatus {
+    /// GPD name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptionStatus::Unpaid => "PO_UNPAID",
+            OptionStatus::Paid => "PO_PAID",
+            OptionStatus::PartiallyReported => "PO_PARTIALLY_REPORTED",
+            OptionStatus::Reported => "PO_REPORTED",
+        }
+    }
+
+    /// Parses a GPD name.
+    pub fn parse(s: &str) -> Option<OptionStatus> {
+        [
+            OptionStatus::Unpaid,
+            OptionStatus::Paid,
+            OptionStatus::PartiallyReported,
+            OptionStatus::Reported,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+/// A way to pay a position (the single payment, or one installment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentOption {
+    /// IUV.
+    pub iuv: Iuv,
+    /// Notice number.
+    pub nav: NoticeNumber,
+    /// Amount (= sum of the transfers).
+    pub amount: Cents,
+    /// Description (causale).
+    pub description: String,
+    /// Whether this is an installment.
+    pub is_partial_payment: bool,
+    /// Due date.
+    pub due_date: Timestamp,
+    /// Retention date.
+    pub retention_date: Option<Timestamp>,
+    /// Fee charged to the citizen.
+    pub fee: Cents,
+    /// Status.
+    pub status: OptionStatus,
+    /// Free key/value metadata, JSON.
+    pub metadata: String,
+    /// 1 to 5 transfers.
+    pub transfers: Vec<Transfer>,
+}
+
+impl PaymentOption {
+    /// Whether amount = sum of the transfers, with 1–5 transfers numbered 1..n.
+    pub fn is_consistent(&self) -> bool {
+        let n = self.transfers.len();
+        (1..=5).contains(&n)
+            && Cents::checked_sum(self.transfers.iter().map(|t| t.amount)) == Some(self.amount)
+            && self
+                .transfers
+                .iter()
+                .all(|t| (1..=n as u8).contains(&t.id_transfer))
+    }
+}
+
+/// A debt position to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPosition {
+    /// Unique position id within the ente.
+    pub iupd: String,
+    /// Debtor.
+    pub debtor: Debtor,
+    /// Ente's company name shown on the notice.
+    pub company_name: String,
+    /// Office name.
+    pub office_name: Option<String>,
+    /// When it becomes payable (None: at publication).
+    pub validity_date: Option<Timestamp>,
+    /// Whether it expires after the due date.
+    pub switch_to_expired: bool,
+    /// Initial status.
+    pub status: PositionStatus,
+    /// Payment options.
+    pub options: Vec<PaymentOption>,
+    /// The catalog service it belongs to, if any.
+    pub service_id: Option<i64>,
+    /// Where it came from.
+    pub origin: Origin,
+    /// The citizen who started it (spontaneous payments).
+    pub created_by_account_id: Option<i64>,
+    /// When an abandoned spontaneous position is removed.
+    pub abandon_at: Option<Timestamp>,
+}
+
+/// A stored debt position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    /// Primary key.
+    pub id: i64,
+    /// Ente primary key.
+    pub ente_id: i64,
+    /// Unique position id.
+    pub iupd: String,
+    /// Debtor.
+    pub debtor: Debtor,
+    /// Company name.
+    pub company_name: String,
+    /// Office name.
+    pub office_name: Option<String>,
+    /// Validity date.
+    pub validity_date: Option<Timestamp>,
+    /// Switch to expired.
+    pub switch_to_expired: bool,
+    /// Status.
+    pub status: PositionStatus,
+    /// Service.
+    pub service_id: Option<i64>,
+    /// Origin.
+    pub origin: Origin,
+    /// Who started it.
+    pub created_by_account_id: Option<i64>,
+    /// Publication time.
+    pub published_at: Option<Timestamp>,
+    /// Payment time.
+    pub payment_date: Option<Timestamp>,
+    /// Optimistic-lock version.
+    pub version: i64,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last update.
+    pub updated_at: Timestamp,
+    /// Payment options with their transfers.
+    pub options: Vec<PaymentOption>,
+}

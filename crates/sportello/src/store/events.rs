@@ -1,0 +1,108 @@
+//! The event log: every message exchanged with pagoPA, raw, with its outcome and duration.
+
+use super::{Store, StoreResult};
+use crate::clock::Timestamp;
+use crate::db::DbRow;
+use crate::with_db;
+
+/// Direction of a message, seen from Sportello.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// pagoPA called us.
+    In,
+    /// We called pagoPA.
+    Out,
+}
+
+/// One exchange to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// In or out.
+    pub direction: Direction,
+    /// `soap`, `checkout`, `gpd`…
+    pub channel: String,
+    /// Operation name, e.g. `paVerifyPaymentNotice`.
+    pub operation: String,
+    /// A key to find related messages: notice number, IUV, cart id.
+    pub correlation: Option<String>,
+    /// The raw request.
+    pub request: String,
+    /// The raw response, if one was produced.
+    pub response: Option<String>,
+    /// `OK`, `KO`, or an error description.
+    pub outcome: String,
+    /// pagoPA fault code of a KO.
+    pub fault_code: Option<String>,
+    /// HTTP status.
+    pub http_status: Option<u16>,
+    /// How long it took.
+    pub duration_ms: u64,
+}
+
+impl Store {
+    /// Records an exchange. Logging must never lose the business outcome, so callers log after
+    /// the fact and only warn when this fails.
+    pub async fn log_exchange(&self, e: &Exchange) -> StoreResult<()> {
+        let direction = match e.direction {
+            Direction::In => "in",
+            Direction::Out => "out",
+        };
+        with_db!(self.db(), |pool| {
+            sqlx::query(
+                "INSERT INTO event_log (direction, channel, operation, correlation, request, response, outcome, fault_code, http_status, duration_ms, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(direction)
+            .bind(&e.channel)
+            .bind(&e.operation)
+            .bind(&e.correlation)
+            .bind(&e.request)
+            .bind(&e.response)
+            .bind(&e.outcome)
+            .bind(&e.fault_code)
+            .bind(e.http_status.map(i32::from))
+            .bind(i64::try_from(e.duration_ms).unwrap_or(i64::MAX))
+            .bind(Timestamp::now())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Exchanges with a correlation key, oldest first.
+    pub async fn exchanges_for(&self, correlation: &str) -> StoreResult<Vec<Exchange>> {
+        with_db!(self.db(), |pool| {
+            let rows = sqlx::query(
+                "SELECT direction, channel, operation, correlation, request, response, outcome, fault_code, http_status, duration_ms
+                 FROM event_log WHERE correlation = $1 ORDER BY id",
+            )
+            .bind(correlation)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let direction: String = r.col("direction")?;
+                    Ok(Exchange {
+                        direction: if direction == "in" {
+                            Direction::In
+                        } else {
+                            Direction::Out
+                        },
+                        channel: r.col("channel")?,
+                        operation: r.col("operation")?,
+                        correlation: r.col("correlation")?,
+                        request: r.col("request")?,
+                        response: r.col("response")?,
+                        outcome: r.col("outcome")?,
+                        fault_code: r.col("fault_code")?,
+                        http_status: r
+                            .col::<Option<i32>>("http_status")?
+                            .and_then(|s| u16::try_from(s).ok()),
+                        duration_ms: u64::try_from(r.col::<i64>("duration_ms")?).unwrap_or(0),
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(Into::into)
+        })
+    }
+}

@@ -1,0 +1,176 @@
+//! The transactional outbox: e-mails written in the same transaction as the change that causes
+//! them, delivered later by a worker. Claims are leases, so several instances can run workers
+//! at once and a crashed worker's messages are picked up again when its lease runs out.
+
+use super::{Store, StoreResult};
+use crate::clock::Timestamp;
+use crate::db::{Db, DbRow, Tx};
+use crate::{with_db, with_tx};
+
+/// A message to deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// What kind of message (`activation`, `password_reset`, `receipt`…), for logs and tests.
+    pub kind: String,
+    /// Recipient address.
+    pub recipient: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub body_text: String,
+    /// HTML body.
+    pub body_html: Option<String>,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// Primary key.
+    pub id: i64,
+    /// Delivery attempts so far (including the current claim).
+    pub attempts: i64,
+    /// `pending`, `sent` or `failed`.
+    pub state: String,
+    /// The last delivery error.
+    pub last_error: Option<String>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// The message.
+    pub message: NewMessage,
+}
+
+const COLUMNS: &str =
+    "id, kind, recipient, subject, body_text, body_html, state, attempts, last_error, created_at";
+
+fn from_row(r: &impl DbRow) -> Result<OutboxMessage, sqlx::Error> {
+    Ok(OutboxMessage {
+        id: r.col("id")?,
+        attempts: i64::from(r.col::<i32>("attempts")?),
+        state: r.col("state")?,
+        last_error: r.col("last_error")?,
+        created_at: r.col("created_at")?,
+        message: NewMessage {
+            kind: r.col("kind")?,
+            recipient: r.col("recipient")?,
+            subject: r.col("subject")?,
+            body_text: r.col("body_text")?,
+            body_html: r.col("body_html")?,
+        },
+    })
+}
+
+impl Store {
+    /// Queues a message inside the caller's transaction: it exists if and only if the change
+    /// that caused it is committed.
+    pub async fn enqueue_in(tx: &mut Tx, m: &NewMessage) -> StoreResult<i64> {
+        let now = Timestamp::now();
+        Ok(with_tx!(tx, |conn| {
+            sqlx::query_scalar(
+                "INSERT INTO outbox (kind, recipient, subject, body_text, body_html, next_attempt_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+            )
+            .bind(&m.kind)
+            .bind(&m.recipient)
+            .bind(&m.subject)
+            .bind(&m.body_text)
+            .bind(&m.body_html)
+            .bind(now)
+            .fetch_one(conn)
+            .await?
+        }))
+    }
+
+    /// Claims up to `limit` due messages for `worker` for `lease`. A message is handed to one
+    /// worker at a time: PostgreSQL skips rows other workers hold, SQLite has a single writer.
+    pub async fn claim_outbox(
+        &self,
+        worker: &str,
+        limit: i64,
+        lease: time::Duration,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        let now = Timestamp::now();
+        let until = now.add(lease);
+        let pick = "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1
+                    AND (locked_until IS NULL OR locked_until < $1) ORDER BY id LIMIT $2";
+        let lock = match self.db() {
+            Db::Sqlite(_) => "",
+            Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE outbox SET locked_until = $3, locked_by = $4, attempts = attempts + 1
+             WHERE id IN ({pick}{lock}) RETURNING {COLUMNS}"
+        );
+        let mut tx = self.db().begin().await?;
+        let mut claimed = with_tx!(&mut tx, |conn| {
+            sqlx::query(&sql)
+                .bind(now)
+                .bind(limit)
+                .bind(until)
+                .bind(worker)
+                .fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .map(from_row)
+                .collect::<Result<Vec<_>, _>>()?
+        });
+        tx.commit().await?;
+        claimed.sort_by_key(|m| m.id);
+        Ok(claimed)
+    }
+
+    /// Records a delivery.
+    pub async fn mark_sent(&self, id: i64) -> StoreResult<()> {
+        with_db!(self.db(), |pool| {
+            sqlx::query(
+                "UPDATE outbox SET state = 'sent', sent_at = $2, locked_until = NULL, last_error = NULL WHERE id = $1",
+            )
+            .bind(id)
+            .bind(Timestamp::now())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `retry_at`, or given up when `None`.
+    pub async fn mark_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> StoreResult<()> {
+        with_db!(self.db(), |pool| {
+            sqlx::query(
+                "UPDATE outbox SET state = $2, last_error = $3, next_attempt_at = COALESCE($4, next_attempt_at), locked_until = NULL WHERE id = $1",
+            )
+            .bind(id)
+            .bind(if retry_at.is_some() { "pending" } else { "failed" })
+            .bind(error)
+            .bind(retry_at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Messages to one recipient, newest first (the development mailbox and tests).
+    pub async fn outbox_for(
+        &self,
+        recipient: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxMessage>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM outbox WHERE ($1 IS NULL OR recipient = $1) ORDER BY id DESC LIMIT $2"
+        );
+        with_db!(self.db(), |pool| {
+            Ok(sqlx::query(&sql)
+                .bind(recipient)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(from_row)
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+}
