@@ -1,0 +1,89 @@
+//! Start-up: configuration → store (migrated) → ente → server.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::config::{Config, Mode};
+use crate::store::Store;
+use crate::web::{self, AppState};
+
+/// A running application, for tests and the `serve` command.
+pub struct App {
+    /// The address actually bound (useful with port 0).
+    pub addr: SocketAddr,
+    /// Application state (store, configuration).
+    pub state: AppState,
+    listener: tokio::net::TcpListener,
+}
+
+impl App {
+    /// Opens the database, applies migrations, loads the ente from the configuration, and binds
+    /// the listener. Nothing is served until [`App::run`].
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let store = Store::open(&config.database_url).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the database {}: {e}",
+                redact(&config.database_url)
+            )
+        })?;
+        let ente = store.upsert_ente(&config.ente).await?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let addr = listener.local_addr()?;
+        if config.mode == Mode::Demo {
+            tracing::info!(
+                ente = %ente.name,
+                database = %redact(&config.database_url),
+                "demo mode"
+            );
+        }
+        let state = AppState::new(config, store, ente);
+        Ok(App {
+            addr,
+            state,
+            listener,
+        })
+    }
+
+    /// Serves until `shutdown` completes, then drains requests in flight and closes the pool.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = Duration::from_secs(self.state.config().shutdown_grace_seconds);
+        let router = web::router(self.state.clone());
+        tracing::info!(addr = %self.addr, public_url = %self.state.config().public_url, "Sportello is listening");
+        web::serve(self.listener, router, shutdown, grace).await?;
+        self.state.store().close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// A database URL with its password hidden, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_hidden() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

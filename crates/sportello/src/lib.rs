@@ -1,0 +1,14 @@
+//! Sportello: the pagoPA payments portal and station of an Italian municipality.
+//!
+//! Layers, outermost first: [`web`] (axum handlers: pages, JSON API, SOAP) parses input into
+//! [`domain`] types once; services apply the rules; [`store`] persists through [`db`] on SQLite or
+//! PostgreSQL. pagoPA codecs live in the `pagopa` crate.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod store;
+pub mod telemetry;
+pub mod web;
