@@ -1,0 +1,569 @@
+//! One storage suite, run unchanged against SQLite and PostgreSQL.
+//!
+//! Each scenario is an `async fn(Store)`; the `suite!` macro turns it into a test per database.
+//! PostgreSQL tests get a fresh database each; in CI they fail rather than skip when the server
+//! is missing.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::TestDb;
+use pagopa::{Cents, Iuv, NoticeNumber, SegregationCode};
+use sportello::clock::Timestamp;
+use sportello::config::Config;
+use sportello::db::migrate::MIGRATIONS;
+use sportello::domain::position::{
+    Debtor, Destination, NewPosition, OptionStatus, Origin, PaymentOption, PositionStatus,
+    SubjectType, Transfer,
+};
+use sportello::store::audit::AuditEvent;
+use sportello::store::events::{Direction, Exchange};
+use sportello::store::outbox::NewMessage;
+use sportello::store::receipts::NewReceipt;
+use sportello::store::{Store, StoreError};
+
+macro_rules! suite {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let db = super::TestDb::sqlite();
+                    super::$scenario(db.store().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    let store = db.store().await;
+                    super::$scenario(store.clone()).await;
+                    store.close().await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    migrations_are_applied_once,
+    ente_is_upserted_from_configuration,
+    iuv_sequence_never_repeats_under_concurrency,
+    positions_round_trip_with_options_and_transfers,
+    duplicate_iupd_or_iuv_is_a_conflict_and_writes_nothing,
+    money_constraints_hold_in_the_database,
+    receipts_are_unique_per_receipt_id,
+    outbox_rows_follow_their_transaction,
+    outbox_claims_are_exclusive_and_retries_wait,
+    audit_and_event_log_round_trip,
+    timestamps_read_back_exactly_and_in_order,
+);
+
+fn demo_config() -> Config {
+    Config::load(Some(std::path::Path::new("/dev/null")), Vec::new()).unwrap()
+}
+
+async fn demo_ente(store: &Store) -> i64 {
+    store.upsert_ente(&demo_config().ente).await.unwrap().id
+}
+
+fn nav(seq: u64) -> NoticeNumber {
+    NoticeNumber::from_aux3(SegregationCode::parse("01").unwrap(), seq).unwrap()
+}
+
+fn option(seq: u64, amounts: &[i64]) -> PaymentOption {
+    let nav = nav(seq);
+    let transfers: Vec<Transfer> = amounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| Transfer {
+            id_transfer: i as u8 + 1,
+            amount: Cents::new(*a),
+            organization_fiscal_code: "00229080338".into(),
+            remittance_information: format!("quota {}", i + 1),
+            category: "9/0101108TS/".into(),
+            destination: if i == 1 {
+                Destination::Stamp {
+                    hash_document: "aGFzaA==".into(),
+                    stamp_type: "01".into(),
+                    provincial_residence: "PC".into(),
+                }
+            } else {
+                Destination::Iban {
+                    iban: sportello::config::DEMO_IBAN.into(),
+                    postal_iban: None,
+                }
+            },
+            company_name: None,
+        })
+        .collect();
+    PaymentOption {
+        iuv: nav.iuv(),
+        nav,
+        amount: Cents::new(amounts.iter().sum()),
+        description: format!("Rata {seq}"),
+        is_partial_payment: false,
+        due_date: Timestamp::parse("2030-01-31T22:59:59.000000Z").unwrap(),
+        retention_date: None,
+        fee: Cents::new(0),
+        status: OptionStatus::Unpaid,
+        metadata: "[]".into(),
+        transfers,
+    }
+}
+
+fn position(iupd: &str, options: Vec<PaymentOption>) -> NewPosition {
+    NewPosition {
+        iupd: iupd.into(),
+        debtor: Debtor {
+            kind: SubjectType::F,
+            fiscal_code: "RSSMRA80A01H501U".into(),
+            full_name: "Mario Rossi".into(),
+            street_name: Some("Via Roma".into()),
+            civic_number: Some("1".into()),
+            postal_code: Some("29121".into()),
+            city: Some("Piacenza".into()),
+            province: Some("PC".into()),
+            region: None,
+            country: Some("IT".into()),
+            email: Some("mario.rossi@example.it".into()),
+            phone: None,
+        },
+        company_name: "Comune di Piacenza".into(),
+        office_name: None,
+        validity_date: None,
+        switch_to_expired: false,
+        status: PositionStatus::Valid,
+        options,
+        service_id: None,
+        origin: Origin::Api,
+        created_by_account_id: None,
+        abandon_at: None,
+    }
+}
+
+async fn migrations_are_applied_once(store: Store) {
+    let status = store.migration_status().await.unwrap();
+    assert!(status.is_current());
+    assert_eq!(
+        status.applied,
+        MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>()
+    );
+    assert!(
+        store.migrate().await.unwrap().is_empty(),
+        "a second run applies nothing"
+    );
+}
+
+async fn ente_is_upserted_from_configuration(store: Store) {
+    let mut config = demo_config().ente;
+    let first = store.upsert_ente(&config).await.unwrap();
+    assert_eq!(first.fiscal_code, "00229080338");
+    assert_eq!(first.id_station, "00229080338_01");
+    assert_eq!(first.segregation_code, "01");
+    config.name = "Comune di Piacenza — Servizi".into();
+    let second = store.upsert_ente(&config).await.unwrap();
+    assert_eq!(second.id, first.id, "the fiscal code is the key");
+    assert_eq!(second.name, "Comune di Piacenza — Servizi");
+    assert_eq!(store.list_enti().await.unwrap().len(), 1);
+    assert!(
+        store
+            .ente_by_fiscal_code("01234567890")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The IUV sequence is created once and survives the update.
+    let a = store.next_iuv_base(first.id).await.unwrap();
+    store.upsert_ente(&config).await.unwrap();
+    assert_eq!(store.next_iuv_base(first.id).await.unwrap(), a + 1);
+}
+
+async fn iuv_sequence_never_repeats_under_concurrency(store: Store) {
+    let ente = demo_ente(&store).await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..25 {
+                got.push(store.next_iuv_base(ente).await.unwrap());
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let distinct: HashSet<u64> = all.iter().copied().collect();
+    assert_eq!(distinct.len(), 200, "every number handed out once");
+    assert!(all.iter().all(|n| *n >= 1));
+    // A number taken inside a transaction that rolls back is not handed out again.
+    let taken = store.next_iuv_base(ente).await.unwrap();
+    let tx = store.db().begin().await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(store.next_iuv_base(ente).await.unwrap() > taken);
+    assert!(!distinct.contains(&taken));
+}
+
+async fn positions_round_trip_with_options_and_transfers(store: Store) {
+    let ente = demo_ente(&store).await;
+    let new = position(
+        "IUPD-RT-1",
+        vec![option(1, &[1000, 1600]), option(2, &[500])],
+    );
+    store.insert_position(ente, &new).await.unwrap();
+    let got = store
+        .position_by_iupd(ente, "IUPD-RT-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.iupd, new.iupd);
+    assert_eq!(got.debtor, new.debtor);
+    assert_eq!(got.status, PositionStatus::Valid);
+    assert!(got.published_at.is_some());
+    assert_eq!(
+        got.options, new.options,
+        "options and transfers read back exactly"
+    );
+    assert_eq!(got.options[0].amount, Cents::new(2600));
+    assert!(got.options.iter().all(PaymentOption::is_consistent));
+    assert!(
+        store
+            .position_by_iupd(ente, "missing")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn duplicate_iupd_or_iuv_is_a_conflict_and_writes_nothing(store: Store) {
+    let ente = demo_ente(&store).await;
+    store
+        .insert_position(ente, &position("DUP-1", vec![option(10, &[100])]))
+        .await
+        .unwrap();
+
+    let err = store
+        .insert_position(ente, &position("DUP-1", vec![option(11, &[100])]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(ref what) if what.contains("DUP-1")),
+        "{err:?}"
+    );
+
+    // Same IUV in another position: refused, and the new position is not left half-written.
+    let err = store
+        .insert_position(
+            ente,
+            &position("DUP-2", vec![option(12, &[100]), option(10, &[100])]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(ref what) if what.contains("IUV")),
+        "{err:?}"
+    );
+    assert!(
+        store
+            .position_by_iupd(ente, "DUP-2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Option 12 was rolled back with it, so it can be used now.
+    store
+        .insert_position(ente, &position("DUP-3", vec![option(12, &[100])]))
+        .await
+        .unwrap();
+}
+
+async fn money_constraints_hold_in_the_database(store: Store) {
+    let ente = demo_ente(&store).await;
+    let mut zero = option(20, &[100]);
+    zero.amount = Cents::new(0);
+    let err = store
+        .insert_position(ente, &position("ZERO", vec![zero]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Db(ref e) if sportello::db::is_constraint_violation(e)),
+        "{err:?}"
+    );
+
+    let mut negative = option(21, &[100]);
+    negative.transfers[0].amount = Cents::new(-100);
+    let err = store
+        .insert_position(ente, &position("NEG", vec![negative]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Db(ref e) if sportello::db::is_constraint_violation(e)),
+        "{err:?}"
+    );
+
+    let mut six = option(22, &[100]);
+    six.transfers[0].id_transfer = 6;
+    assert!(
+        store
+            .insert_position(ente, &position("SIX", vec![six]))
+            .await
+            .is_err()
+    );
+
+    // A position for an ente that does not exist violates the foreign key.
+    let err = store
+        .insert_position(ente + 1000, &position("FK", vec![option(23, &[100])]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Db(ref e) if sportello::db::is_constraint_violation(e)),
+        "{err:?}"
+    );
+    for iupd in ["ZERO", "NEG", "SIX", "FK"] {
+        assert!(store.position_by_iupd(ente, iupd).await.unwrap().is_none());
+    }
+}
+
+fn receipt(id: &str, notice: &NoticeNumber, refund: bool) -> NewReceipt {
+    NewReceipt {
+        receipt_id: id.into(),
+        payment_option_id: None,
+        notice_number: notice.as_str().into(),
+        iuv: notice.iuv().as_str().into(),
+        outcome: "OK".into(),
+        amount: 110,
+        description: "pagamento di test".into(),
+        company_name: "Comune di Piacenza".into(),
+        debtor_type: "F".into(),
+        debtor_fiscal_code: "RSSMRA80A01H501U".into(),
+        debtor_name: "Mario Rossi".into(),
+        id_psp: "BCITITMM".into(),
+        psp_company_name: "Intesa Sanpaolo S.p.A.".into(),
+        id_channel: "BCITITMM_01".into(),
+        payment_date_time: Timestamp::now(),
+        refund_required: refund,
+        raw_xml: "<receipt/>".into(),
+    }
+}
+
+async fn receipts_are_unique_per_receipt_id(store: Store) {
+    let ente = demo_ente(&store).await;
+    let notice = nav(30);
+    let mut tx = store.db().begin().await.unwrap();
+    Store::insert_receipt_in(&mut tx, ente, &receipt("r-1", &notice, false))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.db().begin().await.unwrap();
+    let err = Store::insert_receipt_in(&mut tx, ente, &receipt("r-1", &notice, false))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    drop(tx);
+
+    // A different receipt for the same notice is kept, flagged for refund.
+    let mut tx = store.db().begin().await.unwrap();
+    Store::insert_receipt_in(&mut tx, ente, &receipt("r-2", &notice, true))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.receipt_counts(ente, notice.as_str()).await.unwrap(),
+        (2, 1)
+    );
+}
+
+fn mail(to: &str) -> NewMessage {
+    NewMessage {
+        kind: "test".into(),
+        recipient: to.into(),
+        subject: "Prova".into(),
+        body_text: "Testo".into(),
+        body_html: Some("<p>Testo</p>".into()),
+    }
+}
+
+async fn outbox_rows_follow_their_transaction(store: Store) {
+    let mut tx = store.db().begin().await.unwrap();
+    Store::enqueue_in(&mut tx, &mail("rolled@back.it"))
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let mut tx = store.db().begin().await.unwrap();
+    Store::enqueue_in(&mut tx, &mail("kept@example.it"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        store
+            .outbox_for(Some("rolled@back.it"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let kept = store.outbox_for(Some("kept@example.it"), 10).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].state, "pending");
+    assert_eq!(kept[0].message, mail("kept@example.it"));
+}
+
+async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
+    for i in 0..30 {
+        let mut tx = store.db().begin().await.unwrap();
+        Store::enqueue_in(&mut tx, &mail(&format!("u{i}@example.it")))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let lease = time::Duration::minutes(5);
+    let mut workers = Vec::new();
+    for w in 0..3 {
+        let store = store.clone();
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = store
+                    .claim_outbox(&format!("w{w}"), 4, lease)
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    break mine;
+                }
+                mine.extend(batch.into_iter().map(|m| m.id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let distinct: HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len(), 30, "each message claimed exactly once");
+    assert_eq!(distinct.len(), 30);
+
+    // Leased messages are not handed out again; a failure with a retry time waits for it.
+    assert!(
+        store
+            .claim_outbox("late", 10, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let first = *distinct.iter().min().unwrap();
+    store
+        .mark_failed(
+            first,
+            "connection refused",
+            Some(Timestamp::now().add(time::Duration::hours(1))),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_outbox("late", 10, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .mark_failed(first, "connection refused", Some(Timestamp::now()))
+        .await
+        .unwrap();
+    let again = store.claim_outbox("late", 10, lease).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, first);
+    assert_eq!(again[0].attempts, 2);
+    assert_eq!(again[0].last_error.as_deref(), Some("connection refused"));
+    store.mark_sent(first).await.unwrap();
+    let sent = store
+        .outbox_for(Some(&again[0].message.recipient), 1)
+        .await
+        .unwrap();
+    assert_eq!(sent[0].state, "sent");
+    // Giving up leaves it failed and never claimed again.
+    let second = *distinct.iter().filter(|i| **i != first).min().unwrap();
+    store
+        .mark_failed(second, "mailbox unavailable", None)
+        .await
+        .unwrap();
+    store
+        .mark_failed(second, "mailbox unavailable", None)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_outbox("late", 10, lease)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn audit_and_event_log_round_trip(store: Store) {
+    let event = AuditEvent {
+        account_id: None,
+        actor: "mrossi".into(),
+        action: "login".into(),
+        outcome: "bad_password".into(),
+        ip: "127.0.0.1".into(),
+        detail: "{}".into(),
+    };
+    store.audit(&event).await.unwrap();
+    let mut tx = store.db().begin().await.unwrap();
+    Store::audit_in(
+        &mut tx,
+        &AuditEvent {
+            action: "logout".into(),
+            ..event.clone()
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let logins = store.recent_audit(Some("login"), 10).await.unwrap();
+    assert_eq!(logins.len(), 1);
+    assert_eq!(logins[0].event, event);
+    assert_eq!(store.recent_audit(None, 10).await.unwrap().len(), 2);
+
+    let exchange = Exchange {
+        direction: Direction::In,
+        channel: "soap".into(),
+        operation: "paVerifyPaymentNotice".into(),
+        correlation: Some("301000000000000144".into()),
+        request: "<req/>".into(),
+        response: Some("<resp/>".into()),
+        outcome: "KO".into(),
+        fault_code: Some("PAA_PAGAMENTO_SCONOSCIUTO".into()),
+        http_status: Some(200),
+        duration_ms: 3,
+    };
+    store.log_exchange(&exchange).await.unwrap();
+    assert_eq!(
+        store.exchanges_for("301000000000000144").await.unwrap(),
+        vec![exchange]
+    );
+}
+
+async fn timestamps_read_back_exactly_and_in_order(store: Store) {
+    let ente = demo_ente(&store).await;
+    let mut early = option(40, &[100]);
+    early.due_date = Timestamp::parse("2026-03-29T00:59:59.123456Z").unwrap();
+    let mut late = option(41, &[100]);
+    late.due_date = Timestamp::parse("2026-03-29T01:00:00Z").unwrap();
+    store
+        .insert_position(ente, &position("TS", vec![late.clone(), early.clone()]))
+        .await
+        .unwrap();
+    let got = store.position_by_iupd(ente, "TS").await.unwrap().unwrap();
+    // Options come back ordered by due date: the database orders instants, not text quirks.
+    assert_eq!(got.options[0].due_date, early.due_date);
+    assert_eq!(got.options[1].due_date, late.due_date);
+    let _ = Iuv::parse(got.options[0].iuv.as_str()).unwrap();
+}
