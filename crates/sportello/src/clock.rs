@@ -36,7 +36,7 @@ impl Timestamp {
     }
 
     /// This instant plus a duration.
-    pub fn add(self, d: time::Duration) -> Timestamp {
+    pub fn plus(self, d: time::Duration) -> Timestamp {
         Timestamp::from(self.0 + d)
     }
 

@@ -461,7 +461,7 @@ async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
         .mark_failed(
             first,
             "connection refused",
-            Some(Timestamp::now().add(time::Duration::hours(1))),
+            Some(Timestamp::now().plus(time::Duration::hours(1))),
         )
         .await
         .unwrap();

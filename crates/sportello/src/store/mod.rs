@@ -2,12 +2,15 @@
 //!
 //! Handlers and services talk to [`Store`]; nothing above this layer writes SQL.
 
+pub mod accounts;
 pub mod audit;
 pub mod ente;
 pub mod events;
 pub mod outbox;
 pub mod positions;
+pub mod ratelimit;
 pub mod receipts;
+pub mod sessions;
 
 use crate::db::{Db, Dialect, migrate};
 

@@ -89,7 +89,7 @@ impl Store {
         lease: time::Duration,
     ) -> StoreResult<Vec<OutboxMessage>> {
         let now = Timestamp::now();
-        let until = now.add(lease);
+        let until = now.plus(lease);
         let pick = "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1
                     AND (locked_until IS NULL OR locked_until < $1) ORDER BY id LIMIT $2";
         let lock = match self.db() {
