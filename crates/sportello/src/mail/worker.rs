@@ -1,0 +1,157 @@
+//! The outbox worker: claims due messages and delivers them over SMTP, with retries and
+//! backoff. Several instances may run it at once: claims are exclusive leases.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::{MultiPart, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::sync::{Notify, watch};
+
+use crate::clock::Timestamp;
+use crate::store::Store;
+use crate::store::outbox::OutboxMessage;
+
+/// Attempts before a message is given up (marked failed).
+pub const MAX_ATTEMPTS: i64 = 8;
+
+/// How long a claim lasts: a worker that dies mid-delivery releases its messages after this.
+const LEASE: time::Duration = time::Duration::minutes(2);
+
+/// An SMTP connection pool and the sender address.
+#[derive(Clone)]
+pub struct Smtp {
+    /// The transport (connection pool).
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// The From address.
+    from: lettre::message::Mailbox,
+}
+
+/// Where messages go.
+#[derive(Clone)]
+pub enum Delivery {
+    /// A real SMTP server.
+    Smtp(Box<Smtp>),
+    /// The demo without SMTP: messages stay in the database and are read on the development
+    /// mailbox page.
+    DevMailbox,
+}
+
+impl Delivery {
+    /// Builds the delivery from `smtp://host:port` (plain, for local relays), `smtps://…`
+    /// (TLS) or `smtp://…?tls=required` (STARTTLS), with optional `user:password@`.
+    pub fn smtp(url: &str, from: &str) -> anyhow::Result<Delivery> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| anyhow::anyhow!("invalid SMTP URL: {e}"))?
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        let from = from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("invalid sender address {from:?}: {e}"))?;
+        Ok(Delivery::Smtp(Box::new(Smtp { transport, from })))
+    }
+}
+
+/// Delay before retry number `attempts` (1-based): 30 s, 2 min, 8 min, 32 min, then hourly.
+pub fn backoff(attempts: i64) -> time::Duration {
+    let minutes = match attempts {
+        ..=1 => return time::Duration::seconds(30),
+        2 => 2,
+        3 => 8,
+        4 => 32,
+        _ => 60,
+    };
+    time::Duration::minutes(minutes)
+}
+
+async fn send(delivery: &Delivery, m: &OutboxMessage) -> anyhow::Result<()> {
+    match delivery {
+        Delivery::DevMailbox => Ok(()),
+        Delivery::Smtp(smtp) => {
+            let Smtp { transport, from } = smtp.as_ref();
+            let to: lettre::message::Mailbox = m.message.recipient.parse()?;
+            let builder = Message::builder()
+                .from(from.clone())
+                .to(to)
+                .subject(&m.message.subject)
+                .message_id(None);
+            let email = match &m.message.body_html {
+                Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                    m.message.body_text.clone(),
+                    html.clone(),
+                ))?,
+                None => builder
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(m.message.body_text.clone())?,
+            };
+            transport.send(email).await?;
+            Ok(())
+        }
+    }
+}
+
+/// Delivers what is due now; returns how many messages were delivered.
+pub async fn deliver_due(
+    store: &Store,
+    delivery: &Delivery,
+    worker: &str,
+) -> anyhow::Result<usize> {
+    let mut delivered = 0;
+    loop {
+        let batch = store.claim_outbox(worker, 10, LEASE).await?;
+        if batch.is_empty() {
+            return Ok(delivered);
+        }
+        for m in batch {
+            match send(delivery, &m).await {
+                Ok(()) => {
+                    store.mark_sent(m.id).await?;
+                    delivered += 1;
+                    tracing::info!(outbox_id = m.id, kind = %m.message.kind, "mail delivered");
+                }
+                Err(e) => {
+                    let retry = (m.attempts < MAX_ATTEMPTS)
+                        .then(|| Timestamp::now().plus(backoff(m.attempts)));
+                    tracing::warn!(outbox_id = m.id, attempts = m.attempts, error = %e, gave_up = retry.is_none(), "mail delivery failed");
+                    store.mark_failed(m.id, &e.to_string(), retry).await?;
+                }
+            }
+        }
+    }
+}
+
+/// Runs until `shutdown` turns true: delivers due messages, then waits for a nudge (a message
+/// queued by this instance) or the poll interval (messages queued by other instances, retries).
+pub async fn run(
+    store: Store,
+    delivery: Delivery,
+    nudge: Arc<Notify>,
+    poll: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let worker = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+    loop {
+        if let Err(e) = deliver_due(&store, &delivery, &worker).await {
+            tracing::warn!(error = %e, "outbox worker pass failed");
+        }
+        tokio::select! {
+            _ = nudge.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_grows() {
+        use super::backoff;
+        assert_eq!(backoff(1), time::Duration::seconds(30));
+        assert_eq!(backoff(3), time::Duration::minutes(8));
+        assert_eq!(backoff(7), time::Duration::hours(1));
+    }
+}
