@@ -3,7 +3,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use tokio::sync::{Notify, watch};
+
 use crate::config::{Config, Mode};
+use crate::mail::{self, worker::Delivery};
 use crate::store::Store;
 use crate::web::{self, AppState};
 
@@ -14,12 +19,14 @@ pub struct App {
     /// Application state (store, configuration).
     pub state: AppState,
     listener: tokio::net::TcpListener,
+    delivery: Delivery,
+    nudge: Arc<Notify>,
 }
 
 impl App {
     /// Opens the database, applies migrations, loads the ente from the configuration, and binds
     /// the listener. Nothing is served until [`App::run`].
-    pub async fn build(config: Config) -> anyhow::Result<App> {
+    pub async fn build(mut config: Config) -> anyhow::Result<App> {
         let store = Store::open(&config.database_url).await.map_err(|e| {
             anyhow::anyhow!(
                 "cannot open the database {}: {e}",
@@ -31,6 +38,15 @@ impl App {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let addr = listener.local_addr()?;
+        if config.public_url_is_derived {
+            // Port 0 (tests) or 0.0.0.0: links must name the address actually bound.
+            let host = if addr.ip().is_unspecified() {
+                "127.0.0.1".to_owned()
+            } else {
+                addr.ip().to_string()
+            };
+            config.public_url = format!("http://{host}:{}", addr.port());
+        }
         if config.mode == Mode::Demo {
             tracing::info!(
                 ente = %ente.name,
@@ -38,11 +54,23 @@ impl App {
                 "demo mode"
             );
         }
-        let state = AppState::new(config, store, ente);
+        let delivery = match &config.smtp_url {
+            Some(url) => Delivery::smtp(url, &config.mail_from)?,
+            None => {
+                tracing::info!(
+                    "no SMTP server configured: mail is kept in the development mailbox at /dev/mailbox"
+                );
+                Delivery::DevMailbox
+            }
+        };
+        let nudge = Arc::new(Notify::new());
+        let state = AppState::new(config, store, ente, nudge.clone());
         Ok(App {
             addr,
             state,
             listener,
+            delivery,
+            nudge,
         })
     }
 
@@ -53,8 +81,19 @@ impl App {
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.config().shutdown_grace_seconds);
         let router = web::router(self.state.clone());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = tokio::spawn(mail::worker::run(
+            self.state.store().clone(),
+            self.delivery,
+            self.nudge,
+            Duration::from_millis(self.state.config().mail_poll_ms),
+            stop_rx,
+        ));
         tracing::info!(addr = %self.addr, public_url = %self.state.config().public_url, "Sportello is listening");
-        web::serve(self.listener, router, shutdown, grace).await?;
+        let served = web::serve(self.listener, router, shutdown, grace).await;
+        let _ = stop_tx.send(true);
+        let _ = worker.await;
+        served?;
         self.state.store().close().await;
         tracing::info!("stopped");
         Ok(())

@@ -129,6 +129,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The URL citizens and pagoPA reach Sportello at (used in links and return URLs).
     pub public_url: String,
+    /// Whether `public_url` was derived from `listen` (then the bound address replaces it).
+    pub public_url_is_derived: bool,
     /// `sqlite://…` or `postgres://…`.
     pub database_url: String,
     /// Directory for the demo database and other local files.
@@ -141,6 +143,20 @@ pub struct Config {
     pub shutdown_grace_seconds: u64,
     /// The municipality.
     pub ente: EnteConfig,
+    /// SMTP server (`smtp://host:port`, `smtps://user:pass@host`), or None for the demo mailbox.
+    pub smtp_url: Option<String>,
+    /// The From address of outgoing mail.
+    pub mail_from: String,
+    /// How often the outbox worker looks for due messages, in milliseconds.
+    pub mail_poll_ms: u64,
+    /// Minutes of inactivity after which a session ends.
+    pub session_idle_minutes: i64,
+    /// Hours after login after which a session ends whatever the activity.
+    pub session_absolute_hours: i64,
+    /// Where "Entra con SPID" leads (an SPID/CIE proxy); the button is shown only when set.
+    pub spid_login_url: Option<String>,
+    /// Directory of the Bootstrap Italia distribution (from npm), served under /static/bi/.
+    pub assets_dir: PathBuf,
 }
 
 /// One known setting: its dotted key, its default, and its environment variable name.
@@ -242,6 +258,34 @@ const SETTINGS: &[Setting] = &[
     Setting {
         key: "ente.manual_url",
         default: Some("/manuale"),
+    },
+    Setting {
+        key: "smtp_url",
+        default: None,
+    },
+    Setting {
+        key: "mail_from",
+        default: Some("Pagamenti pagoPA <noreply@sportello.localhost>"),
+    },
+    Setting {
+        key: "mail_poll_ms",
+        default: Some("1000"),
+    },
+    Setting {
+        key: "session.idle_minutes",
+        default: Some("30"),
+    },
+    Setting {
+        key: "session.absolute_hours",
+        default: Some("12"),
+    },
+    Setting {
+        key: "spid_login_url",
+        default: None,
+    },
+    Setting {
+        key: "assets_dir",
+        default: Some("node_modules/bootstrap-italia/dist"),
     },
 ];
 
@@ -356,6 +400,7 @@ impl Config {
                 .map_err(|_| "expected address:port, for example 127.0.0.1:8080".into())
         })?;
         let data_dir = PathBuf::from(raw.text("data_dir")?);
+        let public_url_is_derived = raw.get("public_url").is_none();
         let public_url = match raw.get("public_url") {
             Some((value, source)) => parse_public_url(value)
                 .map_err(|reason| invalid("public_url", value, source, reason))?,
@@ -438,10 +483,70 @@ impl Config {
             website_url: raw.text("ente.website_url")?,
             manual_url: raw.text("ente.manual_url")?,
         };
+        let positive = |key: &'static str, max: i64| {
+            raw.parse(key, move |v| {
+                v.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| format!("expected a whole number between 1 and {max}"))
+            })
+        };
+        let smtp_url = match raw.get("smtp_url") {
+            Some((v, source)) if !v.trim().is_empty() => {
+                let v = v.trim();
+                if v.starts_with("smtp://") || v.starts_with("smtps://") {
+                    Some(v.to_owned())
+                } else {
+                    return Err(invalid(
+                        "smtp_url",
+                        v,
+                        source,
+                        "expected smtp://host:port or smtps://host",
+                    ));
+                }
+            }
+            _ => None,
+        };
+        if mode == Mode::Production && smtp_url.is_none() {
+            return Err(invalid(
+                "smtp_url",
+                "",
+                &Source::Default,
+                "a production deployment must send mail (SPORTELLO_SMTP_URL)",
+            ));
+        }
+        let mail_from = raw.parse("mail_from", |v| {
+            let address = v
+                .rsplit_once('<')
+                .map(|(_, a)| a.trim_end_matches('>'))
+                .unwrap_or(v)
+                .trim();
+            if looks_like_email(address) {
+                Ok(v.trim().to_owned())
+            } else {
+                Err("expected an address like `Name <user@example.it>`".into())
+            }
+        })?;
+        let spid_login_url = match raw.get("spid_login_url") {
+            Some((v, source)) if !v.trim().is_empty() => Some(
+                parse_public_url(v)
+                    .map_err(|reason| invalid("spid_login_url", v, source, reason))?,
+            ),
+            _ => None,
+        };
         Ok(Config {
+            smtp_url,
+            mail_from,
+            mail_poll_ms: positive("mail_poll_ms", 600_000)? as u64,
+            session_idle_minutes: positive("session.idle_minutes", 24 * 60)?,
+            session_absolute_hours: positive("session.absolute_hours", 24 * 30)?,
+            spid_login_url,
+            assets_dir: PathBuf::from(raw.text("assets_dir")?),
             mode,
             listen,
             public_url,
+            public_url_is_derived,
             database_url,
             data_dir,
             log_format,

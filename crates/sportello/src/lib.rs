@@ -4,11 +4,14 @@
 //! [`domain`] types once; services apply the rules; [`store`] persists through [`db`] on SQLite or
 //! PostgreSQL. pagoPA codecs live in the `pagopa` crate.
 
+pub mod accounts;
 pub mod app;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod mail;
 pub mod store;
 pub mod telemetry;
 pub mod web;

@@ -2,6 +2,8 @@
 
 pub mod metrics;
 pub mod ops;
+pub mod pages;
+pub mod session;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,19 +31,40 @@ struct Inner {
     store: Store,
     ente: Ente,
     metrics: metrics::Metrics,
+    accounts: crate::accounts::Context,
 }
 
 impl AppState {
     /// Builds the state from a loaded configuration, an open store and the stored ente.
-    pub fn new(config: Config, store: Store, ente: Ente) -> AppState {
+    pub fn new(
+        config: Config,
+        store: Store,
+        ente: Ente,
+        nudge: Arc<tokio::sync::Notify>,
+    ) -> AppState {
+        let accounts = crate::accounts::Context {
+            store: store.clone(),
+            sender: crate::mail::Sender {
+                ente_name: ente.name.clone(),
+                contact: config.ente.contact_email.clone(),
+            },
+            public_url: config.public_url.clone(),
+            nudge,
+        };
         AppState {
             inner: Arc::new(Inner {
                 config,
                 store,
                 ente,
                 metrics: metrics::Metrics::default(),
+                accounts,
             }),
         }
+    }
+
+    /// Citizen account flows.
+    pub fn accounts(&self) -> &crate::accounts::Context {
+        &self.inner.accounts
     }
 
     /// The configuration.
@@ -96,8 +119,19 @@ impl MakeRequestId for MakeId {
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
+    let pages = pages::routes()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::layer,
+        ))
+        .layer(axum::middleware::from_fn(pages::security_headers));
+    let assets = tower_http::services::ServeDir::new(&state.config().assets_dir);
     Router::new()
         .merge(ops::routes())
+        .merge(pages)
+        .route("/static/app.css", axum::routing::get(app_css))
+        .nest_service("/static/bi", assets)
+        .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -123,6 +157,20 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeId::new()))
         .with_state(state)
+}
+
+async fn app_css() -> impl axum::response::IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../../static/app.css"),
+    )
+}
+
+async fn not_found() -> axum::response::Response {
+    pages::error_page(axum::http::StatusCode::NOT_FOUND)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight finish

@@ -1,0 +1,285 @@
+//! Server-rendered pages, in Italian, in the Italian PA design system (Bootstrap Italia).
+//! Every page works without JavaScript.
+
+mod auth;
+mod dev;
+mod private;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use super::AppState;
+use super::session::Session;
+use crate::accounts::FieldErrors;
+use crate::config::Mode;
+
+/// What the base layout needs on every page.
+pub struct Layout {
+    /// Page title.
+    pub title: String,
+    /// The ente's name.
+    pub ente_name: String,
+    /// "SITO UFFICIALE".
+    pub website_url: String,
+    /// "MANUALE".
+    pub manual_url: String,
+    /// Assistance address.
+    pub contact: String,
+    /// Logged-in user's name.
+    pub user: Option<String>,
+    /// CSRF token for the logout form.
+    pub csrf: String,
+    /// Demo mode (shows the development mailbox link).
+    pub demo: bool,
+}
+
+impl Layout {
+    /// The layout for a page titled `title`.
+    pub fn new(state: &AppState, session: &Session, title: &str) -> Layout {
+        let config = state.config();
+        Layout {
+            title: title.to_owned(),
+            ente_name: state.ente().name.clone(),
+            website_url: config.ente.website_url.clone(),
+            manual_url: config.ente.manual_url.clone(),
+            contact: config.ente.contact_email.clone(),
+            user: session.account().map(|a| a.display_name()),
+            csrf: session.csrf(),
+            demo: config.mode == Mode::Demo,
+        }
+    }
+}
+
+/// Renders a template, or a plain error page if rendering fails.
+pub fn render(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            error_page(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// A generic page: heading, paragraphs (in an alert box when `alert` is a Bootstrap alert
+/// kind), optional extra HTML and links.
+#[derive(Template)]
+#[template(path = "pages/message.html")]
+pub struct MessagePage {
+    /// Layout.
+    pub l: Layout,
+    /// Heading.
+    pub heading: String,
+    /// `success`, `danger`, `info`, or empty for plain text.
+    pub alert: &'static str,
+    /// Paragraphs.
+    pub paragraphs: Vec<String>,
+    /// Trusted HTML built by the server (forms).
+    pub extra: String,
+    /// (href, label) buttons.
+    pub links: Vec<(String, String)>,
+}
+
+/// A page with one small form (recovery, reset…).
+#[derive(Template)]
+#[template(path = "pages/form.html")]
+pub struct FormPage {
+    /// Layout.
+    pub l: Layout,
+    /// Heading.
+    pub heading: String,
+    /// Paragraphs before the form.
+    pub intro: Vec<String>,
+    /// Error summary HTML.
+    pub summary: String,
+    /// Where the form posts.
+    pub action: String,
+    /// Hidden fields.
+    pub hidden: Vec<(String, String)>,
+    /// Field HTML.
+    pub fields: String,
+    /// Submit label.
+    pub submit: String,
+    /// "Torna indietro" target.
+    pub back: String,
+}
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One labelled input with its error or help text, accessible: the error is tied to the
+/// input with `aria-describedby` and marked `aria-invalid`.
+pub struct Field<'a> {
+    /// `name` and `id`.
+    pub name: &'a str,
+    /// Visible label.
+    pub label: &'a str,
+    /// Input type (`text`, `email`, `password`…).
+    pub kind: &'a str,
+    /// `autocomplete` token.
+    pub autocomplete: &'a str,
+    /// Required.
+    pub required: bool,
+    /// Help text.
+    pub help: &'a str,
+}
+
+impl Field<'_> {
+    /// The HTML of the field with `value` and the error from `errors`.
+    pub fn html(&self, value: &str, errors: &FieldErrors) -> String {
+        let error = errors.get(self.name);
+        let describedby = match (error, self.help.is_empty()) {
+            (Some(_), _) => format!(
+                " aria-invalid=\"true\" aria-describedby=\"{}-errore\"",
+                self.name
+            ),
+            (None, false) => format!(" aria-describedby=\"{}-aiuto\"", self.name),
+            (None, true) => String::new(),
+        };
+        let note = match error {
+            Some(m) => format!(
+                "<div class=\"invalid-feedback d-block\" id=\"{}-errore\">{}</div>",
+                self.name,
+                escape(m)
+            ),
+            None if !self.help.is_empty() => format!(
+                "<small class=\"form-text\" id=\"{}-aiuto\">{}</small>",
+                self.name,
+                escape(self.help)
+            ),
+            None => String::new(),
+        };
+        let value = if self.kind == "password" {
+            String::new()
+        } else {
+            format!(" value=\"{}\"", escape(value))
+        };
+        format!(
+            "<div class=\"form-group\"><label for=\"{name}\" class=\"active\">{label}{star}</label><input type=\"{kind}\" class=\"form-control{invalid}\" id=\"{name}\" name=\"{name}\"{value} autocomplete=\"{ac}\"{req}{describedby}>{note}</div>",
+            name = self.name,
+            label = escape(self.label),
+            star = if self.required { " *" } else { "" },
+            kind = self.kind,
+            invalid = if error.is_some() { " is-invalid" } else { "" },
+            ac = self.autocomplete,
+            req = if self.required {
+                " required aria-required=\"true\""
+            } else {
+                ""
+            },
+        )
+    }
+}
+
+/// The summary of errors at the top of a form, each linking to its field.
+pub fn summary(errors: &FieldErrors) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let n = errors.0.len();
+    let items: String = errors
+        .0
+        .iter()
+        .map(|(f, m)| format!("<li><a href=\"#{f}\">{}</a></li>", escape(m)))
+        .collect();
+    format!(
+        "<div class=\"alert alert-danger\" role=\"alert\" id=\"riepilogo-errori\"><h2 class=\"h5\">Il modulo contiene {n} {}: correggi i campi indicati</h2><ul class=\"mb-0\">{items}</ul></div>",
+        if n == 1 { "errore" } else { "errori" }
+    )
+}
+
+/// A bare error page (no layout: used when the state may be broken).
+pub fn error_page(status: StatusCode) -> Response {
+    let message = match status {
+        StatusCode::NOT_FOUND => "La pagina richiesta non esiste.",
+        StatusCode::PAYLOAD_TOO_LARGE => "I dati inviati sono troppo grandi.",
+        StatusCode::TOO_MANY_REQUESTS => "Troppe richieste: riprova tra qualche minuto.",
+        _ => "Si è verificato un errore imprevisto. Riprova tra qualche minuto.",
+    };
+    let html = format!(
+        "<!doctype html><html lang=\"it\"><head><meta charset=\"utf-8\"><title>Errore</title><link rel=\"stylesheet\" href=\"/static/bi/css/bootstrap-italia.min.css\"></head><body><main class=\"container my-5\"><h1 class=\"h2\">Errore</h1><p>{message}</p><p><a href=\"/\">Torna alla pagina iniziale</a></p></main></body></html>"
+    );
+    (status, Html(html)).into_response()
+}
+
+/// The answer to a form posted with a missing or wrong CSRF token.
+pub fn csrf_failure(_state: &AppState) -> Response {
+    let html = "<!doctype html><html lang=\"it\"><head><meta charset=\"utf-8\"><title>Sessione scaduta</title><link rel=\"stylesheet\" href=\"/static/bi/css/bootstrap-italia.min.css\"></head><body><main class=\"container my-5\"><h1 class=\"h2\">Sessione scaduta</h1><p>La sessione è scaduta o il modulo non è più valido. Torna alla pagina precedente, ricaricala e riprova.</p><p><a href=\"/\">Torna alla pagina iniziale</a></p></main></body></html>";
+    (StatusCode::FORBIDDEN, Html(html)).into_response()
+}
+
+/// Sends a visitor to the login page, remembering where they wanted to go.
+pub fn to_login(next: &str) -> Response {
+    let next: String = url_encode(next);
+    Redirect::to(&format!("/login?next={next}")).into_response()
+}
+
+/// Percent-encodes a query value.
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Only local paths are followed after login (no open redirect).
+pub fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/area-privata"
+    }
+}
+
+/// Security headers for every page.
+pub async fn security_headers(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+/// The page routes (they all go through the session layer).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(auth::home))
+        .merge(auth::routes())
+        .merge(private::routes())
+        .merge(dev::routes())
+}

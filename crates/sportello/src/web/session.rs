@@ -1,0 +1,284 @@
+//! Sessions for the pages: a random cookie, server-side state, idle and absolute timeouts,
+//! rotation at login, and CSRF checked on every state-changing request before any handler runs.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use crate::auth::tokens;
+use crate::clock::Timestamp;
+use crate::store::accounts::{Account, AccountState};
+use crate::store::sessions::SessionRecord;
+
+/// Largest form body accepted by the pages.
+const MAX_FORM_BYTES: usize = 256 * 1024;
+/// Lifetime of a visitor's (not logged-in) session.
+const ANONYMOUS_MINUTES: i64 = 120;
+/// Activity is written back at most this often, to spare the database a write per request.
+const TOUCH_EVERY_SECONDS: i64 = 60;
+
+#[derive(Debug)]
+struct Inner {
+    record: SessionRecord,
+    account: Option<Account>,
+    /// A new secret to send to the browser (new or rotated session).
+    new_cookie: Option<String>,
+    /// The session ended: tell the browser to forget the cookie.
+    cleared: bool,
+}
+
+/// The session of the current request. Cheap to clone; changes are written to the response by
+/// the middleware.
+#[derive(Clone, Debug)]
+pub struct Session {
+    inner: Arc<Mutex<Inner>>,
+    /// Client address.
+    pub ip: String,
+    user_agent: String,
+}
+
+impl Session {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The token forms must carry in `csrf_token`.
+    pub fn csrf(&self) -> String {
+        self.lock().record.csrf_token.clone()
+    }
+
+    /// The logged-in account.
+    pub fn account(&self) -> Option<Account> {
+        self.lock().account.clone()
+    }
+
+    /// Starts a fresh session for `account`: a new id and a new CSRF token (no fixation),
+    /// and the old session row is deleted.
+    pub async fn login(&self, state: &AppState, account: Account) -> anyhow::Result<()> {
+        let old = self.lock().record.id_hash.clone();
+        state.store().delete_session(&old).await?;
+        let (secret, record) = new_record(state, Some(account.id));
+        state
+            .store()
+            .create_session(&record, &self.ip, &self.user_agent)
+            .await?;
+        let mut inner = self.lock();
+        inner.record = record;
+        inner.account = Some(account);
+        inner.new_cookie = Some(secret);
+        inner.cleared = false;
+        Ok(())
+    }
+
+    /// Ends the session; the next request starts a new visitor session.
+    pub async fn logout(&self, state: &AppState) -> anyhow::Result<()> {
+        let old = self.lock().record.id_hash.clone();
+        state.store().delete_session(&old).await?;
+        let mut inner = self.lock();
+        inner.account = None;
+        inner.new_cookie = None;
+        inner.cleared = true;
+        Ok(())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = StatusCode;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+/// The name of the session cookie. Over https the `__Host-` prefix pins it to this host and
+/// path and requires Secure.
+pub fn cookie_name(state: &AppState) -> &'static str {
+    if is_https(state) {
+        "__Host-sportello"
+    } else {
+        "sportello"
+    }
+}
+
+fn is_https(state: &AppState) -> bool {
+    state.config().public_url.starts_with("https://")
+}
+
+fn new_record(state: &AppState, account_id: Option<i64>) -> (String, SessionRecord) {
+    let now = Timestamp::now();
+    let secret = tokens::new_secret();
+    let minutes = match account_id {
+        Some(_) => state.config().session_idle_minutes,
+        None => ANONYMOUS_MINUTES,
+    };
+    let record = SessionRecord {
+        id_hash: tokens::hash_secret(&secret),
+        account_id,
+        csrf_token: tokens::new_secret(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now.plus(time::Duration::minutes(minutes)),
+    };
+    (secret, record)
+}
+
+fn read_cookie(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Loads a live session and its account, applying the idle and absolute timeouts.
+async fn load(
+    state: &AppState,
+    secret: &str,
+) -> anyhow::Result<Option<(SessionRecord, Option<Account>)>> {
+    let now = Timestamp::now();
+    let hash = tokens::hash_secret(secret);
+    let Some(mut record) = state.store().session(&hash, now).await? else {
+        return Ok(None);
+    };
+    let mut account = None;
+    if let Some(id) = record.account_id {
+        let absolute = record
+            .created_at
+            .plus(time::Duration::hours(state.config().session_absolute_hours));
+        account = state
+            .store()
+            .account_by_id(id)
+            .await?
+            .filter(|a| a.state == AccountState::Active);
+        if account.is_none() || now >= absolute {
+            state.store().delete_session(&hash).await?;
+            return Ok(None);
+        }
+        if now.unix() - record.last_seen_at.unix() >= TOUCH_EVERY_SECONDS {
+            let idle = now.plus(time::Duration::minutes(state.config().session_idle_minutes));
+            let expires = idle.min(absolute);
+            state.store().touch_session(&hash, now, expires).await?;
+            record.last_seen_at = now;
+            record.expires_at = expires;
+        }
+    }
+    Ok(Some((record, account)))
+}
+
+/// The value of one field of an `application/x-www-form-urlencoded` body.
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
+    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn client_ip(req: &Request) -> String {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default()
+}
+
+/// Middleware for the page routes: attaches a [`Session`], enforces CSRF on unsafe methods,
+/// and writes the cookie back.
+pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match run(state, req, next).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "session layer failed");
+            super::pages::error_page(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+async fn run(state: AppState, req: Request, next: Next) -> anyhow::Result<Response> {
+    let name = cookie_name(&state);
+    let ip = client_ip(&req);
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let loaded = match read_cookie(&req, name) {
+        Some(secret) => load(&state, &secret).await?,
+        None => None,
+    };
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let (record, account, new_cookie) = match loaded {
+        Some((record, account)) => (record, account, None),
+        None => {
+            if unsafe_method {
+                // A form posted without a live session cannot carry a valid CSRF token.
+                return Ok(super::pages::csrf_failure(&state));
+            }
+            let (secret, record) = new_record(&state, None);
+            state
+                .store()
+                .create_session(&record, &ip, &user_agent)
+                .await?;
+            (record, None, Some(secret))
+        }
+    };
+    let mut req = req;
+    if unsafe_method {
+        let (parts, body) = req.into_parts();
+        let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
+            Ok(b) => b,
+            Err(_) => return Ok(super::pages::error_page(StatusCode::PAYLOAD_TOO_LARGE)),
+        };
+        let sent = form_field(&bytes, "csrf_token").unwrap_or_default();
+        if !tokens::constant_time_eq(&sent, &record.csrf_token) {
+            tracing::warn!(ip = %ip, "CSRF token missing or wrong");
+            return Ok(super::pages::csrf_failure(&state));
+        }
+        req = Request::from_parts(parts, Body::from(bytes));
+    }
+    let session = Session {
+        inner: Arc::new(Mutex::new(Inner {
+            record,
+            account,
+            new_cookie,
+            cleared: false,
+        })),
+        ip,
+        user_agent,
+    };
+    req.extensions_mut().insert(session.clone());
+    let mut response = next.run(req).await;
+    let inner = session.lock();
+    let secure = if is_https(&state) { "; Secure" } else { "" };
+    let cookie = if let Some(secret) = &inner.new_cookie {
+        Some(format!(
+            "{name}={secret}; Path=/; HttpOnly; SameSite=Lax{secure}"
+        ))
+    } else if inner.cleared {
+        Some(format!(
+            "{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"
+        ))
+    } else {
+        None
+    };
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    // Pages carry personal data and CSRF tokens: never cache them.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response.into_response())
+}
