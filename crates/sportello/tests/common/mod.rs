@@ -1,6 +1,8 @@
 //! Shared test helpers: fresh databases of both kinds and the real app on a random port.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod smtp;
+
 use std::path::Path;
 
 use sportello::app::App;
@@ -140,10 +142,7 @@ impl TestApp {
         }));
         TestApp {
             base,
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            client: browser(),
             state,
             shutdown: Some(tx),
             handle: Some(handle),
@@ -168,5 +167,54 @@ impl TestApp {
         if let Some(h) = self.handle.take() {
             h.await.expect("app task").expect("app run");
         }
+    }
+}
+
+/// A client that keeps cookies and does not follow redirects, like a browser tab we inspect.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of the hidden `csrf_token` field in a page.
+pub fn csrf_of(html: &str) -> String {
+    let needle = "name=\"csrf_token\" value=\"";
+    let at = html.find(needle).expect("page has a CSRF field");
+    let rest = &html[at + needle.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+impl TestApp {
+    /// GETs `path` with `client` and returns (status, body).
+    pub async fn page(&self, client: &reqwest::Client, path: &str) -> (u16, String) {
+        let r = client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Loads `form_page` to get its CSRF token, then posts `fields` to `action` like a browser.
+    pub async fn submit(
+        &self,
+        client: &reqwest::Client,
+        form_page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let (_, html) = self.page(client, form_page).await;
+        let token = csrf_of(&html);
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        client
+            .post(format!("{}{action}", self.base))
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
     }
 }

@@ -1,0 +1,1033 @@
+//! Citizen access over HTTP against the real app: registration with e-mail confirmation through
+//! a real SMTP sink, login, recovery, profile, and the security rules around them.
+
+mod common;
+
+use common::smtp::SmtpSink;
+use common::{TestApp, TestDb, browser, csrf_of};
+use pagopa::PersonalFiscalCode;
+use sportello::clock::Timestamp;
+use sportello::with_db;
+
+/// A valid personal fiscal code from its first 15 characters.
+fn cf(first15: &str) -> String {
+    format!(
+        "{first15}{}",
+        PersonalFiscalCode::check_char_for(first15).unwrap()
+    )
+}
+
+struct Person {
+    username: String,
+    fiscal_code: String,
+    birth: &'static str,
+    email: String,
+    password: &'static str,
+}
+
+fn person(n: usize) -> Person {
+    // Day n of March 1970: birth date and fiscal code agree.
+    let first15 = format!("VRDLGU70C{:02}F205", n);
+    Person {
+        username: format!("utente{n}"),
+        fiscal_code: cf(&first15),
+        birth: Box::leak(format!("{n:02}/03/1970").into_boxed_str()),
+        email: format!("utente{n}@example.it"),
+        password: "cavallo batteria graffetta",
+    }
+}
+
+async fn app_with_sink() -> (TestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = TestApp::spawn_with(
+        TestDb::sqlite(),
+        &[
+            ("SPORTELLO_SMTP_URL", &url),
+            ("SPORTELLO_MAIL_POLL_MS", "100"),
+        ],
+    )
+    .await;
+    (app, sink)
+}
+
+async fn register(app: &TestApp, client: &reqwest::Client, p: &Person) -> (u16, String) {
+    let r = app
+        .submit(
+            client,
+            "/registrazione",
+            "/registrazione",
+            &[
+                ("nome", "Luigi"),
+                ("cognome", "Verdi"),
+                ("codice_fiscale", &p.fiscal_code),
+                ("data_nascita", p.birth),
+                ("indirizzo", "Via Roma 1"),
+                ("cap", "29121"),
+                ("comune", "Piacenza"),
+                ("provincia", "PC"),
+                ("telefono", "0523 123456"),
+                ("fax", ""),
+                ("email", &p.email),
+                ("username", &p.username),
+                ("password", p.password),
+                ("password2", p.password),
+                ("privacy", "si"),
+            ],
+        )
+        .await;
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn login(
+    app: &TestApp,
+    client: &reqwest::Client,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.submit(
+        client,
+        "/login",
+        "/login",
+        &[("username", username), ("password", password), ("next", "")],
+    )
+    .await
+}
+
+/// Registers and activates through the mail, returning a logged-out client.
+async fn active_account(app: &TestApp, sink: &SmtpSink, p: &Person) {
+    let client = browser();
+    assert_eq!(register(app, &client, p).await.0, 200);
+    let mail = sink.wait_for(&p.email, 1).await;
+    let link = mail.link("/attiva?token=").expect("activation link");
+    let (status, _) = app.page(&client, link.trim_start_matches(&app.base)).await;
+    assert_eq!(status, 200);
+}
+
+fn session_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("sportello="))
+}
+
+#[tokio::test]
+async fn register_activate_login_logout_through_real_smtp() {
+    let (app, sink) = app_with_sink().await;
+    let client = browser();
+    let p = person(1);
+
+    let (status, home) = app.page(&client, "/").await;
+    assert_eq!(status, 200);
+    for text in [
+        "Comune di Piacenza",
+        "MANUALE",
+        "SITO UFFICIALE",
+        "LOGIN",
+        "REGISTRATI",
+    ] {
+        assert!(home.contains(text), "home lacks {text}");
+    }
+    let (_, login_page) = app.page(&client, "/login").await;
+    for text in [
+        "Username",
+        "Password",
+        "ENTRA",
+        "Username dimenticato?",
+        "Password dimenticata?",
+    ] {
+        assert!(login_page.contains(text), "login lacks {text}");
+    }
+    assert!(
+        !login_page.contains("Entra con SPID"),
+        "no SPID button unless configured"
+    );
+
+    let (status, done) = register(&app, &client, &p).await;
+    assert_eq!(status, 200);
+    assert!(done.contains("Grazie, Luigi: il tuo account è stato creato. Per attivare l&#39;account, è necessario confermare l&#39;indirizzo e-mail.") || done.contains("Grazie, Luigi: il tuo account è stato creato. Per attivare l'account, è necessario confermare l'indirizzo e-mail."), "{done}");
+    assert!(done.contains("spam"));
+    assert!(done.contains("utenti_pagopa@comune.piacenza.it"));
+
+    // The activation mail arrives over SMTP, in Italian, plain text and HTML.
+    let mail = sink.wait_for(&p.email, 1).await;
+    assert!(
+        mail.subject().contains("Conferma il tuo indirizzo e-mail"),
+        "{}",
+        mail.subject()
+    );
+    assert!(
+        mail.text().contains("Gentile Luigi Verdi"),
+        "{}",
+        mail.text()
+    );
+    assert!(mail.html().contains("<a href="), "{}", mail.html());
+    let link = mail.link("/attiva?token=").unwrap_or_else(|| {
+        panic!(
+            "activation link in the mail: {}\n---\n{}",
+            mail.text(),
+            mail.raw
+        )
+    });
+
+    // Not active yet: login is refused with the reason and an offer to resend.
+    let refused = login(&app, &client, &p.username, p.password).await;
+    assert_eq!(refused.status(), 403);
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("non è ancora attivo"), "{body}");
+    assert!(
+        body.contains("Invia di nuovo l&#39;e-mail di attivazione")
+            || body.contains("Invia di nuovo l'e-mail di attivazione")
+    );
+
+    let (status, activated) = app.page(&client, link.trim_start_matches(&app.base)).await;
+    assert_eq!(status, 200);
+    assert!(activated.contains("Account attivato"));
+    // Single use.
+    let (status, _) = app.page(&client, link.trim_start_matches(&app.base)).await;
+    assert_eq!(status, 400);
+
+    let before = app.page(&client, "/login").await;
+    let ok = login(&app, &client, &p.username, p.password).await;
+    assert_eq!(ok.status(), 303);
+    assert_eq!(ok.headers()["location"], "/area-privata");
+    let cookie = session_cookie(&ok).expect("a new session id at login");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain http in tests");
+    let _ = before;
+
+    let (status, private) = app.page(&client, "/area-privata").await;
+    assert_eq!(status, 200);
+    for text in [
+        "La tua Sezione Privata",
+        "SERVIZI PUBBLICI",
+        "SERVIZI PRIVATI",
+        "Pagamenti OnLine",
+    ] {
+        assert!(private.contains(text), "private area lacks {text}");
+    }
+    let (status, payments) = app.page(&client, "/pagamenti").await;
+    assert_eq!(status, 200);
+    assert!(payments.contains("Pagamenti OnLine"));
+
+    let out = app.submit(&client, "/area-privata", "/logout", &[]).await;
+    assert_eq!(out.status(), 303);
+    let r = client
+        .get(format!("{}/area-privata", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login?next=/area-privata");
+
+    let audit = app.state.store().recent_audit(None, 50).await.unwrap();
+    let actions: Vec<(String, String)> = audit
+        .iter()
+        .map(|a| (a.event.action.clone(), a.event.outcome.clone()))
+        .collect();
+    for expected in [
+        ("register", "ok"),
+        ("login", "not_activated"),
+        ("activate", "ok"),
+        ("login", "ok"),
+        ("logout", "ok"),
+    ] {
+        assert!(
+            actions.contains(&(expected.0.into(), expected.1.into())),
+            "audit lacks {expected:?}: {actions:?}"
+        );
+    }
+    assert!(audit.iter().all(|a| a.event.ip == "127.0.0.1"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_wrong_field_is_reported_and_typed_values_are_kept() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let client = browser();
+    let r = app
+        .submit(
+            &client,
+            "/registrazione",
+            "/registrazione",
+            &[
+                ("nome", ""),
+                ("cognome", "V3rdi"),
+                ("codice_fiscale", "RSSMRA80A01H501X"),
+                ("data_nascita", "31/02/1980"),
+                ("indirizzo", ""),
+                ("cap", "291"),
+                ("comune", ""),
+                ("provincia", "Piacenza"),
+                ("telefono", "telefono"),
+                ("fax", "1"),
+                ("email", "luigi@"),
+                ("username", "l v"),
+                ("password", "corta"),
+                ("password2", "diversa"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Il modulo contiene 15 errori"), "{html}");
+    for field in [
+        "nome",
+        "cognome",
+        "codice_fiscale",
+        "data_nascita",
+        "indirizzo",
+        "cap",
+        "comune",
+        "provincia",
+        "telefono",
+        "fax",
+        "email",
+        "username",
+        "password",
+        "password2",
+        "privacy",
+    ] {
+        assert!(
+            html.contains(&format!("id=\"{field}-errore\"")),
+            "no error next to {field}"
+        );
+        assert!(
+            html.contains(&format!("href=\"#{field}\"")),
+            "no summary link to {field}"
+        );
+    }
+    assert!(
+        html.contains("value=\"RSSMRA80A01H501X\""),
+        "typed values are kept"
+    );
+    assert!(html.contains("value=\"V3rdi\""));
+    assert!(
+        !html.contains("value=\"corta\""),
+        "passwords are never echoed"
+    );
+    assert!(html.contains("Il carattere di controllo del codice fiscale non è corretto"));
+    assert!(
+        app.state
+            .store()
+            .account_by_username("l v")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn one_account_per_fiscal_code_without_revealing_it() {
+    let (app, sink) = app_with_sink().await;
+    let first = person(2);
+    active_account(&app, &sink, &first).await;
+    let mut second = person(2);
+    second.username = "altro".into();
+    second.email = "intruso@example.it".into();
+    let (status, page) = register(&app, &browser(), &second).await;
+    assert_eq!(status, 200, "the same answer as a new registration");
+    assert!(page.contains("il tuo account è stato creato"));
+    assert!(
+        app.state
+            .store()
+            .account_by_username("altro")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The owner is told; the newcomer's address gets nothing.
+    let warning = sink.wait_for(&first.email, 2).await;
+    assert!(
+        warning.subject().contains("Tentativo di registrazione"),
+        "{}",
+        warning.subject()
+    );
+    assert_eq!(sink.count_for("intruso@example.it"), 0);
+
+    // A taken username is a field error (usernames are chosen, so this reveals nothing private).
+    let mut third = person(3);
+    third.username = first.username.to_uppercase();
+    let (status, page) = register(&app, &browser(), &third).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("Questo nome utente non è disponibile"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn activation_links_expire_and_can_be_sent_again() {
+    let (app, sink) = app_with_sink().await;
+    let client = browser();
+    let p = person(4);
+    register(&app, &client, &p).await;
+    let first = sink
+        .wait_for(&p.email, 1)
+        .await
+        .link("/attiva?token=")
+        .unwrap();
+    // Age the link past its 48 hours.
+    with_db!(app.state.store().db(), |pool| sqlx::query(
+        "UPDATE account_tokens SET expires_at = $1"
+    )
+    .bind(Timestamp::now().plus(time::Duration::minutes(-1)))
+    .execute(pool)
+    .await
+    .unwrap()
+    .rows_affected());
+    let (status, page) = app.page(&client, first.trim_start_matches(&app.base)).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("scaduto"));
+    // Ask again (same answer whether or not the account exists).
+    let r = app
+        .submit(
+            &client,
+            "/attivazione/reinvia",
+            "/attivazione/reinvia",
+            &[("chi", &p.email)],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let unknown = app
+        .submit(
+            &client,
+            "/attivazione/reinvia",
+            "/attivazione/reinvia",
+            &[("chi", "nessuno@example.it")],
+        )
+        .await;
+    assert_eq!(r_text_core(r).await, r_text_core(unknown).await);
+    let second = sink
+        .wait_for(&p.email, 2)
+        .await
+        .link("/attiva?token=")
+        .unwrap();
+    assert_ne!(first, second);
+    let (status, _) = app
+        .page(&client, second.trim_start_matches(&app.base))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        login(&app, &client, &p.username, p.password).await.status(),
+        303
+    );
+    app.stop().await;
+}
+
+/// The main text of a page, without the per-session CSRF token.
+async fn r_text_core(r: reqwest::Response) -> String {
+    let html = r.text().await.unwrap();
+    let start = html.find("<main").unwrap();
+    let end = html.find("</main>").unwrap();
+    html[start..end].to_owned()
+}
+
+#[tokio::test]
+async fn forgotten_username_and_password_reset_end_every_session() {
+    let (app, sink) = app_with_sink().await;
+    let p = person(5);
+    active_account(&app, &sink, &p).await;
+
+    let client = browser();
+    let known = app
+        .submit(
+            &client,
+            "/username-dimenticato",
+            "/username-dimenticato",
+            &[("email", &p.email)],
+        )
+        .await;
+    let unknown = app
+        .submit(
+            &client,
+            "/username-dimenticato",
+            "/username-dimenticato",
+            &[("email", "ignoto@example.it")],
+        )
+        .await;
+    assert_eq!(
+        (known.status(), unknown.status()),
+        (reqwest::StatusCode::OK, reqwest::StatusCode::OK)
+    );
+    assert_eq!(
+        r_text_core(known).await,
+        r_text_core(unknown).await,
+        "no account enumeration"
+    );
+    let reminder = sink.wait_for(&p.email, 2).await;
+    assert!(reminder.text().contains(&p.username), "{}", reminder.text());
+
+    // Two open sessions.
+    let other = browser();
+    assert_eq!(
+        login(&app, &other, &p.username, p.password).await.status(),
+        303
+    );
+    let account = app
+        .state
+        .store()
+        .account_by_username(&p.username)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        app.state
+            .store()
+            .session_count(account.id, Timestamp::now())
+            .await
+            .unwrap(),
+        1
+    );
+
+    let known = app
+        .submit(
+            &client,
+            "/password-dimenticata",
+            "/password-dimenticata",
+            &[("username", &p.username)],
+        )
+        .await;
+    let unknown = app
+        .submit(
+            &client,
+            "/password-dimenticata",
+            "/password-dimenticata",
+            &[("username", "ignoto")],
+        )
+        .await;
+    assert_eq!(
+        r_text_core(known).await,
+        r_text_core(unknown).await,
+        "no account enumeration"
+    );
+    let reset = sink.wait_for(&p.email, 3).await;
+    assert!(reset.text().contains("1 ora"));
+    let link = reset.link("/password/reimposta?token=").unwrap();
+    let path = link.trim_start_matches(&app.base);
+    let token = path.split("token=").nth(1).unwrap().to_owned();
+
+    // Opening the link does not use it up (mail scanners open links).
+    let (status, form) = app.page(&client, path).await;
+    assert_eq!(status, 200);
+    let csrf = csrf_of(&form);
+    let weak = client
+        .post(format!("{}/password/reimposta", app.base))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("token", &token),
+            ("password", "password"),
+            ("password2", "password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(weak.status(), 422);
+    assert!(weak.text().await.unwrap().contains("tra le più usate"));
+    let (_, form) = app.page(&client, path).await;
+    let csrf = csrf_of(&form);
+    let done = client
+        .post(format!("{}/password/reimposta", app.base))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("token", &token),
+            ("password", "una nuova frase segreta"),
+            ("password2", "una nuova frase segreta"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    assert_eq!(
+        app.state
+            .store()
+            .session_count(account.id, Timestamp::now())
+            .await
+            .unwrap(),
+        0,
+        "every session ended"
+    );
+    let r = other
+        .get(format!("{}/area-privata", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "the other browser is logged out");
+    assert!(
+        sink.wait_for(&p.email, 4)
+            .await
+            .subject()
+            .contains("Password modificata")
+    );
+
+    assert_eq!(
+        login(&app, &browser(), &p.username, p.password)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        login(&app, &browser(), &p.username, "una nuova frase segreta")
+            .await
+            .status(),
+        303
+    );
+    // The link worked once.
+    let (_, form) = app.page(&client, path).await;
+    let again = client
+        .post(format!("{}/password/reimposta", app.base))
+        .form(&[
+            ("csrf_token", csrf_of(&form).as_str()),
+            ("token", &token),
+            ("password", "ancora un'altra frase"),
+            ("password2", "ancora un'altra frase"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reset_links_expire_after_an_hour() {
+    let (app, sink) = app_with_sink().await;
+    let p = person(6);
+    active_account(&app, &sink, &p).await;
+    let client = browser();
+    app.submit(
+        &client,
+        "/password-dimenticata",
+        "/password-dimenticata",
+        &[("username", &p.username)],
+    )
+    .await;
+    let link = sink
+        .wait_for(&p.email, 2)
+        .await
+        .link("/password/reimposta?token=")
+        .unwrap();
+    let expires: Timestamp = with_db!(app.state.store().db(), |pool| sqlx::query_scalar(
+        "SELECT expires_at FROM account_tokens WHERE purpose = 'password_reset'"
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    let minutes = (expires.unix() - Timestamp::now().unix()) / 60;
+    assert!((58..=60).contains(&minutes), "{minutes}");
+    with_db!(app.state.store().db(), |pool| sqlx::query(
+        "UPDATE account_tokens SET expires_at = $1 WHERE purpose = 'password_reset'"
+    )
+    .bind(Timestamp::now().plus(time::Duration::seconds(-1)))
+    .execute(pool)
+    .await
+    .unwrap()
+    .rows_affected());
+    let path = link.trim_start_matches(&app.base);
+    let token = path.split("token=").nth(1).unwrap();
+    let (_, form) = app.page(&client, path).await;
+    let r = client
+        .post(format!("{}/password/reimposta", app.base))
+        .form(&[
+            ("csrf_token", csrf_of(&form).as_str()),
+            ("token", token),
+            ("password", "una nuova frase segreta"),
+            ("password2", "una nuova frase segreta"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_form_needs_its_csrf_token() {
+    let (app, sink) = app_with_sink().await;
+    let p = person(7);
+    active_account(&app, &sink, &p).await;
+    let client = browser();
+    // No session at all.
+    let r = client
+        .post(format!("{}/login", app.base))
+        .form(&[("username", p.username.as_str()), ("password", p.password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // A session, but no token, or a token of another session.
+    let _ = app.page(&client, "/login").await;
+    let r = client
+        .post(format!("{}/login", app.base))
+        .form(&[("username", p.username.as_str()), ("password", p.password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let (_, other_page) = app.page(&browser(), "/login").await;
+    let foreign = csrf_of(&other_page);
+    let r = client
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("csrf_token", foreign.as_str()),
+            ("username", p.username.as_str()),
+            ("password", p.password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("Sessione scaduta"));
+    for action in [
+        "/registrazione",
+        "/logout",
+        "/username-dimenticato",
+        "/password-dimenticata",
+        "/password/reimposta",
+        "/attivazione/reinvia",
+        "/profilo/dati",
+        "/profilo/password",
+        "/profilo/email",
+    ] {
+        let r = client
+            .post(format!("{}{action}", app.base))
+            .form(&[("x", "y")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            403,
+            "{action} accepted a form without CSRF token"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_login_and_timeouts_end_sessions() {
+    let (app, sink) = app_with_sink().await;
+    let p = person(8);
+    active_account(&app, &sink, &p).await;
+    let client = browser();
+    let r = client
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    let visitor = session_cookie(&r).unwrap();
+    let ok = login(&app, &client, &p.username, p.password).await;
+    let logged = session_cookie(&ok).unwrap();
+    assert_ne!(
+        visitor.split(';').next(),
+        logged.split(';').next(),
+        "no session fixation"
+    );
+    assert_eq!(app.page(&client, "/area-privata").await.0, 200);
+
+    // Idle: the session expired in the database.
+    with_db!(app.state.store().db(), |pool| sqlx::query(
+        "UPDATE sessions SET expires_at = $1 WHERE account_id IS NOT NULL"
+    )
+    .bind(Timestamp::now().plus(time::Duration::seconds(-1)))
+    .execute(pool)
+    .await
+    .unwrap()
+    .rows_affected());
+    assert_eq!(app.page(&client, "/area-privata").await.0, 303);
+
+    // Absolute: logged in longer ago than the absolute lifetime, however active.
+    login(&app, &client, &p.username, p.password).await;
+    assert_eq!(app.page(&client, "/area-privata").await.0, 200);
+    with_db!(app.state.store().db(), |pool| sqlx::query(
+        "UPDATE sessions SET created_at = $1 WHERE account_id IS NOT NULL"
+    )
+    .bind(Timestamp::now().plus(time::Duration::hours(-13)))
+    .execute(pool)
+    .await
+    .unwrap()
+    .rows_affected());
+    assert_eq!(app.page(&client, "/area-privata").await.0, 303);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_failures_slow_down_and_are_audited() {
+    let (app, sink) = app_with_sink().await;
+    let p = person(9);
+    active_account(&app, &sink, &p).await;
+    let client = browser();
+    for _ in 0..3 {
+        let r = login(&app, &client, &p.username, "sbagliata sbagliata").await;
+        assert_eq!(r.status(), 401);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("Nome utente o password non corretti.")
+        );
+    }
+    // The same message for a user that does not exist.
+    let r = login(&app, &browser(), "nessuno", "sbagliata sbagliata").await;
+    assert_eq!(r.status(), 401);
+    // The fourth failure imposes a delay; even the right password waits.
+    assert_eq!(
+        login(&app, &client, &p.username, "sbagliata sbagliata")
+            .await
+            .status(),
+        401
+    );
+    let r = login(&app, &client, &p.username, p.password).await;
+    assert_eq!(r.status(), 429);
+    assert!(r.text().await.unwrap().contains("Riprova tra"));
+    let audit = app
+        .state
+        .store()
+        .recent_audit(Some("login"), 50)
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .filter(|a| a.event.outcome == "bad_credentials")
+            .count()
+            >= 5
+    );
+    assert!(audit.iter().any(|a| a.event.outcome == "throttled"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn registration_and_recovery_are_rate_limited_per_address() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let client = browser();
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let r = app
+            .submit(
+                &client,
+                "/username-dimenticato",
+                "/username-dimenticato",
+                &[("email", &format!("x{i}@example.it"))],
+            )
+            .await;
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(&statuses[..3], &[200, 200, 200], "{statuses:?}");
+    assert!(
+        statuses[3..].contains(&429),
+        "a growing delay after the first requests: {statuses:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn profile_changes_personal_data_password_and_email() {
+    let (app, sink) = app_with_sink().await;
+    let p = person(10);
+    active_account(&app, &sink, &p).await;
+    let client = browser();
+    login(&app, &client, &p.username, p.password).await;
+    let other = browser();
+    login(&app, &other, &p.username, p.password).await;
+
+    let r = app
+        .submit(
+            &client,
+            "/profilo",
+            "/profilo/dati",
+            &[
+                ("nome", "Luigi"),
+                ("cognome", "Verdi Bianchi"),
+                ("data_nascita", p.birth),
+                ("indirizzo", "Via Emilia 2"),
+                ("cap", "29122"),
+                ("comune", "Piacenza"),
+                ("provincia", "PC"),
+                ("telefono", ""),
+                ("fax", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let (_, page) = app.page(&client, "/profilo?ok=dati").await;
+    assert!(page.contains("I dati personali sono stati salvati"));
+    assert!(page.contains("Verdi Bianchi"));
+
+    let wrong = app
+        .submit(
+            &client,
+            "/profilo",
+            "/profilo/password",
+            &[
+                ("password_attuale", "non è questa"),
+                ("password", "una frase tutta nuova"),
+                ("password2", "una frase tutta nuova"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status(), 422);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("La password attuale non è corretta")
+    );
+    let r = app
+        .submit(
+            &client,
+            "/profilo",
+            "/profilo/password",
+            &[
+                ("password_attuale", p.password),
+                ("password", "una frase tutta nuova"),
+                ("password2", "una frase tutta nuova"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.page(&client, "/profilo").await.0,
+        200,
+        "this browser stays in"
+    );
+    assert_eq!(
+        app.page(&other, "/profilo").await.0,
+        303,
+        "other sessions end"
+    );
+
+    let r = app
+        .submit(
+            &client,
+            "/profilo",
+            "/profilo/email",
+            &[("email", "nuovo@example.it")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let account = app
+        .state
+        .store()
+        .account_by_username(&p.username)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        account.email, p.email,
+        "the old address stays until the new one is confirmed"
+    );
+    let confirm = sink
+        .wait_for("nuovo@example.it", 1)
+        .await
+        .link("/email/conferma?token=")
+        .unwrap();
+    let (status, _) = app
+        .page(&client, confirm.trim_start_matches(&app.base))
+        .await;
+    assert_eq!(status, 200);
+    let account = app
+        .state
+        .store()
+        .account_by_username(&p.username)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.email, "nuovo@example.it");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_local_paths_are_followed_after_login_and_pages_are_hardened() {
+    let (app, sink) = app_with_sink().await;
+    let p = person(11);
+    active_account(&app, &sink, &p).await;
+    let client = browser();
+    let r = app
+        .submit(
+            &client,
+            "/login",
+            "/login",
+            &[
+                ("username", &p.username),
+                ("password", p.password),
+                ("next", "//evil.example/x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.headers()["location"], "/area-privata");
+    let r = client
+        .get(format!("{}/profilo", app.base))
+        .send()
+        .await
+        .unwrap();
+    let h = r.headers();
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["cache-control"], "no-store");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_keeps_mail_in_a_development_mailbox() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let client = browser();
+    let p = person(12);
+    register(&app, &client, &p).await;
+    let (status, mailbox) = app.page(&client, "/dev/mailbox").await;
+    assert_eq!(status, 200);
+    assert!(mailbox.contains(&p.email));
+    let id = mailbox
+        .split("/dev/mailbox/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let (_, message) = app.page(&client, &format!("/dev/mailbox/{id}")).await;
+    let link = message
+        .split("href=\"")
+        .map(|s| s.split('"').next().unwrap())
+        .find(|s| s.starts_with("http") && s.contains("/attiva?token="))
+        .expect("the activation link is clickable in the mailbox");
+    let (status, page) = app.page(&client, link.trim_start_matches(&app.base)).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Account attivato"), "{link}: {page}");
+    let r = login(&app, &client, &p.username, p.password).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_whole_journey_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = TestApp::spawn_with(
+        db,
+        &[
+            ("SPORTELLO_SMTP_URL", &url),
+            ("SPORTELLO_MAIL_POLL_MS", "100"),
+        ],
+    )
+    .await;
+    let p = person(13);
+    active_account(&app, &sink, &p).await;
+    let client = browser();
+    assert_eq!(
+        login(&app, &client, &p.username, p.password).await.status(),
+        303
+    );
+    assert_eq!(app.page(&client, "/area-privata").await.0, 200);
+    app.stop().await;
+}
