@@ -20,11 +20,12 @@ pub const RESET_HOURS: i64 = 1;
 
 /// Field errors of a form: field name → Italian message, in form order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldErrors(pub Vec<(&'static str, String)>);
+pub struct FieldErrors(pub Vec<(String, String)>);
 
 impl FieldErrors {
     /// Adds an error for a field (only the first per field is kept).
-    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        let field = field.into();
         if !self.0.iter().any(|(f, _)| *f == field) {
             self.0.push((field, message.into()));
         }
@@ -310,7 +311,7 @@ pub fn validate_registration(
     for (f, m) in personal_errors
         .0
         .iter()
-        .filter(|(f, _)| matches!(*f, "nome" | "cognome"))
+        .filter(|(f, _)| matches!(f.as_str(), "nome" | "cognome"))
     {
         ordered.add(f, m.clone());
     }
@@ -320,7 +321,7 @@ pub fn validate_registration(
     for (f, m) in personal_errors
         .0
         .iter()
-        .filter(|(f, _)| !matches!(*f, "nome" | "cognome"))
+        .filter(|(f, _)| !matches!(f.as_str(), "nome" | "cognome"))
     {
         ordered.add(f, m.clone());
     }
@@ -960,7 +961,7 @@ mod tests {
             privacy: None,
         };
         let errors = validate_registration(&bad).unwrap_err();
-        let fields: Vec<&str> = errors.0.iter().map(|(f, _)| *f).collect();
+        let fields: Vec<&str> = errors.0.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(
             fields,
             [

@@ -34,6 +34,7 @@ impl App {
             )
         })?;
         let ente = store.upsert_ente(&config.ente).await?;
+        store.sync_services(ente.id, &config.catalog).await?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;

@@ -157,6 +157,10 @@ pub struct Config {
     pub spid_login_url: Option<String>,
     /// Directory of the Bootstrap Italia distribution (from npm), served under /static/bi/.
     pub assets_dir: PathBuf,
+    /// The service catalog (tipi dovuto).
+    pub catalog: crate::domain::catalog::Catalog,
+    /// Hours after which a spontaneous position nobody paid is removed.
+    pub spontaneous_abandon_hours: i64,
 }
 
 /// One known setting: its dotted key, its default, and its environment variable name.
@@ -286,6 +290,14 @@ const SETTINGS: &[Setting] = &[
     Setting {
         key: "assets_dir",
         default: Some("node_modules/bootstrap-italia/dist"),
+    },
+    Setting {
+        key: "catalog_file",
+        default: None,
+    },
+    Setting {
+        key: "spontaneous_abandon_hours",
+        default: Some("72"),
     },
 ];
 
@@ -535,7 +547,20 @@ impl Config {
             ),
             _ => None,
         };
+        let catalog = match raw.get("catalog_file") {
+            Some((path, source)) if !path.trim().is_empty() => {
+                let text = std::fs::read_to_string(path.trim()).map_err(|e| {
+                    invalid("catalog_file", path, source, format!("cannot read it: {e}"))
+                })?;
+                crate::domain::catalog::Catalog::parse(&text)
+                    .map_err(|e| invalid("catalog_file", path, source, e))?
+            }
+            _ => crate::domain::catalog::Catalog::parse(crate::domain::catalog::DEMO_CATALOG)
+                .expect("the demo catalog is valid"),
+        };
         Ok(Config {
+            catalog,
+            spontaneous_abandon_hours: positive("spontaneous_abandon_hours", 24 * 365)?,
             smtp_url,
             mail_from,
             mail_poll_ms: positive("mail_poll_ms", 600_000)? as u64,

@@ -57,7 +57,7 @@ fn migrate_then_status() {
     assert!(
         String::from_utf8(out.stdout)
             .unwrap()
-            .contains("applied migrations [1]")
+            .contains("applied migrations [1, 2]")
     );
     let out = sportello()
         .args(["migrate", "--status"])

@@ -60,6 +60,7 @@ suite!(
     outbox_claims_are_exclusive_and_retries_wait,
     audit_and_event_log_round_trip,
     timestamps_read_back_exactly_and_in_order,
+    services_follow_the_configured_catalog,
 );
 
 fn demo_config() -> Config {
@@ -566,4 +567,34 @@ async fn timestamps_read_back_exactly_and_in_order(store: Store) {
     assert_eq!(got.options[0].due_date, early.due_date);
     assert_eq!(got.options[1].due_date, late.due_date);
     let _ = Iuv::parse(got.options[0].iuv.as_str()).unwrap();
+}
+
+async fn services_follow_the_configured_catalog(store: Store) {
+    use sportello::domain::catalog::{Catalog, DEMO_CATALOG};
+    let ente = demo_ente(&store).await;
+    let catalog = Catalog::parse(DEMO_CATALOG).unwrap();
+    store.sync_services(ente, &catalog).await.unwrap();
+    let stored = store.services(ente).await.unwrap();
+    assert_eq!(stored.len(), catalog.services.len());
+    for s in &catalog.services {
+        let got = stored.iter().find(|x| x.def.code == s.code).unwrap();
+        assert_eq!(&got.def, s, "the definition reads back exactly");
+    }
+    // A service dropped from the configuration is deactivated, not deleted.
+    let mut smaller = catalog.clone();
+    let dropped = smaller.services.pop().unwrap();
+    store.sync_services(ente, &smaller).await.unwrap();
+    let stored = store.services(ente).await.unwrap();
+    assert_eq!(stored.len(), smaller.services.len());
+    let id = store.services(ente).await.unwrap()[0].id;
+    assert!(store.service_by_id(id).await.unwrap().is_some());
+    store.sync_services(ente, &catalog).await.unwrap();
+    assert!(
+        store
+            .services(ente)
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.def.code == dropped.code)
+    );
 }

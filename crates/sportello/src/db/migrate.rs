@@ -44,7 +44,7 @@ macro_rules! migration {
 }
 
 /// Every migration this binary knows, oldest first.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_init")];
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_init"), migration!(2, "0002_cart")];
 
 /// A migration problem.
 #[derive(Debug, thiserror::Error)]

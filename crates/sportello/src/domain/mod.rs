@@ -1,3 +1,4 @@
 //! The domain: types and rules that know nothing of HTTP, SQL or XML.
 
+pub mod catalog;
 pub mod position;

@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod positions;
 pub mod ratelimit;
 pub mod receipts;
+pub mod services;
 pub mod sessions;
 
 use crate::db::{Db, Dialect, migrate};
