@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod mail;
+pub mod payments;
 pub mod store;
 pub mod telemetry;
 pub mod web;

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod cart;
 pub mod ente;
 pub mod events;
 pub mod outbox;

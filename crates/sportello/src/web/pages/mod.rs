@@ -3,6 +3,7 @@
 
 mod auth;
 mod dev;
+mod payments;
 mod private;
 
 use askama::Template;
@@ -282,4 +283,5 @@ pub fn routes() -> Router<AppState> {
         .merge(auth::routes())
         .merge(private::routes())
         .merge(dev::routes())
+        .merge(payments::routes())
 }

@@ -24,7 +24,6 @@ pub fn routes() -> Router<AppState> {
         .route("/profilo/password", post(change_password))
         .route("/profilo/email", post(change_email))
         .route("/email/conferma", get(confirm_email))
-        .route("/pagamenti", get(payments))
 }
 
 #[derive(Template)]
@@ -41,20 +40,6 @@ async fn private_area(State(state): State<AppState>, session: Session) -> Respon
     render(&Private {
         l: Layout::new(&state, &session, "La tua Sezione Privata"),
         name: account.display_name(),
-    })
-}
-
-async fn payments(State(state): State<AppState>, session: Session) -> Response {
-    if session.account().is_none() {
-        return to_login("/pagamenti");
-    }
-    render(&MessagePage {
-        l: Layout::new(&state, &session, "Pagamenti OnLine"),
-        heading: "Pagamenti OnLine".into(),
-        alert: "info",
-        paragraphs: vec!["Pagamenti OnLine - pagoPA. Servizio in fase di attivazione: il carrello, i nuovi pagamenti e lo storico saranno disponibili a breve.".into()],
-        extra: String::new(),
-        links: vec![("/area-privata".into(), "Torna ai servizi".into())],
     })
 }
 

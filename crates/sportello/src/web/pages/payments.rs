@@ -1,0 +1,685 @@
+//! "Pagamenti OnLine": the cart (Elenco Pagamenti), new spontaneous payments from the catalog
+//! forms, and notices paid for someone else.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use pagopa::{Cents, NoticeNumber, SegregationCode};
+use serde::Deserialize;
+
+use super::{Field, Layout, MessagePage, escape, render, summary, to_login};
+use crate::accounts::FieldErrors;
+use crate::domain::catalog::{AmountRule, FieldType};
+use crate::payments::{self, MAX_CART, NoticeLookup};
+use crate::store::accounts::Account;
+use crate::store::cart::CartReason;
+use crate::store::services::Service;
+use crate::web::AppState;
+use crate::web::session::Session;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/pagamenti", get(cart))
+        .route("/pagamenti/procedi", post(proceed))
+        .route("/pagamenti/rimuovi", post(remove))
+        .route("/pagamenti/nuovo", get(choose_service))
+        .route(
+            "/pagamenti/nuovo/{code}",
+            get(service_form).post(service_submit),
+        )
+        .route("/pagamenti/nuovo/{code}/conferma", post(service_confirm))
+        .route(
+            "/pagamenti/per-altri",
+            get(for_others_page).post(for_others_lookup),
+        )
+        .route("/pagamenti/per-altri/aggiungi", post(for_others_add))
+        .route("/pagamenti/storico", get(history))
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "payments page failed");
+    super::error_page(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+struct CartRow {
+    option_id: i64,
+    cents: i64,
+    causale: String,
+    nav: String,
+    service: String,
+    debtor: String,
+    amount: String,
+    due: String,
+    status: &'static str,
+    removable: bool,
+    checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "pages/cart.html")]
+struct Cart {
+    l: Layout,
+    rows: Vec<CartRow>,
+    total: String,
+    notice: String,
+    error: String,
+}
+
+#[derive(Deserialize, Default)]
+struct CartQuery {
+    #[serde(default)]
+    creato: String,
+    #[serde(default)]
+    aggiunto: String,
+}
+
+async fn cart_view(
+    state: &AppState,
+    session: &Session,
+    account: &Account,
+    selected: &[i64],
+    notice: String,
+    error: String,
+) -> Result<Cart, crate::store::StoreError> {
+    let rows = state
+        .store()
+        .cart(
+            state.ente().id,
+            account.id,
+            &account.fiscal_code,
+            crate::clock::Timestamp::now(),
+        )
+        .await?;
+    let total =
+        Cents::checked_sum(rows.iter().map(|(o, _)| Cents::new(o.amount))).unwrap_or(Cents::ZERO);
+    Ok(Cart {
+        l: Layout::new(state, session, "Pagamenti OnLine"),
+        rows: rows
+            .into_iter()
+            .map(|(o, reason)| CartRow {
+                option_id: o.option_id,
+                cents: o.amount,
+                causale: o.description.clone(),
+                nav: NoticeNumber::parse(&o.nav)
+                    .map(|n| n.grouped())
+                    .unwrap_or(o.nav.clone()),
+                service: o
+                    .service_name
+                    .clone()
+                    .unwrap_or_else(|| "Avviso di pagamento".to_owned()),
+                debtor: match reason {
+                    CartReason::Debtor => "Tu".to_owned(),
+                    CartReason::Started => o.debtor_name.clone(),
+                    CartReason::ForOthers => payments::mask_name(&o.debtor_name),
+                },
+                amount: Cents::new(o.amount).to_string(),
+                due: o.due_date.rome_date(),
+                status: if o.position_status == "PARTIALLY_PAID" {
+                    "Parzialmente pagato"
+                } else {
+                    "Da pagare"
+                },
+                removable: reason == CartReason::ForOthers,
+                checked: selected.contains(&o.option_id),
+            })
+            .collect(),
+        total: total.to_string(),
+        notice,
+        error,
+    })
+}
+
+async fn cart(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<CartQuery>,
+) -> Response {
+    let Some(account) = session.account() else {
+        return to_login("/pagamenti");
+    };
+    let notice = if !q.creato.is_empty() {
+        format!(
+            "Il pagamento è stato aggiunto al tuo Elenco Pagamenti con il codice avviso {}.",
+            escape_code(&q.creato)
+        )
+    } else if !q.aggiunto.is_empty() {
+        "L'avviso è stato aggiunto al tuo Elenco Pagamenti.".to_owned()
+    } else {
+        String::new()
+    };
+    match cart_view(&state, &session, &account, &[], notice, String::new()).await {
+        Ok(page) => render(&page),
+        Err(e) => internal(e),
+    }
+}
+
+/// Only digits and spaces of a notice code echoed from the query string.
+fn escape_code(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_digit() || *c == ' ')
+        .take(24)
+        .collect()
+}
+
+/// The repeated `opzione` fields of the cart form.
+fn selected(body: &str) -> Vec<i64> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(body).unwrap_or_default();
+    pairs
+        .into_iter()
+        .filter(|(k, _)| k == "opzione")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect()
+}
+
+async fn proceed(State(state): State<AppState>, session: Session, body: String) -> Response {
+    let Some(account) = session.account() else {
+        return to_login("/pagamenti");
+    };
+    let chosen = selected(&body);
+    let error = if chosen.is_empty() {
+        "Seleziona almeno un pagamento da effettuare.".to_owned()
+    } else if chosen.len() > MAX_CART {
+        format!(
+            "Puoi pagare al massimo {MAX_CART} posizioni in una sola transazione: ne hai selezionate {}. Togli la selezione da quelle in più e riprova.",
+            chosen.len()
+        )
+    } else {
+        String::new()
+    };
+    let view = cart_view(
+        &state,
+        &session,
+        &account,
+        &chosen,
+        String::new(),
+        error.clone(),
+    )
+    .await;
+    let view = match view {
+        Ok(v) => v,
+        Err(e) => return internal(e),
+    };
+    if !error.is_empty() {
+        return (StatusCode::UNPROCESSABLE_ENTITY, render(&view)).into_response();
+    }
+    // Every chosen option must be in this citizen's cart right now.
+    if chosen
+        .iter()
+        .any(|id| !view.rows.iter().any(|r| r.option_id == *id))
+    {
+        let view = match cart_view(
+            &state,
+            &session,
+            &account,
+            &[],
+            String::new(),
+            "Uno dei pagamenti selezionati non è più in sospeso: aggiorna l'elenco e riprova."
+                .to_owned(),
+        )
+        .await
+        {
+            Ok(v) => v,
+            Err(e) => return internal(e),
+        };
+        return (StatusCode::CONFLICT, render(&view)).into_response();
+    }
+    let total = Cents::checked_sum(
+        view.rows
+            .iter()
+            .filter(|r| chosen.contains(&r.option_id))
+            .map(|r| Cents::new(r.cents)),
+    )
+    .unwrap_or(Cents::ZERO);
+    // The payment step (pagoPA Checkout) comes with the connector: say so plainly, mark nothing.
+    render(&MessagePage {
+        l: Layout::new(&state, &session, "Procedi al pagamento"),
+        heading: "Procedi al pagamento".into(),
+        alert: "info",
+        paragraphs: vec![
+            format!("Hai selezionato {} {} per un totale di {total}.", chosen.len(), if chosen.len() == 1 { "pagamento" } else { "pagamenti" }),
+            "Il pagamento con pagoPA non è ancora disponibile su questo portale: nessun importo è stato addebitato e le posizioni restano nel tuo Elenco Pagamenti. Puoi pagarle anche presso banche, uffici postali, tabaccherie e con l'app IO usando il codice avviso.".into(),
+        ],
+        extra: String::new(),
+        links: vec![("/pagamenti".into(), "Torna all'Elenco Pagamenti".into())],
+    })
+}
+
+#[derive(Deserialize)]
+struct RemoveForm {
+    #[serde(default)]
+    rimuovi: i64,
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    session: Session,
+    axum::Form(form): axum::Form<RemoveForm>,
+) -> Response {
+    let Some(account) = session.account() else {
+        return to_login("/pagamenti");
+    };
+    match state
+        .store()
+        .remove_from_cart(account.id, form.rimuovi)
+        .await
+    {
+        Ok(_) => Redirect::to("/pagamenti").into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/services.html")]
+struct Services {
+    l: Layout,
+    services: Vec<(String, String, String)>,
+}
+
+async fn choose_service(State(state): State<AppState>, session: Session) -> Response {
+    if session.account().is_none() {
+        return to_login("/pagamenti/nuovo");
+    }
+    match state.store().services(state.ente().id).await {
+        Ok(list) => render(&Services {
+            l: Layout::new(&state, &session, "Nuovo Pagamento"),
+            services: list
+                .into_iter()
+                .filter(|s| s.def.spontaneous)
+                .map(|s| (s.def.code, s.def.name, s.def.description))
+                .collect(),
+        }),
+        Err(e) => internal(e),
+    }
+}
+
+async fn find_service(
+    state: &AppState,
+    code: &str,
+) -> Result<Option<Service>, crate::store::StoreError> {
+    Ok(state
+        .store()
+        .services(state.ente().id)
+        .await?
+        .into_iter()
+        .find(|s| s.def.code == code && s.def.spontaneous))
+}
+
+#[derive(Template)]
+#[template(path = "pages/service_form.html")]
+struct ServiceForm {
+    l: Layout,
+    code: String,
+    name: String,
+    description: String,
+    fixed_amount: String,
+    summary: String,
+    fields: String,
+}
+
+fn form_html(service: &Service, values: &BTreeMap<String, String>, errors: &FieldErrors) -> String {
+    service
+        .def
+        .fields
+        .iter()
+        .map(|f| {
+            let value = values.get(&f.key).map(String::as_str).unwrap_or_default();
+            match f.kind {
+                FieldType::Choice => {
+                    let error = errors.get(&f.key);
+                    let options: String = std::iter::once("<option value=\"\">Scegli…</option>".to_string())
+                        .chain(f.options.iter().map(|o| {
+                            format!("<option value=\"{v}\"{sel}>{v}</option>", v = escape(o), sel = if o == value { " selected" } else { "" })
+                        }))
+                        .collect();
+                    format!(
+                        "<div class=\"select-wrapper form-group\"><label for=\"{k}\">{label}{star}</label><select id=\"{k}\" name=\"{k}\"{req}{inv}>{options}</select>{err}</div>",
+                        k = f.key,
+                        label = escape(&f.label),
+                        star = if f.required { " *" } else { "" },
+                        req = if f.required { " required aria-required=\"true\"" } else { "" },
+                        inv = if error.is_some() { format!(" aria-invalid=\"true\" aria-describedby=\"{}-errore\"", f.key) } else { String::new() },
+                        err = error.map(|m| format!("<div class=\"invalid-feedback d-block\" id=\"{}-errore\">{}</div>", f.key, escape(m))).unwrap_or_default(),
+                    )
+                }
+                _ => {
+                    let (kind, ac) = match f.kind {
+                        FieldType::Email => ("email", "email"),
+                        FieldType::Integer | FieldType::Month => ("text", "off"),
+                        _ => ("text", "off"),
+                    };
+                    Field { name: &f.key, label: &f.label, kind, autocomplete: ac, required: f.required, help: &f.help }.html(value, errors)
+                }
+            }
+        })
+        .collect()
+}
+
+fn service_form_view(
+    state: &AppState,
+    session: &Session,
+    service: &Service,
+    values: &BTreeMap<String, String>,
+    errors: &FieldErrors,
+) -> ServiceForm {
+    ServiceForm {
+        l: Layout::new(state, session, &service.def.name),
+        code: service.def.code.clone(),
+        name: service.def.name.clone(),
+        description: service.def.description.clone(),
+        fixed_amount: match service.def.amount {
+            AmountRule::Fixed { cents } => Cents::new(cents).to_string(),
+            AmountRule::Entered { .. } => String::new(),
+        },
+        summary: summary(errors),
+        fields: form_html(service, values, errors),
+    }
+}
+
+async fn service_form(
+    State(state): State<AppState>,
+    session: Session,
+    Path(code): Path<String>,
+) -> Response {
+    let Some(account) = session.account() else {
+        return to_login("/pagamenti/nuovo");
+    };
+    let service = match find_service(&state, &code).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return super::error_page(StatusCode::NOT_FOUND),
+        Err(e) => return internal(e),
+    };
+    // The citizen's own e-mail is a sensible default for the outcome message.
+    let mut values = BTreeMap::new();
+    for f in &service.def.fields {
+        if f.kind == FieldType::Email {
+            values.insert(f.key.clone(), account.email.clone());
+        }
+    }
+    render(&service_form_view(
+        &state,
+        &session,
+        &service,
+        &values,
+        &FieldErrors::default(),
+    ))
+}
+
+fn form_values(body: &str) -> BTreeMap<String, String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(body).unwrap_or_default();
+    pairs
+        .into_iter()
+        .filter(|(k, _)| k != "csrf_token" && k != "modifica")
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "pages/service_summary.html")]
+struct ServiceSummary {
+    l: Layout,
+    code: String,
+    name: String,
+    causale: String,
+    amount: String,
+    rows: Vec<(String, String)>,
+    hidden: Vec<(String, String)>,
+}
+
+async fn service_submit(
+    State(state): State<AppState>,
+    session: Session,
+    Path(code): Path<String>,
+    body: String,
+) -> Response {
+    if session.account().is_none() {
+        return to_login("/pagamenti/nuovo");
+    }
+    let service = match find_service(&state, &code).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return super::error_page(StatusCode::NOT_FOUND),
+        Err(e) => return internal(e),
+    };
+    let values = form_values(&body);
+    if body.contains("modifica=1") {
+        return render(&service_form_view(
+            &state,
+            &session,
+            &service,
+            &values,
+            &FieldErrors::default(),
+        ));
+    }
+    match service.def.validate(&values) {
+        Ok(filled) => render(&ServiceSummary {
+            l: Layout::new(&state, &session, "Riepilogo del pagamento"),
+            code: service.def.code.clone(),
+            name: service.def.name.clone(),
+            causale: filled.causale.clone(),
+            amount: filled.amount.to_string(),
+            rows: service
+                .def
+                .fields
+                .iter()
+                .filter_map(|f| {
+                    filled
+                        .values
+                        .get(&f.key)
+                        .map(|v| (f.label.clone(), v.clone()))
+                })
+                .collect(),
+            hidden: values.into_iter().collect(),
+        }),
+        Err(errors) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(&service_form_view(
+                &state, &session, &service, &values, &errors,
+            )),
+        )
+            .into_response(),
+    }
+}
+
+async fn service_confirm(
+    State(state): State<AppState>,
+    session: Session,
+    Path(code): Path<String>,
+    body: String,
+) -> Response {
+    let Some(account) = session.account() else {
+        return to_login("/pagamenti/nuovo");
+    };
+    let service = match find_service(&state, &code).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return super::error_page(StatusCode::NOT_FOUND),
+        Err(e) => return internal(e),
+    };
+    let values = form_values(&body);
+    // Validated again: the summary's hidden fields come back from the browser.
+    let filled = match service.def.validate(&values) {
+        Ok(f) => f,
+        Err(errors) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&service_form_view(
+                    &state, &session, &service, &values, &errors,
+                )),
+            )
+                .into_response();
+        }
+    };
+    match payments::start_spontaneous(
+        state.store(),
+        state.ente(),
+        service.id,
+        &service.def,
+        &filled,
+        &account,
+        state.config().spontaneous_abandon_hours,
+    )
+    .await
+    {
+        Ok(nav) => {
+            let _ = state
+                .store()
+                .audit(&crate::store::audit::AuditEvent {
+                    account_id: Some(account.id),
+                    actor: account.username.clone(),
+                    action: "spontaneous_payment".into(),
+                    outcome: "ok".into(),
+                    ip: session.ip.clone(),
+                    detail: serde_json::json!({ "service": service.def.code, "nav": nav.as_str() })
+                        .to_string(),
+                })
+                .await;
+            Redirect::to(&format!(
+                "/pagamenti?creato={}",
+                nav.grouped().replace(' ', "+")
+            ))
+            .into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+struct Found {
+    causale: String,
+    service: String,
+    debtor: String,
+    amount: String,
+    due: String,
+    nav: String,
+    nav_raw: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/for_others.html")]
+struct ForOthers {
+    l: Layout,
+    code: String,
+    error: String,
+    found: Option<Found>,
+}
+
+async fn for_others_page(State(state): State<AppState>, session: Session) -> Response {
+    if session.account().is_none() {
+        return to_login("/pagamenti/per-altri");
+    }
+    render(&ForOthers {
+        l: Layout::new(&state, &session, "Pagamento per altri da Avviso"),
+        code: String::new(),
+        error: String::new(),
+        found: None,
+    })
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    codice: String,
+}
+
+/// Parses and looks up a code; `Err` is the page to show.
+async fn resolve(
+    state: &AppState,
+    session: &Session,
+    account: &Account,
+    code: &str,
+) -> Result<crate::store::cart::PendingOption, Response> {
+    let page = |error: String, status: StatusCode| {
+        (
+            status,
+            render(&ForOthers {
+                l: Layout::new(state, session, "Pagamento per altri da Avviso"),
+                code: code.to_owned(),
+                error,
+                found: None,
+            }),
+        )
+            .into_response()
+    };
+    let segregation = SegregationCode::parse(&state.ente().segregation_code).map_err(internal)?;
+    // A wrong check digit is refused here, before anything is looked up.
+    let nav = NoticeNumber::parse_code_or_iuv(code, segregation)
+        .map_err(|e| page(e.to_string(), StatusCode::UNPROCESSABLE_ENTITY))?;
+    match payments::lookup_for_others(state.store(), state.ente(), account, &nav).await {
+        Ok(NoticeLookup::Payable(option)) => Ok(*option),
+        Ok(refusal) => Err(page(
+            refusal.message().to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+async fn for_others_lookup(
+    State(state): State<AppState>,
+    session: Session,
+    axum::Form(form): axum::Form<CodeForm>,
+) -> Response {
+    let Some(account) = session.account() else {
+        return to_login("/pagamenti/per-altri");
+    };
+    let option = match resolve(&state, &session, &account, &form.codice).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    render(&ForOthers {
+        l: Layout::new(&state, &session, "Pagamento per altri da Avviso"),
+        code: form.codice.clone(),
+        error: String::new(),
+        found: Some(Found {
+            causale: option.description.clone(),
+            service: option
+                .service_name
+                .clone()
+                .unwrap_or_else(|| "Avviso di pagamento".into()),
+            debtor: payments::mask_name(&option.debtor_name),
+            amount: Cents::new(option.amount).to_string(),
+            due: option.due_date.rome_date(),
+            nav: NoticeNumber::parse(&option.nav)
+                .map(|n| n.grouped())
+                .unwrap_or(option.nav.clone()),
+            nav_raw: option.nav.clone(),
+        }),
+    })
+}
+
+async fn for_others_add(
+    State(state): State<AppState>,
+    session: Session,
+    axum::Form(form): axum::Form<CodeForm>,
+) -> Response {
+    let Some(account) = session.account() else {
+        return to_login("/pagamenti/per-altri");
+    };
+    let option = match resolve(&state, &session, &account, &form.codice).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    match state
+        .store()
+        .add_to_cart(account.id, option.option_id)
+        .await
+    {
+        Ok(()) => Redirect::to("/pagamenti?aggiunto=1").into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn history(State(state): State<AppState>, session: Session) -> Response {
+    if session.account().is_none() {
+        return to_login("/pagamenti/storico");
+    }
+    render(&MessagePage {
+        l: Layout::new(&state, &session, "Storico pagamenti"),
+        heading: "Storico pagamenti effettuati con esito positivo".into(),
+        alert: "info",
+        paragraphs: vec!["Lo storico dei pagamenti sarà disponibile quando i pagamenti con pagoPA saranno attivi su questo portale.".into()],
+        extra: String::new(),
+        links: vec![("/pagamenti".into(), "Torna indietro".into())],
+    })
+}
