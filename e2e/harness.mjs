@@ -100,11 +100,13 @@ export async function launchBrowser() {
 
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 let shot = 0;
+// Each test file runs in its own process: its name keeps screenshots of different files apart.
+const suite = (process.argv[1] || 'e2e').split('/').pop().replace(/\.test\.mjs$/, '');
 
 /** Runs axe-core with the WCAG 2.1 A and AA rules, saves a screenshot, returns the violations. */
 export async function audit(page, name) {
   shot += 1;
-  await page.screenshot({ path: join(artifacts, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
+  await page.screenshot({ path: join(artifacts, `${suite}-${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
   await page.evaluate(axeSource);
   const result = await page.evaluate(() => window.axe.run(document, {
     runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },

@@ -1,0 +1,129 @@
+// "Pagamenti OnLine" in a real browser: the cart, a traffic fine and a nursery fee from their
+// forms, and a notice paid for someone else; every page checked with axe-core.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startApp, launchBrowser, audit } from './harness.mjs';
+
+let app, browser, context, page;
+
+async function checked(name) {
+  const violations = await audit(page, name);
+  assert.deepEqual(violations, [], `accessibility violations on ${name}:\n${violations.join('\n')}`);
+}
+
+before(async () => {
+  app = await startApp();
+  ({ browser, context } = await launchBrowser());
+  page = await context.newPage();
+  // Register through the pages and activate from the demo's development mailbox.
+  await page.goto(app.base + '/registrazione');
+  await page.getByLabel(/^Nome/).fill('Mario');
+  await page.getByLabel(/^Cognome/).fill('Rossi');
+  await page.getByLabel('Codice fiscale').fill('RSSMRA80A01H501U');
+  await page.getByLabel('Data di nascita').fill('01/01/1980');
+  await page.getByLabel('Indirizzo').fill('Via Emilia 1');
+  await page.getByLabel('CAP').fill('29121');
+  await page.getByLabel(/^Comune/).fill('Piacenza');
+  await page.getByLabel('Provincia').fill('PC');
+  await page.getByLabel('E-mail').fill('mario.rossi@example.it');
+  await page.getByLabel('Scegli un nome utente').fill('mrossi');
+  await page.getByLabel('Scegli una password').fill('cavallo batteria graffetta');
+  await page.getByLabel('Ripeti la password').fill('cavallo batteria graffetta');
+  await page.getByLabel(/informativa sul trattamento/).check({ force: true });
+  await page.getByRole('button', { name: 'REGISTRAMI' }).click();
+  await page.goto(app.base + '/dev/mailbox');
+  await page.getByRole('link', { name: /Conferma il tuo indirizzo/ }).first().click();
+  await page.locator('a[href*="/attiva?token="]').first().click();
+  await page.getByText('Account attivato').first().waitFor();
+  await page.goto(app.base + '/login');
+  await page.getByLabel('Username').fill('mrossi');
+  await page.getByLabel('Password', { exact: true }).fill('cavallo batteria graffetta');
+  await page.getByRole('button', { name: 'ENTRA' }).click();
+  await page.getByRole('heading', { name: 'La tua Sezione Privata' }).waitFor();
+});
+
+after(async () => {
+  await context?.close();
+  await browser?.close();
+  await app?.stop();
+});
+
+test('an empty cart, then a traffic fine and a nursery fee from their forms', async () => {
+  await page.goto(app.base + '/pagamenti');
+  await page.getByText('Carrello vuoto.').waitFor();
+  await checked('carrello-vuoto');
+
+  await page.getByRole('link', { name: 'Nuovo Pagamento' }).click();
+  await checked('nuovo-pagamento');
+  await page.getByRole('link', { name: /multe/ }).click();
+  await checked('modulo-multe');
+  await page.getByLabel(/^Importo da pagare/).fill('41,00');
+  await page.getByLabel(/^Cognome \/ nome/).fill('Rossi Mario');
+  await page.getByLabel(/^Codice fiscale o partita IVA/).fill('RSSMRA80A01H501U');
+  await page.getByLabel(/^Numero verbale/).fill('A-7781');
+  await page.getByLabel(/^Data del verbale/).fill('31/02/2026');
+  await page.getByLabel(/^Numero di targa/).fill('AB123CD');
+  await page.getByRole('button', { name: 'Prosegui' }).click();
+  await page.getByText('La data non esiste nel calendario').first().waitFor();
+  await checked('modulo-multe-errori');
+  await page.getByLabel(/^Data del verbale/).fill('05/04/2026');
+  await page.getByRole('button', { name: 'Prosegui' }).click();
+  await page.getByRole('heading', { name: 'Riepilogo del pagamento' }).waitFor();
+  await checked('riepilogo-multa');
+  await page.getByRole('button', { name: 'Conferma' }).click();
+  await page.getByText('Il pagamento è stato aggiunto al tuo Elenco Pagamenti').waitFor();
+
+  await page.goto(app.base + '/pagamenti/nuovo/asilo_nido');
+  await checked('modulo-asilo-nido');
+  await page.getByLabel(/^Importo da pagare/).fill('250');
+  await page.getByLabel(/^Cognome \/ nome/).fill('Rossi Mario');
+  await page.getByLabel(/^Codice fiscale o partita IVA/).fill('RSSMRA80A01H501U');
+  await page.getByLabel(/^Numero rata/).fill('03');
+  await page.getByLabel(/^Data scadenza/).fill('31/03/2026');
+  await page.getByRole('button', { name: 'Prosegui' }).click();
+  await page.getByRole('button', { name: 'Conferma' }).click();
+  await page.getByText('Il pagamento è stato aggiunto al tuo Elenco Pagamenti').waitFor();
+  await checked('carrello');
+  const rows = await page.locator('#carrello tbody tr').count();
+  assert.equal(rows, 2);
+  await assert.doesNotReject(page.getByText('Verbale n. A-7781 del 05/04/2026 - targa AB123CD').waitFor());
+  await assert.doesNotReject(page.getByText('Retta asilo nido - rata 03 scadenza 31/03/2026').waitFor());
+});
+
+test('a notice addressed to someone else, found by its code and added to the cart', async () => {
+  // Someone else's spontaneous fine, created by another citizen: we take its notice code.
+  await page.goto(app.base + '/pagamenti/nuovo/multe');
+  await page.getByLabel(/^Importo da pagare/).fill('12,50');
+  await page.getByLabel(/^Cognome \/ nome/).fill('Bianchi Giulia');
+  await page.getByLabel(/^Codice fiscale o partita IVA/).fill('BNCGLI85M41G337L');
+  await page.getByLabel(/^Numero verbale/).fill('B-1');
+  await page.getByLabel(/^Data del verbale/).fill('01/03/2026');
+  await page.getByLabel(/^Numero di targa/).fill('CD456EF');
+  await page.getByRole('button', { name: 'Prosegui' }).click();
+  await page.getByRole('button', { name: 'Conferma' }).click();
+  const notice = await page.getByRole('status').innerText();
+  const code = notice.match(/codice avviso ([\d ]+)/)[1].trim();
+
+  await page.getByRole('link', { name: 'Pagamento per altri da Avviso' }).click();
+  await checked('pagamento-per-altri');
+  const wrong = code.slice(0, -1) + (code.endsWith('9') ? '0' : String(Number(code.slice(-1)) + 1));
+  await page.getByLabel(/Codice avviso o IUUV/).fill(wrong);
+  await page.getByRole('button', { name: "Cerca l'avviso" }).click();
+  await page.getByText('La cifra di controllo del codice avviso non è corretta').waitFor();
+  await checked('pagamento-per-altri-errore');
+  await page.getByLabel(/Codice avviso o IUUV/).fill(code);
+  await page.getByRole('button', { name: "Cerca l'avviso" }).click();
+  await page.getByRole('heading', { name: 'Avviso trovato' }).waitFor();
+  await assert.doesNotReject(page.getByText('B****** G*****').waitFor());
+  await checked('pagamento-per-altri-trovato');
+  await page.getByRole('button', { name: 'Aggiungi al carrello' }).click();
+  await page.getByText("L'avviso è stato aggiunto al tuo Elenco Pagamenti.").waitFor();
+  assert.equal(await page.locator('#carrello tbody tr').count(), 3);
+
+  // Six would be one too many for one pagoPA transaction; choose two and proceed.
+  await page.locator('input[name=opzione]').nth(0).check({ force: true });
+  await page.locator('input[name=opzione]').nth(1).check({ force: true });
+  await page.getByRole('button', { name: 'Procedi al pagamento' }).click();
+  await page.getByRole('heading', { name: 'Procedi al pagamento' }).waitFor();
+  await checked('procedi-al-pagamento');
+});
