@@ -38,6 +38,20 @@ impl App {
                 "demo mode"
             );
         }
+        if config.api_keys.is_empty() {
+            if config.mode == Mode::Demo {
+                // Documented in README and docs/import.md; never accepted in production.
+                tracing::info!(
+                    header = crate::web::gpd::KEY_HEADER,
+                    key = crate::config::DEMO_API_KEY,
+                    "debt-position API: development key accepted (demo mode, no api_keys configured)"
+                );
+            } else {
+                tracing::warn!(
+                    "debt-position API: no api_keys configured, every call will be refused (401)"
+                );
+            }
+        }
         let state = AppState::new(config, store, ente);
         Ok(App {
             addr,
@@ -54,7 +68,12 @@ impl App {
         let grace = Duration::from_secs(self.state.config().shutdown_grace_seconds);
         let router = web::router(self.state.clone());
         tracing::info!(addr = %self.addr, public_url = %self.state.config().public_url, "Sportello is listening");
-        web::serve(self.listener, router, shutdown, grace).await?;
+        let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+        let jobs = crate::jobs::spawn_jobs(self.state.clone(), jobs_stopped);
+        let served = web::serve(self.listener, router, shutdown, grace).await;
+        let _ = stop_jobs.send(true);
+        let _ = jobs.await;
+        served?;
         self.state.store().close().await;
         tracing::info!("stopped");
         Ok(())

@@ -1,5 +1,6 @@
 //! The HTTP server: pages, JSON API, SOAP, and the operational endpoints.
 
+pub mod gpd;
 pub mod metrics;
 pub mod ops;
 
@@ -98,6 +99,7 @@ impl MakeRequestId for MakeId {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::routes())
+        .merge(gpd::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
