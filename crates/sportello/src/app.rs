@@ -55,6 +55,20 @@ impl App {
                 "demo mode"
             );
         }
+        if config.api_keys.is_empty() {
+            if config.mode == Mode::Demo {
+                // Documented in README and docs/import.md; never accepted in production.
+                tracing::info!(
+                    header = crate::web::gpd::KEY_HEADER,
+                    key = crate::config::DEMO_API_KEY,
+                    "debt-position API: development key accepted (demo mode, no api_keys configured)"
+                );
+            } else {
+                tracing::warn!(
+                    "debt-position API: no api_keys configured, every call will be refused (401)"
+                );
+            }
+        }
         let delivery = match &config.smtp_url {
             Some(url) => Delivery::smtp(url, &config.mail_from)?,
             None => {
@@ -91,9 +105,13 @@ impl App {
             stop_rx,
         ));
         tracing::info!(addr = %self.addr, public_url = %self.state.config().public_url, "Sportello is listening");
+        let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+        let jobs = crate::jobs::spawn_jobs(self.state.clone(), jobs_stopped);
         let served = web::serve(self.listener, router, shutdown, grace).await;
         let _ = stop_tx.send(true);
+        let _ = stop_jobs.send(true);
         let _ = worker.await;
+        let _ = jobs.await;
         served?;
         self.state.store().close().await;
         tracing::info!("stopped");

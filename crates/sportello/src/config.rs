@@ -161,6 +161,13 @@ pub struct Config {
     pub catalog: crate::domain::catalog::Catalog,
     /// Hours after which a spontaneous position nobody paid is removed.
     pub spontaneous_abandon_hours: i64,
+    /// Keys accepted in `Ocp-Apim-Subscription-Key` by the debt-position API (may be empty: see
+    /// [`Config::effective_api_keys`]).
+    pub api_keys: Vec<String>,
+    /// Seconds between two runs of the background jobs (expiry of overdue positions).
+    pub jobs_interval_seconds: u64,
+    /// Largest CSV accepted by the import upload endpoint, in bytes.
+    pub import_max_upload_bytes: usize,
 }
 
 /// One known setting: its dotted key, its default, and its environment variable name.
@@ -177,6 +184,10 @@ impl Setting {
         )
     }
 }
+
+/// The development API key accepted in demo mode when no key is configured. It is documented
+/// (README, docs/import.md) and printed at start-up; production never accepts it.
+pub const DEMO_API_KEY: &str = "sportello-demo-key";
 
 /// The IBAN of the demo municipality: a syntactically valid Italian IBAN of no real account.
 pub const DEMO_IBAN: &str = "IT60X0542811101000000123456";
@@ -298,6 +309,19 @@ const SETTINGS: &[Setting] = &[
     Setting {
         key: "spontaneous_abandon_hours",
         default: Some("72"),
+    },
+    // Comma-separated (or a TOML array). None: the demo key in demo mode, nothing in production.
+    Setting {
+        key: "api_keys",
+        default: None,
+    },
+    Setting {
+        key: "jobs.interval_seconds",
+        default: Some("60"),
+    },
+    Setting {
+        key: "import.max_upload_bytes",
+        default: Some("104857600"),
     },
 ];
 
@@ -558,6 +582,41 @@ impl Config {
             _ => crate::domain::catalog::Catalog::parse(crate::domain::catalog::DEMO_CATALOG)
                 .expect("the demo catalog is valid"),
         };
+        let api_keys = match raw.get("api_keys") {
+            None => Vec::new(),
+            Some((value, source)) => {
+                let keys: Vec<String> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                // A short key can be guessed; the value is never echoed back in the error.
+                if mode == Mode::Production && keys.iter().any(|k| k.len() < 16) {
+                    return Err(invalid(
+                        "api_keys",
+                        "***",
+                        source,
+                        "every API key must be at least 16 characters long",
+                    ));
+                }
+                keys
+            }
+        };
+        let jobs_interval_seconds = raw.parse("jobs.interval_seconds", |v| {
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=86_400).contains(s))
+                .ok_or_else(|| "expected a number of seconds between 1 and 86400".into())
+        })?;
+        let import_max_upload_bytes = raw.parse("import.max_upload_bytes", |v| {
+            v.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|s| *s >= 1024)
+                .ok_or_else(|| "expected a number of bytes, at least 1024".into())
+        })?;
         Ok(Config {
             catalog,
             spontaneous_abandon_hours: positive("spontaneous_abandon_hours", 24 * 365)?,
@@ -578,7 +637,22 @@ impl Config {
             log_level,
             shutdown_grace_seconds,
             ente,
+            api_keys,
+            jobs_interval_seconds,
+            import_max_upload_bytes,
         })
+    }
+
+    /// The API keys actually accepted: the configured ones; with none configured, the documented
+    /// development key in demo mode and nothing at all in production (every call is a 401).
+    pub fn effective_api_keys(&self) -> Vec<String> {
+        if !self.api_keys.is_empty() {
+            self.api_keys.clone()
+        } else if self.mode == Mode::Demo {
+            vec![DEMO_API_KEY.to_owned()]
+        } else {
+            Vec::new()
+        }
     }
 
     /// The table of settings, for `sportello config` and the README: key, variable, default.
@@ -767,6 +841,65 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("database"), "{err}");
+    }
+
+    #[test]
+    fn api_keys_come_from_the_environment_or_the_demo() {
+        let demo = Config::load(Some(Path::new("/dev/null")), env(&[])).unwrap();
+        assert!(demo.api_keys.is_empty());
+        assert_eq!(demo.effective_api_keys(), vec![DEMO_API_KEY.to_owned()]);
+
+        let configured = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[(
+                "SPORTELLO_API_KEYS",
+                " key-one-0123456789 , key-two-0123456789,",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            configured.effective_api_keys(),
+            vec![
+                "key-one-0123456789".to_owned(),
+                "key-two-0123456789".to_owned()
+            ],
+            "configured keys replace the demo key"
+        );
+
+        let production = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[
+                ("SPORTELLO_MODE", "production"),
+                ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
+                ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
+            ]),
+        )
+        .unwrap();
+        assert!(production.effective_api_keys().is_empty());
+
+        let err = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[
+                ("SPORTELLO_MODE", "production"),
+                ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
+                ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
+                ("SPORTELLO_API_KEYS", "short"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("SPORTELLO_API_KEYS"), "{err}");
+        assert!(!err.contains("short"), "a key is never echoed: {err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(
+            &path,
+            "api_keys = [\"file-key-0123456789\", \"other-key-0123456789\"]\n",
+        )
+        .unwrap();
+        let from_file = Config::load(Some(&path), env(&[])).unwrap();
+        assert_eq!(from_file.api_keys.len(), 2);
     }
 
     #[test]

@@ -42,6 +42,28 @@ enum Command {
     Settings,
     /// Check the configuration and print the effective values.
     CheckConfig,
+    /// Import data in bulk.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import debt positions from a CSV file (layout in docs/import.md): all or nothing unless
+    /// --partial; re-importing the same file changes nothing.
+    Positions {
+        /// The CSV file (`;` or `,`, UTF-8 with or without BOM, amounts in euro, dates gg/mm/aaaa).
+        file: PathBuf,
+        /// Write the good positions even when some rows are refused.
+        #[arg(long)]
+        partial: bool,
+        /// Publish the imported positions (VALID) instead of leaving them DRAFT.
+        #[arg(long)]
+        publish: bool,
+        /// Print the report as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -108,5 +130,92 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Settings => unreachable!("handled before the configuration is loaded"),
+        Command::Import(ImportCommand::Positions {
+            file,
+            partial,
+            publish,
+            json,
+        }) => import_positions(config, &file, partial, publish, json).await,
     }
+}
+
+/// `sportello import positions`: streams the file through the importer with a progress bar on
+/// the terminal, prints the report, and fails when rows were refused.
+async fn import_positions(
+    config: Config,
+    file: &std::path::Path,
+    partial: bool,
+    publish: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    use sportello::import::{ImportOptions, import_positions};
+    let opened = std::fs::File::open(file)
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;
+    let size = opened.metadata().map(|m| m.len()).unwrap_or(0);
+    let store = Store::open(&config.database_url).await?;
+    let ente = store.upsert_ente(&config.ente).await?;
+    // Drawn on stderr, and only when it is a terminal: scripts and CI see just the report.
+    let bar = indicatif::ProgressBar::new(size);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let reader = bar.wrap_read(opened);
+    let options = ImportOptions {
+        partial,
+        publish,
+        actor_ip: String::new(),
+    };
+    let started = std::time::Instant::now();
+    let result = import_positions(&store, &ente, reader, &options).await;
+    bar.finish_and_clear();
+    store.close().await;
+    let report = result?;
+    let seconds = started.elapsed().as_secs_f64();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for e in &report.errors {
+            println!(
+                "riga {}{}{}: {}",
+                e.row,
+                e.iupd
+                    .as_deref()
+                    .map(|i| format!(" [{i}]"))
+                    .unwrap_or_default(),
+                e.column
+                    .as_deref()
+                    .map(|c| format!(" colonna {c}"))
+                    .unwrap_or_default(),
+                e.message
+            );
+        }
+        println!(
+            "righe lette: {}; posizioni create: {}; invariate: {}; scartate: {} ({} righe); {}",
+            report.rows_read,
+            report.positions_created,
+            report.positions_unchanged,
+            report.positions_refused,
+            report.rows_refused,
+            if report.committed {
+                "salvate".to_owned()
+            } else if report.rows_refused > 0 && !partial {
+                "nulla è stato salvato (usa --partial per salvare le posizioni corrette)".to_owned()
+            } else {
+                "nessuna modifica".to_owned()
+            }
+        );
+        eprintln!(
+            "{:.1} s, {:.0} posizioni/s",
+            seconds,
+            (report.positions_created + report.positions_unchanged) as f64 / seconds.max(1e-9)
+        );
+    }
+    if report.rows_refused > 0 {
+        anyhow::bail!("{} righe scartate", report.rows_refused);
+    }
+    Ok(())
 }

@@ -20,6 +20,7 @@ use sportello::domain::position::{
 use sportello::store::audit::AuditEvent;
 use sportello::store::events::{Direction, Exchange};
 use sportello::store::outbox::NewMessage;
+use sportello::store::positions::{PositionExtras, PositionFilter, PositionOrder};
 use sportello::store::receipts::NewReceipt;
 use sportello::store::{Store, StoreError};
 
@@ -61,6 +62,10 @@ suite!(
     audit_and_event_log_round_trip,
     timestamps_read_back_exactly_and_in_order,
     services_follow_the_configured_catalog,
+    batch_insert_keeps_extras_and_lists_with_filters,
+    time_rules_expire_overdue_and_activate_published,
+    replace_status_and_delete_under_lock,
+    import_lookups_savepoints_and_iuv_blocks,
 );
 
 fn demo_config() -> Config {
@@ -596,5 +601,291 @@ async fn services_follow_the_configured_catalog(store: Store) {
             .unwrap()
             .iter()
             .any(|s| s.def.code == dropped.code)
+    );
+}
+
+async fn batch_insert_keeps_extras_and_lists_with_filters(store: Store) {
+    let ente = demo_ente(&store).await;
+    let mut a = position("B-1", vec![option(101, &[700, 300]), option(102, &[500])]);
+    a.status = PositionStatus::Draft;
+    let b = position("B-2", vec![option(103, &[100])]);
+    let extras_a = PositionExtras {
+        pay_stand_in: false,
+        content_hash: Some("csv1:abc".into()),
+        transfer_metadata: vec![vec!["[]".into(), r#"[{"key":"k","value":"v"}]"#.into()]],
+    };
+    let extras_b = PositionExtras::default();
+    let mut tx = store.db().begin().await.unwrap();
+    let ids = Store::insert_positions_in(&mut tx, ente, &[(&a, &extras_a), (&b, &extras_b)])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1]);
+    let got = store.position_by_iupd(ente, "B-1").await.unwrap().unwrap();
+    assert_eq!(got.id, ids[0]);
+    assert_eq!(got.options, a.options);
+    assert!(!got.pay_stand_in);
+    assert_eq!(got.content_hash.as_deref(), Some("csv1:abc"));
+    assert!(got.published_at.is_none(), "a draft is not published");
+    assert_eq!(
+        got.option_details[0].transfer_metadata[1],
+        r#"[{"key":"k","value":"v"}]"#
+    );
+    assert_eq!(
+        got.option_details[1].transfer_metadata,
+        vec!["[]".to_owned()]
+    );
+    assert!(
+        store
+            .position_by_iupd(ente, "B-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .pay_stand_in
+    );
+
+    let all = PositionFilter {
+        descending: true,
+        ..Default::default()
+    };
+    let (page, total) = store.list_positions(ente, &all, 0, 1).await.unwrap();
+    assert_eq!((page.len(), total), (1, 2));
+    assert_eq!(page[0].iupd, "B-2", "newest first");
+    assert_eq!(page[0].options.len(), 1, "options come with the page");
+    let drafts = PositionFilter {
+        status: Some(PositionStatus::Draft),
+        ..Default::default()
+    };
+    let (page, total) = store.list_positions(ente, &drafts, 0, 10).await.unwrap();
+    assert_eq!((page[0].iupd.as_str(), total), ("B-1", 1));
+    let by_iupd = PositionFilter {
+        order: PositionOrder::Iupd,
+        descending: false,
+        ..Default::default()
+    };
+    let (page, _) = store.list_positions(ente, &by_iupd, 0, 10).await.unwrap();
+    assert_eq!(
+        page.iter().map(|p| p.iupd.as_str()).collect::<Vec<_>>(),
+        ["B-1", "B-2"]
+    );
+    let due = PositionFilter {
+        due_from: Some(Timestamp::parse("2030-01-31T00:00:00Z").unwrap()),
+        due_to: Some(Timestamp::parse("2030-01-31T23:59:59Z").unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(store.list_positions(ente, &due, 0, 10).await.unwrap().1, 2);
+    let paid = PositionFilter {
+        paid_from: Some(Timestamp::parse("2020-01-01T00:00:00Z").unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(store.list_positions(ente, &paid, 0, 10).await.unwrap().1, 0);
+    assert_eq!(
+        store
+            .list_positions(ente, &all, 5, 10)
+            .await
+            .unwrap()
+            .0
+            .len(),
+        0,
+        "past the end"
+    );
+
+    // A duplicate in a batch rolls the whole batch back.
+    let c = position("B-3", vec![option(104, &[100])]);
+    let dup = position("B-1", vec![option(105, &[100])]);
+    let mut tx = store.db().begin().await.unwrap();
+    let err = Store::insert_positions_in(&mut tx, ente, &[(&c, &extras_b), (&dup, &extras_b)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(ref w) if w.contains("B-1")),
+        "{err:?}"
+    );
+    tx.rollback().await.unwrap();
+    assert!(store.position_by_iupd(ente, "B-3").await.unwrap().is_none());
+}
+
+async fn time_rules_expire_overdue_and_activate_published(store: Store) {
+    let ente = demo_ente(&store).await;
+    let now = Timestamp::parse("2030-02-15T12:00:00Z").unwrap();
+    // Due 2030-01-31 (see `option`): overdue at `now`.
+    let mut overdue = position("T-1", vec![option(201, &[100])]);
+    overdue.switch_to_expired = true;
+    let mut not_switched = position("T-2", vec![option(202, &[100])]);
+    not_switched.switch_to_expired = false;
+    let mut one_left = position("T-3", vec![option(203, &[100]), option(204, &[100])]);
+    one_left.switch_to_expired = true;
+    one_left.options[1].due_date = Timestamp::parse("2030-03-31T00:00:00Z").unwrap();
+    let mut published = position("T-4", vec![option(205, &[100])]);
+    published.status = PositionStatus::Published;
+    published.validity_date = Some(Timestamp::parse("2030-02-01T00:00:00Z").unwrap());
+    let mut later = position("T-5", vec![option(206, &[100])]);
+    later.status = PositionStatus::Published;
+    later.validity_date = Some(Timestamp::parse("2030-03-01T00:00:00Z").unwrap());
+    for p in [&overdue, &not_switched, &one_left, &published, &later] {
+        store.insert_position(ente, p).await.unwrap();
+    }
+    assert_eq!(store.activate_published(now).await.unwrap(), 1);
+    assert_eq!(store.expire_overdue(now).await.unwrap(), 1);
+    assert_eq!(store.expire_overdue(now).await.unwrap(), 0, "idempotent");
+    let status = |iupd: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .position_by_iupd(ente, iupd)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+        }
+    };
+    assert_eq!(status("T-1").await, PositionStatus::Expired);
+    assert_eq!(status("T-2").await, PositionStatus::Valid);
+    assert_eq!(
+        status("T-3").await,
+        PositionStatus::Valid,
+        "one option is still payable"
+    );
+    assert_eq!(status("T-4").await, PositionStatus::Valid);
+    assert_eq!(status("T-5").await, PositionStatus::Published);
+    // The per-position variant applies both rules to that one only.
+    let much_later = Timestamp::parse("2030-04-01T00:00:00Z").unwrap();
+    store
+        .refresh_position_status(ente, "T-3", much_later)
+        .await
+        .unwrap();
+    assert_eq!(status("T-3").await, PositionStatus::Expired);
+    assert_eq!(
+        status("T-5").await,
+        PositionStatus::Published,
+        "others untouched"
+    );
+}
+
+async fn replace_status_and_delete_under_lock(store: Store) {
+    let ente = demo_ente(&store).await;
+    let original = position("R-1", vec![option(301, &[100])]);
+    store.insert_position(ente, &original).await.unwrap();
+    let mut tx = store.db().begin().await.unwrap();
+    let head = Store::lock_position_in(&mut tx, ente, "R-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.status, PositionStatus::Valid);
+    assert_eq!(head.earliest_due_date, Some(original.options[0].due_date));
+    let mut replacement = position("R-1", vec![option(302, &[250]), option(301, &[50])]);
+    replacement.debtor.full_name = "Maria Rossi".into();
+    replacement.status = PositionStatus::Draft;
+    Store::replace_position_in(
+        &mut tx,
+        ente,
+        head.id,
+        &replacement,
+        &PositionExtras::default(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let got = store.position_by_iupd(ente, "R-1").await.unwrap().unwrap();
+    assert_eq!(got.id, head.id, "same row");
+    assert_eq!(got.version, 2);
+    assert_eq!(got.debtor.full_name, "Maria Rossi");
+    assert_eq!(got.options.len(), 2);
+    assert_eq!(got.status, PositionStatus::Draft);
+
+    let mut tx = store.db().begin().await.unwrap();
+    let later = Timestamp::parse("2029-12-01T00:00:00Z").unwrap();
+    Store::set_position_status_in(
+        &mut tx,
+        head.id,
+        PositionStatus::Published,
+        Some(later),
+        Some(later),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let got = store.position_by_iupd(ente, "R-1").await.unwrap().unwrap();
+    assert_eq!(
+        (got.status, got.validity_date, got.published_at),
+        (PositionStatus::Published, Some(later), Some(later))
+    );
+
+    assert!(
+        Store::lock_position_in(&mut store.db().begin().await.unwrap(), ente, "nope")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut tx = store.db().begin().await.unwrap();
+    Store::delete_position_in(&mut tx, head.id).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.position_by_iupd(ente, "R-1").await.unwrap().is_none());
+    // Its IUVs are free again (the options and transfers went with it).
+    store
+        .insert_position(ente, &position("R-2", vec![option(302, &[100])]))
+        .await
+        .unwrap();
+}
+
+async fn import_lookups_savepoints_and_iuv_blocks(store: Store) {
+    let ente = demo_ente(&store).await;
+    let extras = PositionExtras {
+        content_hash: Some("csv1:1".into()),
+        ..Default::default()
+    };
+    let p = position("I-1", vec![option(401, &[100])]);
+    let mut tx = store.db().begin().await.unwrap();
+    Store::insert_positions_in(&mut tx, ente, &[(&p, &extras)])
+        .await
+        .unwrap();
+    // Lookups see the transaction's own writes.
+    let found = Store::existing_iupds_in(&mut tx, ente, &["I-1".into(), "I-2".into()])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found["I-1"].as_deref(), Some("csv1:1"));
+    let iuv_401 = nav(401).iuv().as_str().to_owned();
+    let used = Store::existing_iuvs_in(
+        &mut tx,
+        ente,
+        &[iuv_401.clone(), nav(402).iuv().as_str().to_owned()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(used.into_iter().collect::<Vec<_>>(), vec![iuv_401]);
+    // A failed insert after a savepoint is undone alone.
+    Store::savepoint_in(&mut tx, "one").await.unwrap();
+    assert!(
+        Store::insert_positions_in(&mut tx, ente, &[(&p, &extras)])
+            .await
+            .is_err()
+    );
+    Store::rollback_to_savepoint_in(&mut tx, "one")
+        .await
+        .unwrap();
+    Store::savepoint_in(&mut tx, "two").await.unwrap();
+    let q = position("I-3", vec![option(403, &[100])]);
+    Store::insert_positions_in(&mut tx, ente, &[(&q, &extras)])
+        .await
+        .unwrap();
+    Store::release_savepoint_in(&mut tx, "two").await.unwrap();
+    // A block of IUV bases taken in the transaction.
+    let first = Store::take_iuv_bases_in(&mut tx, ente, 10).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.count_positions(ente).await.unwrap(), 2);
+    assert_eq!(store.next_iuv_base(ente).await.unwrap(), first + 10);
+    let block = store.take_iuv_bases(ente, 5).await.unwrap();
+    assert_eq!(block, first + 11);
+    assert_eq!(store.next_iuv_base(ente).await.unwrap(), first + 16);
+    // Many keys are looked up in chunks.
+    let many: Vec<String> = (0..2_000).map(|i| format!("none-{i}")).collect();
+    let mut tx = store.db().begin().await.unwrap();
+    assert!(
+        Store::existing_iupds_in(&mut tx, ente, &many)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

@@ -331,4 +331,141 @@ pub struct Position {
     pub updated_at: Timestamp,
     /// Payment options with their transfers.
     pub options: Vec<PaymentOption>,
+    /// GPD `payStandIn`: whether the node may take payments in stand-in mode.
+    pub pay_stand_in: bool,
+    /// Fingerprint of the CSV rows it was imported from (bulk import idempotency).
+    pub content_hash: Option<String>,
+    /// Stored details of each option that the domain model does not carry, parallel to
+    /// `options`.
+    pub option_details: Vec<OptionDetails>,
+}
+
+/// What is stored about a payment option besides [`PaymentOption`]: read back for the API.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OptionDetails {
+    /// When it was paid.
+    pub paid_at: Option<Timestamp>,
+    /// Notification fee (SEND), in cents.
+    pub notification_fee: Cents,
+    /// Each transfer's metadata (JSON), parallel to the option's `transfers`.
+    pub transfer_metadata: Vec<String>,
+}
+
+/// What the GPD lifecycle allows from each status (pagoPA GPD's rules, kept here so the API and
+/// the import agree).
+impl PositionStatus {
+    /// Whether a PUT may replace the position: not once paid, reported or invalidated (an
+    /// EXPIRED position may be updated, e.g. to move its due date).
+    pub fn is_updatable(self) -> bool {
+        !matches!(
+            self,
+            PositionStatus::Invalid
+                | PositionStatus::PartiallyPaid
+                | PositionStatus::Paid
+                | PositionStatus::Reported
+        )
+    }
+
+    /// Whether the position may be deleted: only while no money has moved.
+    pub fn is_deletable(self) -> bool {
+        !self.is_paid()
+    }
+
+    /// Whether it may be published: only a draft.
+    pub fn is_publishable(self) -> bool {
+        self == PositionStatus::Draft
+    }
+
+    /// Whether it may be invalidated (cancelled): only once published and before any payment.
+    pub fn is_invalidable(self) -> bool {
+        matches!(self, PositionStatus::Published | PositionStatus::Valid)
+    }
+}
+
+/// Why a position cannot be published now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishRefusal {
+    /// No validity date was given and an option is already past its due date.
+    DueDatePassed,
+    /// The validity date given is already in the past.
+    ValidityDatePassed,
+}
+
+/// The status and validity date a position gets when published at `now` (GPD's rules): without
+/// a validity date it is payable at once (VALID, valid from now) provided no option is already
+/// due; with a future validity date it waits as PUBLISHED until then.
+pub fn publication(
+    validity_date: Option<Timestamp>,
+    earliest_due_date: Timestamp,
+    now: Timestamp,
+) -> Result<(PositionStatus, Timestamp), PublishRefusal> {
+    match validity_date {
+        None if earliest_due_date > now => Ok((PositionStatus::Valid, now)),
+        None => Err(PublishRefusal::DueDatePassed),
+        Some(v) if v < now => Err(PublishRefusal::ValidityDatePassed),
+        Some(v) => Ok((PositionStatus::Published, v)),
+    }
+}
+
+/// Whether a position with `switch_to_expired` has expired at `now`: it is VALID and every
+/// option still unpaid is past its due date.
+pub fn is_overdue(
+    status: PositionStatus,
+    switch_to_expired: bool,
+    options: &[PaymentOption],
+    now: Timestamp,
+) -> bool {
+    status == PositionStatus::Valid
+        && switch_to_expired
+        && options.iter().any(|o| o.status == OptionStatus::Unpaid)
+        && options
+            .iter()
+            .filter(|o| o.status == OptionStatus::Unpaid)
+            .all(|o| o.due_date < now)
+}
+
+#[cfg(test)]
+mod lifecycle_tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    #[test]
+    fn what_each_status_allows() {
+        use PositionStatus::*;
+        assert!(Draft.is_publishable());
+        assert!(!Valid.is_publishable());
+        assert!(Published.is_invalidable() && Valid.is_invalidable());
+        assert!(!Draft.is_invalidable() && !Paid.is_invalidable() && !Expired.is_invalidable());
+        assert!(Expired.is_updatable() && Valid.is_updatable() && Draft.is_updatable());
+        assert!(!Paid.is_updatable() && !PartiallyPaid.is_updatable() && !Invalid.is_updatable());
+        assert!(
+            Invalid.is_deletable() && !Reported.is_deletable() && !PartiallyPaid.is_deletable()
+        );
+    }
+
+    #[test]
+    fn publication_follows_gpd() {
+        let now = at("2026-05-01T10:00:00Z");
+        let due = at("2026-06-30T21:59:59Z");
+        assert_eq!(
+            publication(None, due, now),
+            Ok((PositionStatus::Valid, now))
+        );
+        assert_eq!(
+            publication(None, at("2026-04-30T10:00:00Z"), now),
+            Err(PublishRefusal::DueDatePassed)
+        );
+        let later = at("2026-05-10T00:00:00Z");
+        assert_eq!(
+            publication(Some(later), due, now),
+            Ok((PositionStatus::Published, later))
+        );
+        assert_eq!(
+            publication(Some(at("2026-04-01T00:00:00Z")), due, now),
+            Err(PublishRefusal::ValidityDatePassed)
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! The HTTP server: pages, JSON API, SOAP, and the operational endpoints.
 
+pub mod gpd;
 pub mod metrics;
 pub mod ops;
 pub mod pages;
@@ -128,6 +129,7 @@ pub fn router(state: AppState) -> Router {
     let assets = tower_http::services::ServeDir::new(&state.config().assets_dir);
     Router::new()
         .merge(ops::routes())
+        .merge(gpd::routes())
         .merge(pages)
         .route("/static/app.css", axum::routing::get(app_css))
         .nest_service("/static/bi", assets)

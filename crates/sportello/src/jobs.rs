@@ -1,0 +1,63 @@
+//! Background jobs: periodic work that must happen even when nobody asks (GET applies the same
+//! rules on read, so a client never sees a stale status between two runs).
+//!
+//! Today: publish positions whose validity date has come (PUBLISHED → VALID), expire overdue
+//! ones (VALID → EXPIRED, GPD's `switchToExpired`), remove spontaneous payments started on the
+//! portal and abandoned, and delete expired sessions. Every instance runs them; the updates are
+//! idempotent single statements, so running them on several replicas at once is harmless.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::clock::Timestamp;
+use crate::web::AppState;
+
+/// Runs the time rules once; returns (activated, expired).
+pub async fn run_once(state: &AppState) -> Result<(u64, u64), crate::store::StoreError> {
+    let now = Timestamp::now();
+    let activated = state.store().activate_published(now).await?;
+    let expired = state.store().expire_overdue(now).await?;
+    let abandoned = state.store().purge_abandoned(now).await?;
+    let sessions = state.store().purge_expired_sessions(now).await?;
+    if abandoned > 0 || sessions > 0 {
+        tracing::info!(
+            abandoned,
+            sessions,
+            "abandoned spontaneous payments and expired sessions removed"
+        );
+    }
+    Ok((activated, expired))
+}
+
+/// Starts the jobs on the runtime: they run every `jobs.interval_seconds` (one minute by
+/// default) until `shutdown` turns true (or its sender is dropped).
+pub fn spawn_jobs(
+    state: AppState,
+    mut shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let every = Duration::from_secs(state.config().jobs_interval_seconds);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    match run_once(&state).await {
+                        Ok((0, 0)) => {}
+                        Ok((activated, expired)) => {
+                            tracing::info!(activated, expired, "debt positions brought up to date with the clock");
+                        }
+                        Err(e) => tracing::warn!(error = %e, "background job failed; retrying at the next tick"),
+                    }
+                }
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        tracing::debug!("background jobs stopped");
+                        return;
+                    }
+                }
+            }
+        }
+    })
+}
