@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod cents;
+pub mod checkout;
 pub mod fiscal_code;
 pub mod iban;
 pub mod notice;

@@ -6,7 +6,6 @@
 //! `paSendRTV2` to the station, retried with backoff. Everything it did is kept in memory
 //! (bounded) and shown on `/messages`. Nothing here moves real money.
 
-pub mod checkout;
 mod node;
 mod pages;
 
@@ -18,8 +17,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use checkout::{CartRequest, MAX_NOTICES, ValidCart};
 pub use node::CallError;
+pub use pagopa::checkout::{self, CartRequest, MAX_NOTICES, ValidCart};
 
 /// How many carts and log lines are kept: the sandbox simulates an external system, in memory.
 pub const KEEP: usize = 1000;

@@ -12,8 +12,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use pagopa::soap::{self, PaymentData, Receipt, TransferDestination, XsdDate, XsdDateTime};
 use pagopa::{Cents, EcFiscalCode, NoticeNumber, QrPayload};
 
-use crate::checkout::{self, CartRequest, is_email};
 use crate::{Cart, CartState, Sandbox};
+use pagopa::checkout::{self, CartRequest, is_email};
 
 /// A simulated PSP.
 pub struct Psp {

@@ -18,7 +18,10 @@ pub struct App {
     pub addr: SocketAddr,
     /// Application state (store, configuration).
     pub state: AppState,
+    /// Where the embedded sandbox listens, when it runs (demo mode).
+    pub sandbox_addr: Option<SocketAddr>,
     listener: tokio::net::TcpListener,
+    sandbox_listener: Option<tokio::net::TcpListener>,
     delivery: Delivery,
     nudge: Arc<Notify>,
 }
@@ -47,6 +50,20 @@ impl App {
                 addr.ip().to_string()
             };
             config.public_url = format!("http://{host}:{}", addr.port());
+        }
+        // The sandbox stands in for pagoPA Checkout unless a real one is configured.
+        let mut sandbox_listener = None;
+        if config.sandbox_enabled {
+            let l = tokio::net::TcpListener::bind(config.sandbox_listen)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot listen on {} (sandbox): {e}", config.sandbox_listen)
+                })?;
+            let sandbox_url = url_of(l.local_addr()?);
+            if config.checkout_url.is_none() {
+                config.checkout_url = Some(format!("{sandbox_url}/checkout/ec/v1"));
+            }
+            sandbox_listener = Some(l);
         }
         if config.mode == Mode::Demo {
             tracing::info!(
@@ -82,8 +99,10 @@ impl App {
         let state = AppState::new(config, store, ente, nudge.clone());
         Ok(App {
             addr,
+            sandbox_addr: sandbox_listener.as_ref().and_then(|l| l.local_addr().ok()),
             state,
             listener,
+            sandbox_listener,
             delivery,
             nudge,
         })
@@ -107,16 +126,70 @@ impl App {
         tracing::info!(addr = %self.addr, public_url = %self.state.config().public_url, "Sportello is listening");
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
         let jobs = crate::jobs::spawn_jobs(self.state.clone(), jobs_stopped);
+        let sandbox = self.sandbox_listener.map(|listener| {
+            let config = self.state.config();
+            let station_url = format!("{}/pagopa/paForNode", config.public_url);
+            let sandbox_config = sandbox_config(
+                config,
+                &url_of(listener.local_addr().expect("bound")),
+                &station_url,
+            );
+            tracing::info!(url = %sandbox_config.public_url, "sandbox (pagoPA simulated) is listening");
+            let mut stopped = stop_tx.subscribe();
+            tokio::spawn(sandbox::serve(listener, sandbox_config, async move {
+                let _ = stopped.changed().await;
+            }))
+        });
         let served = web::serve(self.listener, router, shutdown, grace).await;
         let _ = stop_tx.send(true);
         let _ = stop_jobs.send(true);
         let _ = worker.await;
         let _ = jobs.await;
+        if let Some(sandbox) = sandbox {
+            let _ = sandbox.await;
+        }
         served?;
         self.state.store().close().await;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// `http://host:port` for a bound address (127.0.0.1 for an unspecified one).
+pub fn url_of(addr: SocketAddr) -> String {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        addr.ip().to_string()
+    };
+    format!("http://{host}:{}", addr.port())
+}
+
+/// The sandbox's configuration for this deployment: the ente's station at `station_url`.
+pub fn sandbox_config(
+    config: &Config,
+    sandbox_url: &str,
+    station_url: &str,
+) -> sandbox::SandboxConfig {
+    let mut c = sandbox::SandboxConfig::new(
+        sandbox_url,
+        vec![sandbox::StationLink {
+            fiscal_code: config.ente.fiscal_code.as_str().to_owned(),
+            name: config.ente.name.clone(),
+            id_broker_pa: config.ente.id_broker_pa.clone(),
+            id_station: config.ente.id_station.clone(),
+            url: station_url.to_owned(),
+            key: None,
+        }],
+    );
+    c.checkout_api_key = config.checkout_api_key.clone();
+    c.retry_schedule = config
+        .sandbox_retry_ms
+        .iter()
+        .map(|ms| Duration::from_millis(*ms))
+        .collect();
+    c.receipt_delay = Duration::from_millis(config.sandbox_receipt_delay_ms);
+    c
 }
 
 /// A database URL with its password hidden, for logs.

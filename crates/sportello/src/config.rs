@@ -168,6 +168,22 @@ pub struct Config {
     pub jobs_interval_seconds: u64,
     /// Largest CSV accepted by the import upload endpoint, in bytes.
     pub import_max_upload_bytes: usize,
+    /// pagoPA Checkout's EC API base (`…/checkout/ec/v1`). None: the sandbox's, when it runs.
+    pub checkout_url: Option<String>,
+    /// The key sent to Checkout in `Ocp-Apim-Subscription-Key`.
+    pub checkout_api_key: Option<String>,
+    /// Seconds Sportello waits for Checkout before telling the citizen it is unavailable.
+    pub checkout_timeout_seconds: u64,
+    /// Whether `serve` starts the sandbox (pagoPA simulated) beside the portal.
+    pub sandbox_enabled: bool,
+    /// Where the sandbox listens.
+    pub sandbox_listen: SocketAddr,
+    /// The station the stand-alone `sportello sandbox` calls (`…/pagopa/paForNode`).
+    pub sandbox_station_url: Option<String>,
+    /// The sandbox's waits between paSendRT attempts, in milliseconds.
+    pub sandbox_retry_ms: Vec<u64>,
+    /// How late the sandbox's "delayed receipt" test card delivers, in milliseconds.
+    pub sandbox_receipt_delay_ms: u64,
 }
 
 /// One known setting: its dotted key, its default, and its environment variable name.
@@ -322,6 +338,39 @@ const SETTINGS: &[Setting] = &[
     Setting {
         key: "import.max_upload_bytes",
         default: Some("104857600"),
+    },
+    Setting {
+        key: "checkout.url",
+        default: None,
+    },
+    Setting {
+        key: "checkout.api_key",
+        default: None,
+    },
+    Setting {
+        key: "checkout.timeout_seconds",
+        default: Some("15"),
+    },
+    // Default: on in demo mode, off in production.
+    Setting {
+        key: "sandbox.enabled",
+        default: None,
+    },
+    Setting {
+        key: "sandbox.listen",
+        default: Some("127.0.0.1:8081"),
+    },
+    Setting {
+        key: "sandbox.station_url",
+        default: None,
+    },
+    Setting {
+        key: "sandbox.retry_ms",
+        default: Some("1000,2000,4000,8000"),
+    },
+    Setting {
+        key: "sandbox.receipt_delay_ms",
+        default: Some("10000"),
     },
 ];
 
@@ -617,7 +666,65 @@ impl Config {
                 .filter(|s| *s >= 1024)
                 .ok_or_else(|| "expected a number of bytes, at least 1024".into())
         })?;
+        let optional_url = |key: &'static str| -> Result<Option<String>, ConfigError> {
+            match raw.get(key) {
+                Some((v, source)) if !v.trim().is_empty() => Ok(Some(
+                    parse_public_url(v).map_err(|reason| invalid(key, v, source, reason))?,
+                )),
+                _ => Ok(None),
+            }
+        };
+        let checkout_url = optional_url("checkout.url")?;
+        let sandbox_station_url = optional_url("sandbox.station_url")?;
+        let checkout_api_key = raw
+            .get("checkout.api_key")
+            .map(|(v, _)| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        let sandbox_enabled = match raw.get("sandbox.enabled") {
+            None => mode == Mode::Demo,
+            Some((v, source)) => match v.trim() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(invalid(
+                        "sandbox.enabled",
+                        v,
+                        source,
+                        "expected true or false",
+                    ));
+                }
+            },
+        };
+        let sandbox_listen: SocketAddr = raw.parse("sandbox.listen", |v| {
+            v.trim()
+                .parse()
+                .map_err(|_| "expected address:port, for example 127.0.0.1:8081".into())
+        })?;
+        let sandbox_retry_ms = raw.parse("sandbox.retry_ms", |v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| p.parse::<u64>().ok().filter(|n| *n <= 3_600_000))
+                .collect::<Option<Vec<u64>>>()
+                .filter(|list| list.len() <= 20)
+                .ok_or_else(|| "expected up to 20 comma-separated waits in milliseconds".into())
+        })?;
+        let sandbox_receipt_delay_ms = raw.parse("sandbox.receipt_delay_ms", |v| {
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= 3_600_000)
+                .ok_or_else(|| "expected milliseconds, at most 3600000".into())
+        })?;
         Ok(Config {
+            checkout_url,
+            checkout_api_key,
+            checkout_timeout_seconds: positive("checkout.timeout_seconds", 300)? as u64,
+            sandbox_enabled,
+            sandbox_listen,
+            sandbox_station_url,
+            sandbox_retry_ms,
+            sandbox_receipt_delay_ms,
             catalog,
             spontaneous_abandon_hours: positive("spontaneous_abandon_hours", 24 * 365)?,
             smtp_url,

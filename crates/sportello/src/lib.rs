@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod checkout;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -32,6 +32,9 @@ struct Cli {
 enum Command {
     /// Run the web portal, the pagoPA station (SOAP), the API and the background workers.
     Serve,
+    /// Run only the sandbox (pagoPA Checkout, node and PSPs simulated) on `sandbox.listen`,
+    /// calling the station at `sandbox.station_url`.
+    Sandbox,
     /// Apply pending database migrations and exit.
     Migrate {
         /// Only report what is applied and what is pending.
@@ -108,6 +111,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve => {
             let app = App::build(config).await?;
             app.run(sportello::web::shutdown_signal()).await
+        }
+        Command::Sandbox => {
+            let station_url = config
+                .sandbox_station_url
+                .clone()
+                .unwrap_or_else(|| format!("{}/pagopa/paForNode", config.public_url));
+            let listener = tokio::net::TcpListener::bind(config.sandbox_listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.sandbox_listen))?;
+            let url = sportello::app::url_of(listener.local_addr()?);
+            let sandbox_config = sportello::app::sandbox_config(&config, &url, &station_url);
+            tracing::info!(%url, station = %station_url, "sandbox (pagoPA simulated) is listening");
+            sandbox::serve(listener, sandbox_config, sportello::web::shutdown_signal()).await?;
+            Ok(())
         }
         Command::Migrate { status } => {
             let store = Store::connect(&config.database_url).await?;

@@ -33,6 +33,7 @@ struct Inner {
     ente: Ente,
     metrics: metrics::Metrics,
     accounts: crate::accounts::Context,
+    checkout: Option<crate::checkout::Client>,
 }
 
 impl AppState {
@@ -52,8 +53,16 @@ impl AppState {
             public_url: config.public_url.clone(),
             nudge,
         };
+        let checkout = config.checkout_url.as_deref().map(|url| {
+            crate::checkout::Client::new(
+                url,
+                config.checkout_api_key.clone(),
+                std::time::Duration::from_secs(config.checkout_timeout_seconds),
+            )
+        });
         AppState {
             inner: Arc::new(Inner {
+                checkout,
                 config,
                 store,
                 ente,
@@ -86,6 +95,11 @@ impl AppState {
     /// Request metrics.
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.inner.metrics
+    }
+
+    /// The Checkout client, when a Checkout (real or the sandbox) is configured.
+    pub fn checkout(&self) -> Option<&crate::checkout::Client> {
+        self.inner.checkout.as_ref()
     }
 }
 

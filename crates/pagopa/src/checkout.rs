@@ -2,7 +2,7 @@
 //! `checkout_v1.json` describes it (1–5 notices, 18-digit notice numbers, 11-digit fiscal codes,
 //! amounts in cents ≥ 1, names and descriptions ≤ 140, three return URLs).
 
-use pagopa::{Cents, EcFiscalCode};
+use crate::{Cents, EcFiscalCode};
 use serde::{Deserialize, Serialize};
 
 /// Most notices in one cart.

@@ -1,0 +1,108 @@
+//! The client of pagoPA Checkout's EC API (`POST {checkout}/carts`, v1).
+//!
+//! Checkout answers a good cart with a 302 whose `Location` is the page to send the citizen to,
+//! and a bad one with a ProblemJson; either way nothing is paid until the node sends the receipt.
+
+use std::time::Duration;
+
+use pagopa::checkout::CartRequest;
+
+/// The header carrying the subscription key.
+pub const KEY_HEADER: &str = "Ocp-Apim-Subscription-Key";
+
+/// Why a cart could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    /// Checkout refused the cart (4xx): our request is wrong or the key is.
+    #[error("Checkout refused the cart: HTTP {status}: {detail}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// ProblemJson `detail` (or the body).
+        detail: String,
+    },
+    /// Checkout failed (5xx) or answered something unexpected.
+    #[error("Checkout failed: HTTP {status}: {detail}")]
+    Failed {
+        /// HTTP status.
+        status: u16,
+        /// ProblemJson `detail` (or the body).
+        detail: String,
+    },
+    /// No answer in time, or no connection.
+    #[error("Checkout unreachable: {0}")]
+    Unreachable(String),
+}
+
+/// A Checkout client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    base: String,
+    key: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for the API at `base` (e.g. `https://api.platform.pagopa.it/checkout/ec/v1`).
+    pub fn new(base: &str, key: Option<String>, timeout: Duration) -> Client {
+        Client {
+            base: base.trim_end_matches('/').to_owned(),
+            key,
+            // Checkout's answer is the redirect itself: it must not be followed.
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(timeout)
+                .build()
+                .expect("HTTP client"),
+        }
+    }
+
+    /// The API base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// `POST /carts`: returns the URL to send the citizen to.
+    pub async fn create_cart(&self, cart: &CartRequest) -> Result<String, CheckoutError> {
+        let mut req = self.http.post(format!("{}/carts", self.base)).json(cart);
+        if let Some(key) = &self.key {
+            req = req.header(KEY_HEADER, key);
+        }
+        let res = req
+            .send()
+            .await
+            .map_err(|e| CheckoutError::Unreachable(e.to_string()))?;
+        let status = res.status();
+        if status == reqwest::StatusCode::FOUND || status == reqwest::StatusCode::SEE_OTHER {
+            return match res
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+            {
+                Some(l) if l.starts_with("https://") || l.starts_with("http://") => {
+                    Ok(l.to_owned())
+                }
+                _ => Err(CheckoutError::Failed {
+                    status: status.as_u16(),
+                    detail: "redirect without a valid Location".into(),
+                }),
+            };
+        }
+        let body = res.text().await.unwrap_or_default();
+        let detail = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| body.chars().take(500).collect());
+        if status.is_client_error() {
+            Err(CheckoutError::Refused {
+                status: status.as_u16(),
+                detail,
+            })
+        } else {
+            Err(CheckoutError::Failed {
+                status: status.as_u16(),
+                detail,
+            })
+        }
+    }
+}
