@@ -35,6 +35,8 @@ pub struct Layout {
     pub csrf: String,
     /// Demo mode (shows the development mailbox link).
     pub demo: bool,
+    /// Seconds after which the page reloads itself (pages waiting for something), if any.
+    pub refresh: Option<u32>,
 }
 
 impl Layout {
@@ -50,6 +52,7 @@ impl Layout {
             user: session.account().map(|a| a.display_name()),
             csrf: session.csrf(),
             demo: config.mode == Mode::Demo,
+            refresh: None,
         }
     }
 }

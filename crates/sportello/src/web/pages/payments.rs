@@ -39,6 +39,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/pagamenti/per-altri/aggiungi", post(for_others_add))
         .route("/pagamenti/storico", get(history))
+        .route("/pagamenti/esito/{id}/ok", get(return_ok))
+        .route("/pagamenti/esito/{id}/annullato", get(return_cancel))
+        .route("/pagamenti/esito/{id}/errore", get(return_error))
 }
 
 fn internal(e: impl std::fmt::Display) -> Response {
@@ -58,6 +61,8 @@ struct CartRow {
     status: &'static str,
     removable: bool,
     checked: bool,
+    /// In a checkout waiting for its receipt: shown, not offered.
+    waiting: bool,
 }
 
 #[derive(Template)]
@@ -76,6 +81,8 @@ struct CartQuery {
     creato: String,
     #[serde(default)]
     aggiunto: String,
+    #[serde(default)]
+    annullato: String,
 }
 
 async fn cart_view(
@@ -95,8 +102,17 @@ async fn cart_view(
             crate::clock::Timestamp::now(),
         )
         .await?;
-    let total =
-        Cents::checked_sum(rows.iter().map(|(o, _)| Cents::new(o.amount))).unwrap_or(Cents::ZERO);
+    let ids: Vec<i64> = rows.iter().map(|(o, _)| o.option_id).collect();
+    let waiting = state
+        .store()
+        .options_awaiting_receipt(&ids, crate::clock::Timestamp::now())
+        .await?;
+    let total = Cents::checked_sum(
+        rows.iter()
+            .filter(|(o, _)| !waiting.contains(&o.option_id))
+            .map(|(o, _)| Cents::new(o.amount)),
+    )
+    .unwrap_or(Cents::ZERO);
     Ok(Cart {
         l: Layout::new(state, session, "Pagamenti OnLine"),
         rows: rows
@@ -119,13 +135,16 @@ async fn cart_view(
                 },
                 amount: Cents::new(o.amount).to_string(),
                 due: o.due_date.rome_date(),
-                status: if o.position_status == "PARTIALLY_PAID" {
+                status: if waiting.contains(&o.option_id) {
+                    "In attesa della ricevuta"
+                } else if o.position_status == "PARTIALLY_PAID" {
                     "Parzialmente pagato"
                 } else {
                     "Da pagare"
                 },
                 removable: reason == CartReason::ForOthers,
                 checked: selected.contains(&o.option_id),
+                waiting: waiting.contains(&o.option_id),
             })
             .collect(),
         total: total.to_string(),
@@ -149,6 +168,8 @@ async fn cart(
         )
     } else if !q.aggiunto.is_empty() {
         "L'avviso è stato aggiunto al tuo Elenco Pagamenti.".to_owned()
+    } else if !q.annullato.is_empty() {
+        "Il pagamento è stato annullato: nessun importo è stato addebitato e le posizioni sono ancora da pagare.".to_owned()
     } else {
         String::new()
     };
@@ -210,7 +231,7 @@ async fn proceed(State(state): State<AppState>, session: Session, body: String) 
     // Every chosen option must be in this citizen's cart right now.
     if chosen
         .iter()
-        .any(|id| !view.rows.iter().any(|r| r.option_id == *id))
+        .any(|id| !view.rows.iter().any(|r| r.option_id == *id && !r.waiting))
     {
         let view = match cart_view(
             &state,
@@ -228,23 +249,250 @@ async fn proceed(State(state): State<AppState>, session: Session, body: String) 
         };
         return (StatusCode::CONFLICT, render(&view)).into_response();
     }
-    let total = Cents::checked_sum(
-        view.rows
+    let rows: Vec<&CartRow> = chosen
+        .iter()
+        .filter_map(|id| view.rows.iter().find(|r| r.option_id == *id))
+        .collect();
+    start_checkout(&state, &session, &account, &rows).await
+}
+
+/// Sends the chosen options to pagoPA Checkout and the citizen after them. On any error the
+/// citizen stays on the cart with a clear message, and the cart is as it was.
+async fn start_checkout(
+    state: &AppState,
+    session: &Session,
+    account: &Account,
+    rows: &[&CartRow],
+) -> Response {
+    let cart_error = |status: StatusCode, message: &str| {
+        let message = message.to_owned();
+        async move {
+            match cart_view(state, session, account, &[], String::new(), message).await {
+                Ok(v) => (status, render(&v)).into_response(),
+                Err(e) => internal(e),
+            }
+        }
+    };
+    let Some(client) = state.checkout() else {
+        return cart_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Il pagamento con pagoPA non è disponibile in questo momento: nessun importo è stato addebitato. Puoi pagare anche presso banche, uffici postali, tabaccherie e con l'app IO usando il codice avviso.",
+        )
+        .await;
+    };
+    let id = format!("{:032x}", rand::random::<u128>());
+    let ente = state.ente();
+    let base = &state.config().public_url;
+    let email = Some(account.email.clone()).filter(|e| pagopa::checkout::is_email(e));
+    let request = pagopa::checkout::CartRequest {
+        email_notice: email.clone(),
+        payment_notices: rows
             .iter()
-            .filter(|r| chosen.contains(&r.option_id))
-            .map(|r| Cents::new(r.cents)),
-    )
-    .unwrap_or(Cents::ZERO);
-    // The payment step (pagoPA Checkout) comes with the connector: say so plainly, mark nothing.
+            .map(|r| pagopa::checkout::PaymentNoticeJson {
+                notice_number: r.nav.chars().filter(char::is_ascii_digit).collect(),
+                fiscal_code: ente.fiscal_code.clone(),
+                amount: r.cents,
+                company_name: ente.name.chars().take(140).collect(),
+                description: r.causale.chars().take(140).collect(),
+            })
+            .collect(),
+        return_urls: pagopa::checkout::ReturnUrls {
+            return_ok_url: format!("{base}/pagamenti/esito/{id}/ok"),
+            return_cancel_url: format!("{base}/pagamenti/esito/{id}/annullato"),
+            return_error_url: format!("{base}/pagamenti/esito/{id}/errore"),
+        },
+        // The node passes it back as the payment note of activation and receipt: that is how
+        // the station links a receipt to this checkout, hence to the account that paid.
+        id_cart: Some(id.clone()),
+        all_ccp: Some(false),
+    };
+    let items: Vec<(i64, i64)> = rows.iter().map(|r| (r.option_id, r.cents)).collect();
+    if let Err(e) = state
+        .store()
+        .create_checkout(&id, account.id, email.as_deref(), &items)
+        .await
+    {
+        return internal(e);
+    }
+    match client.create_cart(&request).await {
+        Ok(location) => {
+            if let Err(e) = state.store().checkout_redirected(&id, &location).await {
+                return internal(e);
+            }
+            Redirect::to(&location).into_response()
+        }
+        Err(e) => {
+            tracing::warn!(checkout = %id, error = %e, "Checkout refused or failed");
+            let _ = state.store().checkout_failed(&id, &e.to_string()).await;
+            let message = match e {
+                crate::checkout::CheckoutError::Unreachable(_) => {
+                    "Il servizio di pagamento pagoPA non risponde in questo momento. Nessun importo è stato addebitato: riprova tra qualche minuto."
+                }
+                crate::checkout::CheckoutError::Refused { .. } => {
+                    "Il servizio di pagamento pagoPA ha rifiutato la richiesta. Nessun importo è stato addebitato: riprova più tardi o contatta l'assistenza."
+                }
+                crate::checkout::CheckoutError::Failed { .. } => {
+                    "Il servizio di pagamento pagoPA non è disponibile in questo momento. Nessun importo è stato addebitato: riprova tra qualche minuto."
+                }
+            };
+            cart_error(StatusCode::BAD_GATEWAY, message).await
+        }
+    }
+}
+
+async fn owned_checkout(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    path: &str,
+) -> Result<(Account, crate::store::checkouts::Checkout), Response> {
+    let Some(account) = session.account() else {
+        return Err(to_login(path));
+    };
+    match state.store().checkout_for_account(id, account.id).await {
+        Ok(Some(c)) => Ok((account, c)),
+        Ok(None) => Err(super::error_page(StatusCode::NOT_FOUND)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+fn checkout_items_html(c: &crate::store::checkouts::Checkout) -> String {
+    let mut html = String::from(
+        "<div class=\"table-responsive\"><table class=\"table\" id=\"esito\"><caption>Pagamenti di questa transazione</caption><thead><tr><th scope=\"col\">Causale</th><th scope=\"col\">Codice avviso</th><th scope=\"col\" class=\"text-end\">Importo</th><th scope=\"col\">Stato</th></tr></thead><tbody>",
+    );
+    for i in &c.items {
+        let status = if i.option_status == "PO_PAID" {
+            "Pagato"
+        } else {
+            "In attesa della ricevuta"
+        };
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td class=\"text-end text-nowrap\">{}</td><td>{status}</td></tr>",
+            escape(&i.description),
+            escape(
+                &NoticeNumber::parse(&i.nav)
+                    .map(|n| n.grouped())
+                    .unwrap_or(i.nav.clone())
+            ),
+            Cents::new(i.amount)
+        ));
+    }
+    html.push_str("</tbody></table></div>");
+    html
+}
+
+/// `returnOkUrl`: Checkout says it is paid; only the receipt makes it so. Until every receipt
+/// is in, the page says so and reloads itself every 3 seconds (no JavaScript needed).
+async fn return_ok(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Response {
+    let path = format!("/pagamenti/esito/{id}/ok");
+    let (_, mut checkout) = match owned_checkout(&state, &session, &id, &path).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if matches!(checkout.state.as_str(), "created" | "redirected") {
+        if let Err(e) = state
+            .store()
+            .checkout_returned(&id, crate::store::checkouts::Return::Ok)
+            .await
+        {
+            return internal(e);
+        }
+        checkout.state = "waiting_receipt".into();
+    }
+    let total = Cents::new(checkout.total_amount);
+    if checkout.all_paid() {
+        return render(&MessagePage {
+            l: Layout::new(&state, &session, "Pagamento eseguito"),
+            heading: "Pagamento eseguito".into(),
+            alert: "success",
+            paragraphs: vec![format!(
+                "Il pagamento di {total} è stato eseguito: l'ente ha ricevuto la ricevuta pagoPA."
+            )],
+            extra: checkout_items_html(&checkout),
+            links: vec![
+                (
+                    "/pagamenti/storico".into(),
+                    "Vai allo storico pagamenti (ricevute)".into(),
+                ),
+                ("/pagamenti".into(), "Torna all'Elenco Pagamenti".into()),
+            ],
+        });
+    }
+    if matches!(checkout.state.as_str(), "cancelled" | "failed") {
+        return render(&MessagePage {
+            l: Layout::new(&state, &session, "Pagamento non eseguito"),
+            heading: "Pagamento non eseguito".into(),
+            alert: "danger",
+            paragraphs: vec!["Questo pagamento è stato annullato o non è andato a buon fine: nessuna posizione risulta pagata.".into()],
+            extra: String::new(),
+            links: vec![("/pagamenti".into(), "Torna all'Elenco Pagamenti".into())],
+        });
+    }
+    let mut l = Layout::new(&state, &session, "In attesa della ricevuta");
+    l.refresh = Some(3);
     render(&MessagePage {
-        l: Layout::new(&state, &session, "Procedi al pagamento"),
-        heading: "Procedi al pagamento".into(),
+        l,
+        heading: "Pagamento in attesa della ricevuta".into(),
         alert: "info",
         paragraphs: vec![
-            format!("Hai selezionato {} {} per un totale di {total}.", chosen.len(), if chosen.len() == 1 { "pagamento" } else { "pagamenti" }),
-            "Il pagamento con pagoPA non è ancora disponibile su questo portale: nessun importo è stato addebitato e le posizioni restano nel tuo Elenco Pagamenti. Puoi pagarle anche presso banche, uffici postali, tabaccherie e con l'app IO usando il codice avviso.".into(),
+            format!("Il pagamento di {total} è stato autorizzato su pagoPA. Siamo in attesa della ricevuta: questa pagina si aggiorna da sola ogni 3 secondi."),
+            "Non ripetere il pagamento: le posizioni risultano pagate solo quando arriva la ricevuta.".into(),
         ],
-        extra: String::new(),
+        extra: checkout_items_html(&checkout),
+        links: vec![(path, "Aggiorna ora".into())],
+    })
+}
+
+/// `returnCancelUrl`: back to the cart, nothing changed.
+async fn return_cancel(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Response {
+    let path = format!("/pagamenti/esito/{id}/annullato");
+    if let Err(r) = owned_checkout(&state, &session, &id, &path).await {
+        return r;
+    }
+    if let Err(e) = state
+        .store()
+        .checkout_returned(&id, crate::store::checkouts::Return::Cancel)
+        .await
+    {
+        return internal(e);
+    }
+    Redirect::to("/pagamenti?annullato=1").into_response()
+}
+
+/// `returnErrorUrl`: a clear message; nothing was paid.
+async fn return_error(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Response {
+    let path = format!("/pagamenti/esito/{id}/errore");
+    let (_, checkout) = match owned_checkout(&state, &session, &id, &path).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if let Err(e) = state
+        .store()
+        .checkout_returned(&id, crate::store::checkouts::Return::Error)
+        .await
+    {
+        return internal(e);
+    }
+    render(&MessagePage {
+        l: Layout::new(&state, &session, "Pagamento non riuscito"),
+        heading: "Pagamento non riuscito".into(),
+        alert: "danger",
+        paragraphs: vec![
+            "Il pagamento non è andato a buon fine e nessun importo risulta pagato. Le posizioni sono ancora nel tuo Elenco Pagamenti: puoi riprovare, anche con un altro metodo di pagamento.".into(),
+        ],
+        extra: checkout_items_html(&checkout),
         links: vec![("/pagamenti".into(), "Torna all'Elenco Pagamenti".into())],
     })
 }
