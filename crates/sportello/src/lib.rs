@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod station;
 pub mod store;
 pub mod telemetry;
 pub mod web;

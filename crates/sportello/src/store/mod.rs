@@ -8,6 +8,7 @@ pub mod events;
 pub mod outbox;
 pub mod positions;
 pub mod receipts;
+pub mod station;
 
 use crate::db::{Db, Dialect, migrate};
 

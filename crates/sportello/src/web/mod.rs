@@ -2,6 +2,7 @@
 
 pub mod metrics;
 pub mod ops;
+pub mod soap;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,6 +99,7 @@ impl MakeRequestId for MakeId {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::routes())
+        .merge(soap::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
