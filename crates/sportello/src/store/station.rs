@@ -206,6 +206,17 @@ pub struct CheckoutLink {
     pub state: String,
 }
 
+/// Whether `err` is the unique (ente, receiptId) constraint, as opposed to another one.
+fn is_receipt_id_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            db.constraint().is_some_and(|c| c.contains("receipt_id"))
+                || db.message().contains("receipt_id")
+        }
+        _ => false,
+    }
+}
+
 fn decode_err(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("stored {what} {value:?} is not valid").into())
 }
@@ -351,7 +362,8 @@ impl Store {
     }
 
     /// Stores a receipt and its transfers in the caller's transaction. A receiptId already
-    /// stored is a [`StoreError::Conflict`] (a concurrent retry of the same receipt).
+    /// stored is a [`StoreError::Conflict`] (a concurrent retry of the same receipt); a second
+    /// closing receipt for one option (see migration 0004) is a plain database error.
     pub async fn insert_station_receipt_in(
         tx: &mut Tx,
         ente_id: i64,
@@ -407,7 +419,15 @@ impl Store {
             .bind(Timestamp::now())
             .fetch_one(&mut *conn)
             .await
-            .map_err(|e| StoreError::from_insert(e, format!("receiptId {}", r.receipt_id)))?
+            .map_err(|e| {
+                if is_receipt_id_violation(&e) {
+                    StoreError::Conflict(format!("receiptId {}", r.receipt_id))
+                } else {
+                    // Including the one-closing-receipt index: not a retry of this receipt, so
+                    // it must not pass for one (the caller fails, the node retries later).
+                    StoreError::Db(e)
+                }
+            })?
         });
         for t in &r.transfers {
             with_tx!(tx, |conn| {
