@@ -195,7 +195,11 @@ fn ms(d: Duration) -> String {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let kind = args.first().map(String::as_str).unwrap_or("sqlite").to_owned();
+    let kind = args
+        .first()
+        .map(String::as_str)
+        .unwrap_or("sqlite")
+        .to_owned();
     let cycles: u64 = args.get(1).map_or(Ok(500), |a| a.parse())?;
     let concurrency: usize = args.get(2).map_or(Ok(8), |a| a.parse())?;
     let max_seconds: u64 = args.get(3).map_or(Ok(60), |a| a.parse())?;
@@ -219,7 +223,10 @@ async fn main() -> anyhow::Result<()> {
                 .execute(&pool)
                 .await?;
             pool.close().await;
-            format!("{}/{pg_name}", admin.rsplit_once('/').map_or(&*admin, |(b, _)| b))
+            format!(
+                "{}/{pg_name}",
+                admin.rsplit_once('/').map_or(&*admin, |(b, _)| b)
+            )
         }
         other => anyhow::bail!("unknown database {other}: sqlite or postgres"),
     };
@@ -240,7 +247,10 @@ async fn main() -> anyhow::Result<()> {
     for seq in 1..=cycles {
         store.insert_position(ente, &position(seq)).await?;
     }
-    eprintln!("seeded {cycles} notices in {:.1} s", seeding.elapsed().as_secs_f64());
+    eprintln!(
+        "seeded {cycles} notices in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -269,7 +279,12 @@ async fn main() -> anyhow::Result<()> {
                         .send()
                         .await;
                     let ok = match res {
-                        Ok(r) => r.text().await.ok().and_then(|b| Response::decode(&b).ok()).is_some_and(|r| r.outcome() == Outcome::Ok),
+                        Ok(r) => r
+                            .text()
+                            .await
+                            .ok()
+                            .and_then(|b| Response::decode(&b).ok())
+                            .is_some_and(|r| r.outcome() == Outcome::Ok),
                         Err(_) => false,
                     };
                     latencies[i].push(t.elapsed());
@@ -298,7 +313,10 @@ async fn main() -> anyhow::Result<()> {
         done as f64 / elapsed.as_secs_f64(),
         (3 * done) as f64 / elapsed.as_secs_f64(),
     );
-    for (name, lat) in ["paVerifyPaymentNotice", "paGetPaymentV2", "paSendRTV2"].iter().zip(all.iter_mut()) {
+    for (name, lat) in ["paVerifyPaymentNotice", "paGetPaymentV2", "paSendRTV2"]
+        .iter()
+        .zip(all.iter_mut())
+    {
         lat.sort();
         println!(
             "{name:<22} p50={} p99={} max={}",
