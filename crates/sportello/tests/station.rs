@@ -269,7 +269,21 @@ async fn post_raw(
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    (status, ct, res.text().await.unwrap())
+    let body = res.text().await.unwrap();
+    keep_response(&body);
+    (status, ct, body)
+}
+
+/// With `STATION_RESPONSES_DIR` set, every answer the station gives is also written there, to
+/// check it against the official XSD outside the repository (see docs/station.md).
+fn keep_response(body: &str) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    if let Ok(dir) = std::env::var("STATION_RESPONSES_DIR") {
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let path = format!("{dir}/{}-{n:04}.xml", std::process::id());
+        std::fs::write(path, body).expect("write response");
+    }
 }
 
 /// Sends a request the way the node does and decodes the answer, checking it is SOAP over
