@@ -59,6 +59,7 @@ both!(
     concurrent_activations_and_receipts_close_once,
     installments_pay_part_then_all,
     a_checkout_is_settled_by_its_receipts,
+    a_cart_paid_all_at_once_ends_paid,
 );
 
 // ------------------------------------------------------------------------------------------
@@ -1016,6 +1017,95 @@ async fn a_checkout_is_settled_by_its_receipts(app: &TestApp) {
             .unwrap()[0];
         assert_eq!(r.checkout_id.as_deref(), Some("cart-1"));
         assert!(r.payer_account_id.is_some());
+    }
+}
+
+async fn insert_checkout(app: &TestApp, id: &str, options: &[i64]) {
+    let now = Timestamp::now();
+    sportello::with_db!(app.state.store().db(), |pool| {
+        sqlx::query(
+            "INSERT INTO checkouts (id, state, total_amount, created_at, updated_at) VALUES ($1, 'waiting_receipt', 100, $2, $2)",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .unwrap();
+        for (i, o) in options.iter().enumerate() {
+            sqlx::query("INSERT INTO checkout_items (checkout_id, payment_option_id, position, amount) VALUES ($1, $2, $3, 100)")
+                .bind(id)
+                .bind(o)
+                .bind(i as i32 + 1)
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    });
+}
+
+async fn a_cart_paid_all_at_once_ends_paid(app: &TestApp) {
+    // Five notices of one cart whose receipts arrive together: whichever commits last must see
+    // the others paid, so the cart ends paid, never stuck at partially paid.
+    let ente = app.state.ente().id;
+    for cart in 0..3u64 {
+        let mut options = Vec::new();
+        for k in 0..5u64 {
+            let seq = 100 + cart * 10 + k;
+            seed(
+                app,
+                &position(
+                    &format!("IUPD-CART-{seq}"),
+                    PositionStatus::Valid,
+                    vec![option(seq, &[100], false)],
+                ),
+            )
+            .await;
+            options.push(
+                app.state
+                    .store()
+                    .notice_option(ente, nav(seq).as_str())
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .option_id,
+            );
+        }
+        let id = format!("cart-{cart}");
+        insert_checkout(app, &id, &options).await;
+        let mut tasks = Vec::new();
+        for k in 0..5u64 {
+            let seq = 100 + cart * 10 + k;
+            let body = send_rt(
+                Version::V1,
+                receipt(&nav(seq), &format!("R-CART-{seq}"), 100, None),
+            )
+            .encode();
+            let (client, url) = (app.client.clone(), format!("{}/pagopa/paForNode", app.base));
+            tasks.push(tokio::spawn(async move {
+                let res = client
+                    .post(&url)
+                    .header("SOAPAction", "paSendRT")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                Response::decode(&res.text().await.unwrap())
+                    .unwrap()
+                    .outcome()
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), Outcome::Ok);
+        }
+        assert_eq!(
+            app.state
+                .store()
+                .checkout_state(&id)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("paid")
+        );
     }
 }
 

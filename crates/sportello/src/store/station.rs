@@ -547,6 +547,16 @@ impl Store {
     /// Moves a checkout to `paid` when every option in it is paid, else to `partially_paid`.
     /// Returns the new state.
     pub async fn settle_checkout_in(tx: &mut Tx, checkout_id: &str) -> StoreResult<String> {
+        // Take the checkout's row lock before counting: receipts for two notices of one cart
+        // may arrive together, and on PostgreSQL each must count after the other commits, or
+        // both would see the other's option unpaid and leave the cart partially paid.
+        with_tx!(tx, |conn| {
+            sqlx::query("UPDATE checkouts SET updated_at = $2 WHERE id = $1")
+                .bind(checkout_id)
+                .bind(Timestamp::now())
+                .execute(&mut *conn)
+                .await?;
+        });
         let (total, paid): (i64, i64) = with_tx!(tx, |conn| {
             sqlx::query_as(
                 "SELECT COUNT(*), COALESCE(SUM(CASE WHEN o.status = $2 THEN 1 ELSE 0 END), 0)
