@@ -60,6 +60,7 @@ both!(
     installments_pay_part_then_all,
     a_checkout_is_settled_by_its_receipts,
     a_cart_paid_all_at_once_ends_paid,
+    installments_paid_all_at_once_end_paid,
 );
 
 // ------------------------------------------------------------------------------------------
@@ -1018,6 +1019,43 @@ async fn a_checkout_is_settled_by_its_receipts(app: &TestApp) {
         assert_eq!(r.checkout_id.as_deref(), Some("cart-1"));
         assert!(r.payer_account_id.is_some());
     }
+}
+
+async fn installments_paid_all_at_once_end_paid(app: &TestApp) {
+    let rates: Vec<PaymentOption> = (201..=204).map(|seq| option(seq, &[250], true)).collect();
+    seed(
+        app,
+        &position("IUPD-RATE-RACE", PositionStatus::Valid, rates),
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for seq in 201..=204u64 {
+        let body = send_rt(
+            Version::V2,
+            receipt(&nav(seq), &format!("R-RR-{seq}"), 250, None),
+        )
+        .encode();
+        let (client, url) = (app.client.clone(), format!("{}/pagopa/paForNode", app.base));
+        tasks.push(tokio::spawn(async move {
+            let res = client
+                .post(&url)
+                .header("SOAPAction", "paSendRTV2")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            Response::decode(&res.text().await.unwrap())
+                .unwrap()
+                .outcome()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Outcome::Ok);
+    }
+    assert_eq!(
+        option_status(app, "IUPD-RATE-RACE").await,
+        (PositionStatus::Paid, vec![OptionStatus::Paid; 4])
+    );
 }
 
 async fn insert_checkout(app: &TestApp, id: &str, options: &[i64]) {
