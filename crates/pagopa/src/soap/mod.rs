@@ -26,9 +26,9 @@ pub use messages::{
     RequestError, Response,
 };
 pub use types::{
-    AmountOption, EntityType, Fault, FaultCode, MapEntry, MarcaDaBollo, Outcome, PaymentData,
-    PaymentOptionDescription, QrCode, Receipt, StationIds, Subject, Transfer, TransferDestination,
-    TransferType, Version, XsdDate, XsdDateTime,
+    AmountOption, DateTimeParts, EntityType, Fault, FaultCode, MapEntry, MarcaDaBollo, Outcome,
+    PaymentData, PaymentOptionDescription, QrCode, Receipt, StationIds, Subject, Transfer,
+    TransferDestination, TransferType, Version, XsdDate, XsdDateTime, is_schema_email,
 };
 
 /// Namespace of the paForNode payload (the root element only).

@@ -5,6 +5,7 @@ pub mod metrics;
 pub mod ops;
 pub mod pages;
 pub mod session;
+pub mod soap;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -144,6 +145,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::routes())
         .merge(gpd::routes())
+        .merge(soap::routes())
         .merge(pages)
         .route("/static/app.css", axum::routing::get(app_css))
         .nest_service("/static/bi", assets)
