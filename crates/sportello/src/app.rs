@@ -179,7 +179,7 @@ pub fn sandbox_config(
             id_broker_pa: config.ente.id_broker_pa.clone(),
             id_station: config.ente.id_station.clone(),
             url: station_url.to_owned(),
-            key: None,
+            key: config.station.api_key.clone(),
         }],
     );
     c.checkout_api_key = config.checkout_api_key.clone();

@@ -108,6 +108,19 @@ pub fn test_config(database_url: &str, extra: &[(&str, &str)]) -> Config {
             "SPORTELLO_SHUTDOWN_GRACE_SECONDS".to_owned(),
             "5".to_owned(),
         ),
+        // Each app gets its own sandbox on a random port, with a quick retry schedule.
+        (
+            "SPORTELLO_SANDBOX_LISTEN".to_owned(),
+            "127.0.0.1:0".to_owned(),
+        ),
+        (
+            "SPORTELLO_SANDBOX_RETRY_MS".to_owned(),
+            "100,200,400".to_owned(),
+        ),
+        (
+            "SPORTELLO_SANDBOX_RECEIPT_DELAY_MS".to_owned(),
+            "2000".to_owned(),
+        ),
     ];
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::load(Some(Path::new("/dev/null")), env).expect("test configuration")
@@ -116,6 +129,8 @@ pub fn test_config(database_url: &str, extra: &[(&str, &str)]) -> Config {
 /// The real application on a random port.
 pub struct TestApp {
     pub base: String,
+    /// The embedded sandbox (pagoPA simulated), when enabled.
+    pub sandbox: Option<String>,
     pub client: reqwest::Client,
     pub state: sportello::web::AppState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -135,6 +150,7 @@ impl TestApp {
             .await
             .expect("build app");
         let base = format!("http://{}", app.addr);
+        let sandbox = app.sandbox_addr.map(|a| format!("http://{a}"));
         let state = app.state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(app.run(async move {
@@ -142,6 +158,7 @@ impl TestApp {
         }));
         TestApp {
             base,
+            sandbox,
             client: browser(),
             state,
             shutdown: Some(tx),
