@@ -71,6 +71,7 @@ suite!(
     station_receipts_keep_every_column,
     station_settles_options_positions_and_checkouts,
     station_allows_one_closing_receipt_per_option,
+    checkouts_move_through_their_states_for_their_owner_only,
 );
 
 fn demo_config() -> Config {
@@ -1355,4 +1356,199 @@ async fn station_allows_one_closing_receipt_per_option(store: Store) {
         store.receipt_counts(ente, nav(1).as_str()).await.unwrap(),
         (3, 1)
     );
+}
+
+// ------------------------------------------------------------------------------------------
+// Checkouts (store/checkouts.rs)
+// ------------------------------------------------------------------------------------------
+
+async fn account(store: &Store, n: u32) -> i64 {
+    use sportello::store::accounts::{NewAccount, PersonalData};
+    let mut tx = store.db().begin().await.unwrap();
+    let id = Store::insert_account_in(
+        &mut tx,
+        &NewAccount {
+            username: format!("checkout{n}"),
+            password_hash: "x".into(),
+            fiscal_code: format!("CHK{n:013}"),
+            email: format!("checkout{n}@example.it"),
+            personal: PersonalData::default(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn checkouts_move_through_their_states_for_their_owner_only(store: Store) {
+    use sportello::store::checkouts::Return;
+    let ente = demo_ente(&store).await;
+    store
+        .insert_position(ente, &position("CK-1", vec![option(701, &[1000])]))
+        .await
+        .unwrap();
+    store
+        .insert_position(ente, &position("CK-2", vec![option(702, &[250, 50])]))
+        .await
+        .unwrap();
+    let (a, b) = (
+        option_id(&store, ente, 701).await,
+        option_id(&store, ente, 702).await,
+    );
+    let owner = account(&store, 1).await;
+    let stranger = account(&store, 2).await;
+    store
+        .create_checkout(
+            "c1",
+            owner,
+            Some("checkout1@example.it"),
+            &[(a, 1000), (b, 300)],
+        )
+        .await
+        .unwrap();
+    let c = store
+        .checkout_for_account("c1", owner)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((c.state.as_str(), c.total_amount), ("created", 1300));
+    assert_eq!(c.email_notice.as_deref(), Some("checkout1@example.it"));
+    assert_eq!(
+        c.items
+            .iter()
+            .map(|i| (i.option_id, i.position, i.amount))
+            .collect::<Vec<_>>(),
+        vec![(a, 1, 1000), (b, 2, 300)]
+    );
+    assert_eq!(c.items[0].nav, nav(701).as_str());
+    assert!(!c.all_paid());
+    assert!(
+        store
+            .checkout_for_account("c1", stranger)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .checkout_for_account("nope", owner)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Nothing waits until the citizen is back from Checkout through the ok URL.
+    let now = Timestamp::now();
+    assert!(
+        store
+            .options_awaiting_receipt(&[a, b], now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .checkout_redirected("c1", "http://sandbox/checkout/carts/1")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .checkout_redirected("c1", "http://again")
+            .await
+            .unwrap(),
+        "only from created"
+    );
+    assert!(store.checkout_returned("c1", Return::Ok).await.unwrap());
+    let c = store
+        .checkout_for_account("c1", owner)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.state, "waiting_receipt");
+    assert_eq!(
+        c.redirect_url.as_deref(),
+        Some("http://sandbox/checkout/carts/1")
+    );
+    let mut waiting = store
+        .options_awaiting_receipt(&[a, b], Timestamp::now())
+        .await
+        .unwrap();
+    waiting.sort();
+    assert_eq!(waiting, vec![a.min(b), a.max(b)]);
+    assert!(
+        store
+            .options_awaiting_receipt(&[], Timestamp::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A receipt that never comes does not hide the debt for ever.
+    let later = Timestamp::now().plus(time::Duration::minutes(
+        sportello::store::checkouts::WAIT_LIMIT_MINUTES + 1,
+    ));
+    assert!(
+        store
+            .options_awaiting_receipt(&[a, b], later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A late cancel or error does not undo a payment in progress.
+    assert!(!store.checkout_returned("c1", Return::Cancel).await.unwrap());
+    assert!(!store.checkout_failed("c1", "late").await.unwrap());
+
+    store
+        .create_checkout("c2", owner, None, &[(a, 1000)])
+        .await
+        .unwrap();
+    assert!(store.checkout_returned("c2", Return::Cancel).await.unwrap());
+    assert_eq!(
+        store.checkout_state("c2").await.unwrap().as_deref(),
+        Some("cancelled")
+    );
+    store
+        .create_checkout("c3", owner, None, &[(a, 1000)])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .checkout_failed("c3", "Checkout unreachable")
+            .await
+            .unwrap()
+    );
+    let c = store
+        .checkout_for_account("c3", owner)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (c.state.as_str(), c.failure_reason.as_deref()),
+        ("failed", Some("Checkout unreachable"))
+    );
+    // The same id twice is refused, and writes nothing.
+    assert!(
+        store
+            .create_checkout("c3", owner, None, &[(b, 300)])
+            .await
+            .is_err()
+    );
+    let c = store
+        .checkout_for_account("c3", owner)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.items.len(), 1);
+    // An item outside 1..=5 or a zero amount is refused by the schema: nothing half-written.
+    let six: Vec<(i64, i64)> = (0..6)
+        .map(|i| (if i % 2 == 0 { a } else { b }, 1))
+        .collect();
+    assert!(
+        store
+            .create_checkout("c4", owner, None, &six)
+            .await
+            .is_err()
+    );
+    assert!(store.checkout_state("c4").await.unwrap().is_none());
 }

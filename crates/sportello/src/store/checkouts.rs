@@ -214,7 +214,7 @@ impl Store {
             .map(|r| -> Result<CheckoutItem, sqlx::Error> {
                 Ok(CheckoutItem {
                     option_id: r.col("payment_option_id")?,
-                    position: r.col::<i64>("position")?,
+                    position: i64::from(r.col::<i32>("position")?),
                     amount: r.col("amount")?,
                     nav: r.col("nav")?,
                     description: r.col("description")?,
