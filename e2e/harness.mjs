@@ -64,6 +64,7 @@ function binary() {
 /** Starts the real application and waits until it is ready. */
 export async function startApp(extraEnv = {}) {
   const port = await freePort();
+  const sandboxPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sportello-e2e-'));
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('SPORTELLO_') && k !== 'SPORTELLO_BIN') delete env[k];
@@ -72,6 +73,9 @@ export async function startApp(extraEnv = {}) {
     SPORTELLO_DATABASE_URL: `sqlite://${dir}/e2e.db`,
     SPORTELLO_ASSETS_DIR: join(root, 'node_modules', 'bootstrap-italia', 'dist'),
     SPORTELLO_MAIL_POLL_MS: '200',
+    // The sandbox (pagoPA simulated) starts inside serve in the demo: on its own free port here.
+    SPORTELLO_SANDBOX_LISTEN: `127.0.0.1:${sandboxPort}`,
+    SPORTELLO_SANDBOX_RETRY_MS: '200,400',
     RUST_LOG: 'warn',
     ...extraEnv,
   });
@@ -80,7 +84,7 @@ export async function startApp(extraEnv = {}) {
   for (let i = 0; i < 300; i++) {
     try {
       const r = await fetch(`${base}/readyz`);
-      if (r.ok) return { base, stop: () => new Promise((res) => { child.once('exit', res); child.kill('SIGTERM'); }) };
+      if (r.ok) return { base, sandbox: `http://127.0.0.1:${sandboxPort}`, stop: () => new Promise((res) => { child.once('exit', res); child.kill('SIGTERM'); }) };
     } catch { /* not up yet */ }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -164,7 +164,7 @@ th,td{border-bottom:1px solid #c5c7c9;padding:.4rem;text-align:left;vertical-ali
 td.n,th.n{text-align:right}label{display:block;font-weight:600;margin-top:.8rem}
 input[type=text],input[type=email],textarea,select{font:inherit;padding:.4rem;border:1px solid #5c6f82;border-radius:3px;width:100%;max-width:28rem;box-sizing:border-box}
 fieldset{border:1px solid #c5c7c9;margin:1rem 0;padding:.6rem 1rem}legend{font-weight:700}
-fieldset label{display:inline;font-weight:400;margin:0}
+.choice label{display:inline;font-weight:400;margin:0}.choice div{margin:.3rem 0}
 button{font:inherit;font-weight:700;padding:.5rem 1.4rem;border-radius:4px;border:2px solid #0059b3;background:#0059b3;color:#fff;margin:1rem .5rem 0 0;cursor:pointer}
 button.secondary{background:#fff;color:#0059b3}a{color:#0059b3}
 .alert{border-left:6px solid #a61919;background:#fbeaea;padding:.6rem 1rem;margin:1rem 0}
@@ -379,7 +379,7 @@ pub async fn cart_page(State(sb): State<Sandbox>, Path(id): Path<String>) -> Res
              <form method=\"post\" action=\"/checkout/carts/{id}/paga\">\
              <label for=\"email\">Indirizzo e-mail per la ricevuta</label>\
              <input type=\"email\" id=\"email\" name=\"email\" value=\"{email}\" required autocomplete=\"email\">\
-             <fieldset><legend>Scegli chi gestisce il pagamento</legend>{psps}</fieldset>\
+             <fieldset class=\"choice\"><legend>Scegli chi gestisce il pagamento</legend>{psps}</fieldset>\
              <fieldset><legend>Carta di pagamento</legend>\
              <label for=\"titolare\">Titolare della carta</label><input type=\"text\" id=\"titolare\" name=\"titolare\" autocomplete=\"cc-name\" required>\
              <label for=\"carta\">Numero della carta</label><input type=\"text\" id=\"carta\" name=\"carta\" inputmode=\"numeric\" autocomplete=\"cc-number\" required>\

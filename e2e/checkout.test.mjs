@@ -1,0 +1,122 @@
+// Paying the cart in a real browser: Sportello → the sandbox's Checkout pages → back on Sportello,
+// paid once the receipt is in; the PSP counter for a paper notice. axe-core on every page,
+// the sandbox's included.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startApp, launchBrowser, audit } from './harness.mjs';
+
+let app, browser, context, page;
+
+async function checked(name) {
+  const violations = await audit(page, name);
+  assert.deepEqual(violations, [], `accessibility violations on ${name}:\n${violations.join('\n')}`);
+}
+
+before(async () => {
+  app = await startApp();
+  ({ browser, context } = await launchBrowser());
+  page = await context.newPage();
+  await page.goto(app.base + '/registrazione');
+  await page.getByLabel(/^Nome/).fill('Mario');
+  await page.getByLabel(/^Cognome/).fill('Rossi');
+  await page.getByLabel('Codice fiscale').fill('RSSMRA80A01H501U');
+  await page.getByLabel('Data di nascita').fill('01/01/1980');
+  await page.getByLabel('Indirizzo').fill('Via Emilia 1');
+  await page.getByLabel('CAP').fill('29121');
+  await page.getByLabel(/^Comune/).fill('Piacenza');
+  await page.getByLabel('Provincia').fill('PC');
+  await page.getByLabel('E-mail').fill('mario.rossi@example.it');
+  await page.getByLabel('Scegli un nome utente').fill('mrossi');
+  await page.getByLabel('Scegli una password').fill('cavallo batteria graffetta');
+  await page.getByLabel('Ripeti la password').fill('cavallo batteria graffetta');
+  await page.getByLabel(/informativa sul trattamento/).check({ force: true });
+  await page.getByRole('button', { name: 'REGISTRAMI' }).click();
+  await page.goto(app.base + '/dev/mailbox');
+  await page.getByRole('link', { name: /Conferma il tuo indirizzo/ }).first().click();
+  await page.locator('a[href*="/attiva?token="]').first().click();
+  await page.getByText('Account attivato').first().waitFor();
+  await page.goto(app.base + '/login');
+  await page.getByLabel('Username').fill('mrossi');
+  await page.getByLabel('Password', { exact: true }).fill('cavallo batteria graffetta');
+  await page.getByRole('button', { name: 'ENTRA' }).click();
+  await page.getByRole('heading', { name: 'La tua Sezione Privata' }).waitFor();
+});
+
+after(async () => {
+  await context?.close();
+  await browser?.close();
+  await app?.stop();
+});
+
+async function addFine(amount, number) {
+  await page.goto(app.base + '/pagamenti/nuovo/multe');
+  await page.getByLabel(/^Importo da pagare/).fill(amount);
+  await page.getByLabel(/^Cognome \/ nome/).fill('Rossi Mario');
+  await page.getByLabel(/^Codice fiscale o partita IVA/).fill('RSSMRA80A01H501U');
+  await page.getByLabel(/^Numero verbale/).fill(number);
+  await page.getByLabel(/^Data del verbale/).fill('05/04/2026');
+  await page.getByLabel(/^Numero di targa/).fill('AB123CD');
+  await page.getByRole('button', { name: 'Prosegui' }).click();
+  await page.getByRole('button', { name: 'Conferma' }).click();
+  await page.getByText('Il pagamento è stato aggiunto al tuo Elenco Pagamenti').waitFor();
+}
+
+test('log in, cart, pay in the sandbox, back on Sportello: paid', async () => {
+  await addFine('41,00', 'A-1');
+  await addFine('12,50', 'A-2');
+  await page.goto(app.base + '/pagamenti');
+  await page.locator('input[name="opzione"]').nth(0).check();
+  await page.locator('input[name="opzione"]').nth(1).check();
+  await page.getByRole('button', { name: 'Procedi al pagamento' }).click();
+
+  // On the sandbox's Checkout page.
+  await page.getByRole('heading', { name: 'Paga con pagoPA' }).waitFor();
+  assert.ok(page.url().startsWith(app.sandbox), page.url());
+  await assert.doesNotReject(page.getByText('SANDBOX – nessun pagamento reale').waitFor());
+  await assert.doesNotReject(page.getByText('53,50 €').first().waitFor());
+  await checked('sandbox-checkout');
+  await page.getByLabel(/Paytipper S\.p\.A\./).check();
+  await page.getByLabel('Titolare della carta').fill('Mario Rossi');
+  await page.getByLabel('Numero della carta').fill('4242 4242 4242 4242');
+  await page.getByLabel(/^Scadenza/).fill('12/30');
+  await page.getByLabel(/Codice di sicurezza/).fill('123');
+  await page.getByRole('button', { name: 'Paga', exact: true }).click();
+
+  // Back on Sportello: waiting, then paid (the page reloads itself).
+  await page.waitForURL(/\/pagamenti\/esito\/.+\/ok$/);
+  await page.getByRole('heading', { name: /Pagamento eseguito/ }).waitFor({ timeout: 20000 });
+  await checked('esito-pagamento-eseguito');
+  await assert.doesNotReject(page.getByRole('link', { name: /storico pagamenti/ }).waitFor());
+  await page.goto(app.base + '/pagamenti');
+  await page.getByText('Carrello vuoto.').waitFor();
+
+  // The sandbox's message log shows the exchange.
+  await page.goto(app.sandbox + '/messages');
+  await assert.doesNotReject(page.getByText('paSendRTV2').first().waitFor());
+  await checked('sandbox-messaggi');
+});
+
+test('a cancelled payment goes back to the cart', async () => {
+  await addFine('20,00', 'C-1');
+  await page.goto(app.base + '/pagamenti');
+  await page.locator('input[name="opzione"]').first().check();
+  await page.getByRole('button', { name: 'Procedi al pagamento' }).click();
+  await page.getByRole('heading', { name: 'Paga con pagoPA' }).waitFor();
+  await page.getByRole('button', { name: /Annulla/ }).click();
+  await page.getByText('Il pagamento è stato annullato').waitFor();
+  await checked('carrello-annullato');
+  assert.equal(await page.locator('input[name="opzione"]').count(), 1);
+});
+
+test('the sandbox home and the PSP counter', async () => {
+  await page.goto(app.sandbox + '/');
+  await page.getByRole('heading', { name: 'Sandbox pagoPA' }).waitFor();
+  await checked('sandbox-home');
+  await page.goto(app.sandbox + '/psp');
+  await checked('sandbox-psp');
+  await page.getByLabel('Codice avviso').fill('301000000000000199');
+  await page.getByLabel(/Codice fiscale dell'ente/).fill('00229080338');
+  await page.getByRole('button', { name: "Verifica l'avviso" }).click();
+  await page.getByRole('alert').waitFor();
+  await checked('sandbox-psp-errore');
+});
