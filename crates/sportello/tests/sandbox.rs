@@ -638,3 +638,57 @@ async fn only_the_owner_sees_a_checkout_outcome() {
     wait_paid(&app, &client, &ok_url).await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_station_leaves_the_payment_waiting_after_the_retries() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let (client, cf, _) = citizen(&app, 14).await;
+    let nav = position_for(&app, &cf, 800).await;
+    let cart_url = proceed(&app, &client, 1).await;
+    let r = pay(&cart_url, "4000 0000 0000 0044").await;
+    assert_eq!(r.status(), 303);
+    let ok_url = r.headers()["location"].to_str().unwrap().to_owned();
+    let started = Instant::now();
+    while !messages(&app).await.contains("tentativi esauriti") {
+        assert!(started.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = messages(&app).await;
+    assert_eq!(log.matches("ERRORE DI RETE").count(), 4, "{log}");
+    let (_, html) = app
+        .page(&client, ok_url.strip_prefix(&app.base).unwrap())
+        .await;
+    assert!(
+        html.contains("Pagamento in attesa della ricevuta"),
+        "{html}"
+    );
+    assert_eq!(option_status(&app, &nav).await, "PO_UNPAID");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkout_key_is_sent_and_required() {
+    let app = TestApp::spawn_with(
+        TestDb::sqlite(),
+        &[("SPORTELLO_CHECKOUT_API_KEY", "checkout-key-0123456789")],
+    )
+    .await;
+    let (client, cf, _) = citizen(&app, 15).await;
+    position_for(&app, &cf, 800).await;
+    // Sportello sends the key: the cart is created.
+    let cart_url = proceed(&app, &client, 1).await;
+    assert!(cart_url.contains("/checkout/carts/"));
+    // Without it, Checkout answers 401 with a ProblemJson.
+    let r = browser()
+        .post(format!(
+            "{}/checkout/ec/v1/carts",
+            app.sandbox.as_deref().unwrap()
+        ))
+        .json(&serde_json::json!({"paymentNotices": [], "returnUrls": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    app.stop().await;
+}
