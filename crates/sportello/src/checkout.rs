@@ -34,6 +34,19 @@ pub enum CheckoutError {
     Unreachable(String),
 }
 
+/// What went over the wire, for the event log.
+#[derive(Debug, Clone, Default)]
+pub struct Wire {
+    /// The JSON sent.
+    pub request: String,
+    /// Status line and `Location`, or the body of an error.
+    pub response: Option<String>,
+    /// HTTP status, when an answer came.
+    pub status: Option<u16>,
+    /// How long it took.
+    pub duration_ms: u64,
+}
+
 /// A Checkout client.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -62,47 +75,68 @@ impl Client {
         &self.base
     }
 
-    /// `POST /carts`: returns the URL to send the citizen to.
-    pub async fn create_cart(&self, cart: &CartRequest) -> Result<String, CheckoutError> {
-        let mut req = self.http.post(format!("{}/carts", self.base)).json(cart);
+    /// `POST /carts`: the URL to send the citizen to, and what went over the wire.
+    pub async fn create_cart(&self, cart: &CartRequest) -> (Result<String, CheckoutError>, Wire) {
+        let started = std::time::Instant::now();
+        let body = serde_json::to_string(cart).expect("a cart serialises");
+        let mut wire = Wire {
+            request: body.clone(),
+            ..Wire::default()
+        };
+        let mut req = self
+            .http
+            .post(format!("{}/carts", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
         if let Some(key) = &self.key {
             req = req.header(KEY_HEADER, key);
         }
-        let res = req
-            .send()
-            .await
-            .map_err(|e| CheckoutError::Unreachable(e.to_string()))?;
-        let status = res.status();
-        if status == reqwest::StatusCode::FOUND || status == reqwest::StatusCode::SEE_OTHER {
-            return match res
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-            {
-                Some(l) if l.starts_with("https://") || l.starts_with("http://") => {
-                    Ok(l.to_owned())
-                }
-                _ => Err(CheckoutError::Failed {
+        let result = async {
+            let res = req
+                .send()
+                .await
+                .map_err(|e| CheckoutError::Unreachable(e.to_string()))?;
+            let status = res.status();
+            wire.status = Some(status.as_u16());
+            if status == reqwest::StatusCode::FOUND || status == reqwest::StatusCode::SEE_OTHER {
+                let location = res
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .map(str::to_owned);
+                wire.response = Some(format!(
+                    "HTTP {} Location: {}",
+                    status.as_u16(),
+                    location.as_deref().unwrap_or("-")
+                ));
+                return match location {
+                    Some(l) if l.starts_with("https://") || l.starts_with("http://") => Ok(l),
+                    _ => Err(CheckoutError::Failed {
+                        status: status.as_u16(),
+                        detail: "redirect without a valid Location".into(),
+                    }),
+                };
+            }
+            let body = res.text().await.unwrap_or_default();
+            wire.response = Some(body.chars().take(10_000).collect());
+            let detail = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| body.chars().take(500).collect());
+            if status.is_client_error() {
+                Err(CheckoutError::Refused {
                     status: status.as_u16(),
-                    detail: "redirect without a valid Location".into(),
-                }),
-            };
+                    detail,
+                })
+            } else {
+                Err(CheckoutError::Failed {
+                    status: status.as_u16(),
+                    detail,
+                })
+            }
         }
-        let body = res.text().await.unwrap_or_default();
-        let detail = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| body.chars().take(500).collect());
-        if status.is_client_error() {
-            Err(CheckoutError::Refused {
-                status: status.as_u16(),
-                detail,
-            })
-        } else {
-            Err(CheckoutError::Failed {
-                status: status.as_u16(),
-                detail,
-            })
-        }
+        .await;
+        wire.duration_ms = started.elapsed().as_millis() as u64;
+        (result, wire)
     }
 }

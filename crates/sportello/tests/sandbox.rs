@@ -242,8 +242,8 @@ async fn messages(app: &TestApp) -> String {
         .unwrap()
 }
 
-async fn pays_a_cart_of(n: usize) {
-    let app = TestApp::spawn(TestDb::sqlite()).await;
+async fn pays_a_cart_of(db: TestDb, n: usize) {
+    let app = TestApp::spawn(db).await;
     let (client, cf, email) = citizen(&app, n).await;
     let mut navs = Vec::new();
     for i in 0..n {
@@ -277,6 +277,14 @@ async fn pays_a_cart_of(n: usize) {
         assert_eq!(receipts.len(), 1, "one receipt per notice");
         assert_eq!(receipts[0].checkout_id.as_deref(), Some(id.as_str()));
     }
+    // Sportello's event log has the Checkout call, the station's the SOAP messages.
+    let exchanges = app.state.store().exchanges_for(&id).await.unwrap();
+    let post = exchanges
+        .iter()
+        .find(|e| e.channel == "checkout")
+        .expect("POST /carts is logged");
+    assert_eq!((post.outcome.as_str(), post.http_status), ("OK", Some(302)));
+    assert!(post.request.contains("\"idCart\""), "{}", post.request);
     // The outcome e-mail to the payer is queued.
     let mail = app
         .state
@@ -305,17 +313,25 @@ async fn pays_a_cart_of(n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cart_of_one_is_paid_end_to_end() {
-    pays_a_cart_of(1).await;
+    pays_a_cart_of(TestDb::sqlite(), 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cart_of_two_is_paid_end_to_end() {
-    pays_a_cart_of(2).await;
+    pays_a_cart_of(TestDb::sqlite(), 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cart_of_two_is_paid_end_to_end_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    pays_a_cart_of(db, 2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cart_of_five_is_paid_end_to_end() {
-    pays_a_cart_of(5).await;
+    pays_a_cart_of(TestDb::sqlite(), 5).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -314,7 +314,26 @@ async fn start_checkout(
     {
         return internal(e);
     }
-    match client.create_cart(&request).await {
+    let (result, wire) = client.create_cart(&request).await;
+    let exchange = crate::store::events::Exchange {
+        direction: crate::store::events::Direction::Out,
+        channel: "checkout".into(),
+        operation: "POST /carts".into(),
+        correlation: Some(id.clone()),
+        request: wire.request,
+        response: wire.response,
+        outcome: match &result {
+            Ok(_) => "OK".into(),
+            Err(e) => e.to_string(),
+        },
+        fault_code: None,
+        http_status: wire.status,
+        duration_ms: wire.duration_ms,
+    };
+    if let Err(e) = state.store().log_exchange(&exchange).await {
+        tracing::warn!(error = %e, "cannot log the Checkout exchange");
+    }
+    match result {
         Ok(location) => {
             if let Err(e) = state.store().checkout_redirected(&id, &location).await {
                 return internal(e);
