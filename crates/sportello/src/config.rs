@@ -1185,6 +1185,47 @@ mod tests {
     }
 
     #[test]
+    fn checkout_and_sandbox_settings() {
+        let demo = Config::load(Some(Path::new("/dev/null")), env(&[])).unwrap();
+        assert!(demo.sandbox_enabled, "the demo runs the sandbox");
+        assert_eq!(demo.checkout_url, None, "the sandbox's, once bound");
+        assert_eq!(demo.sandbox_listen.to_string(), "127.0.0.1:8081");
+        assert_eq!(demo.sandbox_retry_ms, vec![1000, 2000, 4000, 8000]);
+        let production = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[
+                ("SPORTELLO_MODE", "production"),
+                ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
+                ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
+                (
+                    "SPORTELLO_CHECKOUT_URL",
+                    "https://api.platform.pagopa.it/checkout/ec/v1/",
+                ),
+                ("SPORTELLO_CHECKOUT_API_KEY", "k"),
+            ]),
+        )
+        .unwrap();
+        assert!(!production.sandbox_enabled);
+        assert_eq!(
+            production.checkout_url.as_deref(),
+            Some("https://api.platform.pagopa.it/checkout/ec/v1")
+        );
+        assert_eq!(production.checkout_api_key.as_deref(), Some("k"));
+        for (var, value) in [
+            ("SPORTELLO_CHECKOUT_URL", "ftp://x"),
+            ("SPORTELLO_SANDBOX_ENABLED", "yes"),
+            ("SPORTELLO_SANDBOX_LISTEN", "8081"),
+            ("SPORTELLO_SANDBOX_RETRY_MS", "1,two"),
+            ("SPORTELLO_CHECKOUT_TIMEOUT_SECONDS", "0"),
+        ] {
+            let err = Config::load(Some(Path::new("/dev/null")), env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(var), "{err}");
+        }
+    }
+
+    #[test]
     fn every_setting_has_a_distinct_variable() {
         let table = Config::settings_table();
         let mut vars: Vec<_> = table.iter().map(|(_, v, _)| v.clone()).collect();

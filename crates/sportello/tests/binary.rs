@@ -21,7 +21,7 @@ fn help_lists_the_commands() {
     let out = sportello().arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for word in ["serve", "migrate", "settings", "--config"] {
+    for word in ["serve", "sandbox", "migrate", "settings", "--config"] {
         assert!(text.contains(word), "{word} missing from --help:\n{text}");
     }
 }
@@ -86,11 +86,20 @@ fn the_demo_starts_with_no_configuration_and_stops_on_sigterm() {
         .local_addr()
         .unwrap()
         .port();
+    let sandbox_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = sportello()
         .current_dir(dir.path())
         .arg("serve")
-        // The port is the only thing we change: everything else is the demo default.
+        // The ports are the only thing we change: everything else is the demo default.
         .env("SPORTELLO_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "SPORTELLO_SANDBOX_LISTEN",
+            format!("127.0.0.1:{sandbox_port}"),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -111,6 +120,19 @@ fn the_demo_starts_with_no_configuration_and_stops_on_sigterm() {
     });
     assert_eq!(ready, Some(200));
     assert!(dir.path().join("data/sportello.db").exists());
+    // The demo starts the sandbox too.
+    let sandbox = rt.block_on(async {
+        reqwest::get(format!("http://127.0.0.1:{sandbox_port}/"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert!(
+        sandbox.contains("SANDBOX – nessun pagamento reale"),
+        "{sandbox}"
+    );
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
