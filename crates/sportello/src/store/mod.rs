@@ -7,6 +7,7 @@ pub mod audit;
 pub mod cart;
 pub mod ente;
 pub mod events;
+pub mod history;
 pub mod outbox;
 pub mod positions;
 pub mod ratelimit;
