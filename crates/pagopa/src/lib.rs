@@ -17,6 +17,7 @@ pub mod fiscal_code;
 pub mod iban;
 pub mod notice;
 pub mod payload;
+pub mod soap;
 
 pub use cents::{Cents, CentsError};
 pub use fiscal_code::{

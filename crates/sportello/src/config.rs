@@ -168,6 +168,79 @@ pub struct Config {
     pub jobs_interval_seconds: u64,
     /// Largest CSV accepted by the import upload endpoint, in bytes.
     pub import_max_upload_bytes: usize,
+    /// The pagoPA station endpoint (`/pagopa/paForNode`).
+    pub station: StationConfig,
+}
+
+/// The header carrying the station's access key, when one is configured: the one pagoPA's API
+/// gateway uses for subscription keys, so a node-side proxy can set it as for any other API.
+pub const STATION_KEY_HEADER: &str = "Ocp-Apim-Subscription-Key";
+
+/// Who may call the station endpoint, and how much they may send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationConfig {
+    /// Largest request body accepted, in bytes; larger ones get `PAA_SINTASSI_XSD`.
+    pub max_body_bytes: usize,
+    /// When set, requests must carry it in [`STATION_KEY_HEADER`].
+    pub api_key: Option<String>,
+    /// When not empty, only these addresses (or networks) may call.
+    pub allowed_ips: Vec<IpNetwork>,
+}
+
+/// An IP address or a CIDR network (`10.0.0.0/8`, `2001:db8::/32`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNetwork {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpNetwork {
+    /// Parses `address` or `address/prefix`.
+    pub fn parse(text: &str) -> Result<IpNetwork, String> {
+        let text = text.trim();
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let addr: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP address or CIDR network"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{text:?} has an invalid prefix length"))?,
+        };
+        Ok(IpNetwork { addr, prefix })
+    }
+
+    /// Whether `ip` is inside this network. IPv4 addresses mapped into IPv6 (`::ffff:a.b.c.d`,
+    /// as a dual-stack listener reports them) count as IPv4.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
 }
 
 /// One known setting: its dotted key, its default, and its environment variable name.
@@ -322,6 +395,18 @@ const SETTINGS: &[Setting] = &[
     Setting {
         key: "import.max_upload_bytes",
         default: Some("104857600"),
+    },
+    Setting {
+        key: "station.max_body_bytes",
+        default: Some("1048576"),
+    },
+    Setting {
+        key: "station.api_key",
+        default: None,
+    },
+    Setting {
+        key: "station.allowed_ips",
+        default: None,
     },
 ];
 
@@ -617,6 +702,42 @@ impl Config {
                 .filter(|s| *s >= 1024)
                 .ok_or_else(|| "expected a number of bytes, at least 1024".into())
         })?;
+        let station = StationConfig {
+            max_body_bytes: raw.parse("station.max_body_bytes", |v| {
+                v.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1024..=64 * 1024 * 1024).contains(n))
+                    .ok_or_else(|| "expected a number of bytes between 1024 and 67108864".into())
+            })?,
+            api_key: match raw.get("station.api_key") {
+                None => None,
+                Some((v, source)) => {
+                    let v = v.trim();
+                    if v.is_empty() {
+                        None
+                    } else if v.len() < 16 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+                        return Err(invalid(
+                            "station.api_key",
+                            "***",
+                            source,
+                            "the key must be at least 16 printable characters without spaces",
+                        ));
+                    } else {
+                        Some(v.to_owned())
+                    }
+                }
+            },
+            allowed_ips: match raw.get("station.allowed_ips") {
+                None => Vec::new(),
+                Some((v, source)) => v
+                    .split(',')
+                    .filter(|part| !part.trim().is_empty())
+                    .map(IpNetwork::parse)
+                    .collect::<Result<_, _>>()
+                    .map_err(|reason| invalid("station.allowed_ips", v, source, reason))?,
+            },
+        };
         Ok(Config {
             catalog,
             spontaneous_abandon_hours: positive("spontaneous_abandon_hours", 24 * 365)?,
@@ -640,6 +761,7 @@ impl Config {
             api_keys,
             jobs_interval_seconds,
             import_max_upload_bytes,
+            station,
         })
     }
 
@@ -900,6 +1022,59 @@ mod tests {
         .unwrap();
         let from_file = Config::load(Some(&path), env(&[])).unwrap();
         assert_eq!(from_file.api_keys.len(), 2);
+    }
+
+    #[test]
+    fn station_access_settings() {
+        let config = Config::load(Some(Path::new("/dev/null")), env(&[])).unwrap();
+        assert_eq!(config.station.max_body_bytes, 1024 * 1024);
+        assert_eq!(config.station.api_key, None);
+        assert!(config.station.allowed_ips.is_empty());
+
+        let config = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[
+                ("SPORTELLO_STATION_API_KEY", "0123456789abcdef0123"),
+                (
+                    "SPORTELLO_STATION_ALLOWED_IPS",
+                    "10.1.0.0/16, 192.0.2.7,2001:db8::/32",
+                ),
+                ("SPORTELLO_STATION_MAX_BODY_BYTES", "65536"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.station.api_key.as_deref(),
+            Some("0123456789abcdef0123")
+        );
+        assert_eq!(config.station.max_body_bytes, 65536);
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let allowed = |s: &str| config.station.allowed_ips.iter().any(|n| n.contains(ip(s)));
+        assert!(allowed("10.1.200.3"));
+        assert!(allowed("::ffff:10.1.0.1"));
+        assert!(!allowed("10.2.0.1"));
+        assert!(allowed("192.0.2.7"));
+        assert!(!allowed("192.0.2.8"));
+        assert!(allowed("2001:db8:1::1"));
+        assert!(!allowed("2001:db9::1"));
+        assert!(
+            IpNetwork::parse("0.0.0.0/0")
+                .unwrap()
+                .contains(ip("8.8.8.8"))
+        );
+
+        for (var, value) in [
+            ("SPORTELLO_STATION_API_KEY", "short"),
+            ("SPORTELLO_STATION_ALLOWED_IPS", "10.0.0.0/33"),
+            ("SPORTELLO_STATION_ALLOWED_IPS", "example.org"),
+            ("SPORTELLO_STATION_MAX_BODY_BYTES", "10"),
+        ] {
+            let err = Config::load(Some(Path::new("/dev/null")), env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(var), "{err}");
+            assert!(!err.contains("short\""), "the key is never echoed: {err}");
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ use sportello::store::events::{Direction, Exchange};
 use sportello::store::outbox::NewMessage;
 use sportello::store::positions::{PositionExtras, PositionFilter, PositionOrder};
 use sportello::store::receipts::NewReceipt;
+use sportello::store::station::{NewAttempt, ReceiptTransferRow, StationReceipt};
 use sportello::store::{Store, StoreError};
 
 macro_rules! suite {
@@ -66,6 +67,10 @@ suite!(
     time_rules_expire_overdue_and_activate_published,
     replace_status_and_delete_under_lock,
     import_lookups_savepoints_and_iuv_blocks,
+    station_finds_notices_and_records_attempts,
+    station_receipts_keep_every_column,
+    station_settles_options_positions_and_checkouts,
+    station_allows_one_closing_receipt_per_option,
 );
 
 fn demo_config() -> Config {
@@ -887,5 +892,467 @@ async fn import_lookups_savepoints_and_iuv_blocks(store: Store) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// Station (store/station.rs)
+// ------------------------------------------------------------------------------------------
+
+fn station_receipt(receipt_id: &str, nav: &NoticeNumber, option_id: Option<i64>) -> StationReceipt {
+    StationReceipt {
+        receipt_id: receipt_id.into(),
+        payment_option_id: option_id,
+        notice_number: nav.as_str().into(),
+        iuv: nav.iuv().as_str().into(),
+        outcome: "OK".into(),
+        amount: 2600,
+        description: "Rata".into(),
+        company_name: "Comune di Piacenza".into(),
+        office_name: Some("Entrate".into()),
+        debtor_type: "F".into(),
+        debtor_fiscal_code: "RSSMRA80A01H501U".into(),
+        debtor_name: "Mario Rossi".into(),
+        payer_type: Some("F".into()),
+        payer_fiscal_code: Some("BNCNNA80A41H501X".into()),
+        payer_name: Some("Anna Bianchi".into()),
+        payer_account_id: None,
+        checkout_id: None,
+        id_psp: "BCITITMM".into(),
+        psp_fiscal_code: Some("00799960158".into()),
+        psp_partita_iva: Some("10810700152".into()),
+        psp_company_name: "Intesa Sanpaolo".into(),
+        id_channel: "00799960158_01".into(),
+        channel_description: Some("app".into()),
+        payment_method: Some("creditCard".into()),
+        fee: Some(100),
+        primary_ci_incurred_fee: Some(0),
+        id_bundle: Some("bundle".into()),
+        id_ci_bundle: Some("ci-bundle".into()),
+        payment_note: Some("cart".into()),
+        payment_date_time: Timestamp::parse("2030-01-10T10:30:00.123456Z").unwrap(),
+        application_date: Some(time::macros::date!(2030 - 01 - 10)),
+        transfer_date: Some(time::macros::date!(2030 - 01 - 12)),
+        stand_in: true,
+        refund_required: false,
+        raw_xml: "<receipt/>".into(),
+        transfers: vec![
+            ReceiptTransferRow {
+                id_transfer: 1,
+                amount: 1000,
+                fiscal_code_pa: "00229080338".into(),
+                iban: Some(sportello::config::DEMO_IBAN.into()),
+                stamp: false,
+                remittance_information: "quota 1".into(),
+                category: "9/0101108TS/".into(),
+            },
+            ReceiptTransferRow {
+                id_transfer: 2,
+                amount: 1600,
+                fiscal_code_pa: "00229080338".into(),
+                iban: None,
+                stamp: true,
+                remittance_information: "bollo".into(),
+                category: "9/0101108TS/".into(),
+            },
+        ],
+    }
+}
+
+async fn option_id(store: &Store, ente: i64, seq: u64) -> i64 {
+    store
+        .notice_option(ente, nav(seq).as_str())
+        .await
+        .unwrap()
+        .unwrap()
+        .option_id
+}
+
+async fn station_finds_notices_and_records_attempts(store: Store) {
+    let ente = demo_ente(&store).await;
+    store
+        .insert_position(
+            ente,
+            &position(
+                "IUPD-ST-1",
+                vec![option(1, &[1000, 1600]), option(2, &[500])],
+            ),
+        )
+        .await
+        .unwrap();
+    let found = store
+        .notice_option(ente, nav(2).as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.position.iupd, "IUPD-ST-1");
+    assert_eq!(found.option().nav, nav(2));
+    assert_eq!(found.option().amount, Cents::new(500));
+    assert!(
+        store
+            .notice_option(ente, nav(3).as_str())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .notice_option(ente + 1, nav(2).as_str())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let attempt = NewAttempt {
+        payment_option_id: found.option_id,
+        amount: 500,
+        payment_note: Some("cart-1".into()),
+        transfer_type: Some("POSTAL".into()),
+    };
+    let before = Timestamp::now();
+    store.insert_attempt(&attempt).await.unwrap();
+    store
+        .insert_attempt(&NewAttempt {
+            payment_note: None,
+            transfer_type: None,
+            ..attempt.clone()
+        })
+        .await
+        .unwrap();
+    let attempts = store.attempts_for(found.option_id).await.unwrap();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[0].attempt, attempt);
+    assert_eq!(attempts[1].attempt.payment_note, None);
+    assert!(attempts[0].created_at >= before);
+    assert!(
+        store
+            .attempts_for(option_id(&store, ente, 1).await)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn station_receipts_keep_every_column(store: Store) {
+    let ente = demo_ente(&store).await;
+    store
+        .insert_position(ente, &position("IUPD-ST-2", vec![option(1, &[1000, 1600])]))
+        .await
+        .unwrap();
+    let option = option_id(&store, ente, 1).await;
+    let mut tx = store.db().begin().await.unwrap();
+    let locked = Store::lock_notice_in(&mut tx, ente, nav(1).as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(locked.option_id, option);
+    assert_eq!(locked.option_status, OptionStatus::Unpaid);
+    assert_eq!(locked.position_status, PositionStatus::Valid);
+    assert_eq!(locked.amount, 2600);
+    assert_eq!(
+        locked.debtor_email.as_deref(),
+        Some("mario.rossi@example.it")
+    );
+    assert!(
+        Store::lock_notice_in(&mut tx, ente, nav(9).as_str())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        Store::receipt_pk_in(&mut tx, ente, "R-1").await.unwrap(),
+        None
+    );
+    let r = station_receipt("R-1", &nav(1), Some(option));
+    let pk = Store::insert_station_receipt_in(&mut tx, ente, &r)
+        .await
+        .unwrap();
+    assert_eq!(
+        Store::receipt_pk_in(&mut tx, ente, "R-1").await.unwrap(),
+        Some(pk)
+    );
+    tx.commit().await.unwrap();
+
+    let stored = store
+        .receipts_for_notice(ente, nav(1).as_str())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].payment_option_id, Some(option));
+    assert_eq!(stored[0].transfer_count, 2);
+    assert_eq!(stored[0].payment_date_time, r.payment_date_time);
+    assert_eq!(
+        stored[0].payer_fiscal_code.as_deref(),
+        Some("BNCNNA80A41H501X")
+    );
+    // Every column reads back as written.
+    type Row = (
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+        Option<time::Date>,
+        Option<time::Date>,
+        bool,
+        String,
+    );
+    let row: Row = sportello::with_db!(store.db(), |pool| {
+        sqlx::query_as(
+            "SELECT psp_partita_iva, channel_description, fee, primary_ci_incurred_fee, id_ci_bundle, application_date, transfer_date, stand_in, raw_xml FROM receipts WHERE id = $1",
+        )
+        .bind(pk)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    });
+    assert_eq!(
+        row,
+        (
+            "10810700152".into(),
+            Some("app".into()),
+            Some(100),
+            Some(0),
+            Some("ci-bundle".into()),
+            r.application_date,
+            r.transfer_date,
+            true,
+            "<receipt/>".into()
+        )
+    );
+    let stamps: Vec<(i32, Option<String>, bool)> = sportello::with_db!(store.db(), |pool| {
+        sqlx::query_as("SELECT id_transfer, iban, stamp FROM receipt_transfers WHERE receipt_pk = $1 ORDER BY id_transfer")
+            .bind(pk)
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(
+        stamps,
+        vec![
+            (1, Some(sportello::config::DEMO_IBAN.into()), false),
+            (2, None, true)
+        ]
+    );
+
+    // The same receiptId is a conflict, and the failed transaction leaves nothing behind.
+    let mut tx = store.db().begin().await.unwrap();
+    let mut again = station_receipt("R-1", &nav(1), None);
+    again.refund_required = true;
+    let err = Store::insert_station_receipt_in(&mut tx, ente, &again)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    tx.rollback().await.unwrap();
+    // A transfer that breaks a constraint rolls the receipt back with it.
+    let mut tx = store.db().begin().await.unwrap();
+    let mut bad = station_receipt("R-2", &nav(1), None);
+    bad.refund_required = true;
+    bad.transfers[1].id_transfer = 1;
+    assert!(
+        Store::insert_station_receipt_in(&mut tx, ente, &bad)
+            .await
+            .is_err()
+    );
+    drop(tx);
+    assert_eq!(
+        store
+            .receipts_for_notice(ente, nav(1).as_str())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn station_settles_options_positions_and_checkouts(store: Store) {
+    let ente = demo_ente(&store).await;
+    let mut plan = position(
+        "IUPD-ST-3",
+        vec![option(1, &[2000]), option(2, &[1000]), option(3, &[1000])],
+    );
+    plan.options[1].is_partial_payment = true;
+    plan.options[2].is_partial_payment = true;
+    store.insert_position(ente, &plan).await.unwrap();
+    store
+        .insert_position(ente, &position("IUPD-ST-4", vec![option(4, &[700])]))
+        .await
+        .unwrap();
+    let (single, rata1, rata2, other) = (
+        option_id(&store, ente, 1).await,
+        option_id(&store, ente, 2).await,
+        option_id(&store, ente, 3).await,
+        option_id(&store, ente, 4).await,
+    );
+    sportello::with_db!(store.db(), |pool| {
+        for (id, state, created) in [
+            ("cart-old", "paid", "2030-01-01T00:00:00.000000Z"),
+            ("cart-new", "waiting_receipt", "2030-01-02T00:00:00.000000Z"),
+        ] {
+            sqlx::query("INSERT INTO checkouts (id, state, total_amount, created_at, updated_at) VALUES ($1, $2, 1700, $3, $3)")
+                .bind(id)
+                .bind(state)
+                .bind(Timestamp::parse(created).unwrap())
+                .execute(pool)
+                .await
+                .unwrap();
+            for (pos, o) in [(1, rata1), (2, other)] {
+                sqlx::query("INSERT INTO checkout_items (checkout_id, payment_option_id, position, amount) VALUES ($1, $2, $3, 100)")
+                    .bind(id)
+                    .bind(o)
+                    .bind(pos)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+    let mut tx = store.db().begin().await.unwrap();
+    // By payment note first, then by the cart holding the option (preferring an open one).
+    let by_note = Store::checkout_for_receipt_in(&mut tx, Some("cart-old"), Some(single))
+        .await
+        .unwrap();
+    assert_eq!(by_note.unwrap().id, "cart-old");
+    let by_item = Store::checkout_for_receipt_in(&mut tx, Some("no-such-cart"), Some(rata1))
+        .await
+        .unwrap();
+    assert_eq!(
+        by_item.as_ref().map(|c| c.state.as_str()),
+        Some("waiting_receipt")
+    );
+    assert!(
+        Store::checkout_for_receipt_in(&mut tx, None, Some(single))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        Store::checkout_for_receipt_in(&mut tx, None, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let paid_at = Timestamp::parse("2030-01-10T10:00:00.000000Z").unwrap();
+    let status = Store::settle_option_in(
+        &mut tx,
+        rata1,
+        plan_position_id(&store, ente).await,
+        paid_at,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, PositionStatus::PartiallyPaid);
+    assert_eq!(
+        Store::settle_checkout_in(&mut tx, "cart-new")
+            .await
+            .unwrap(),
+        "partially_paid"
+    );
+    tx.commit().await.unwrap();
+    let p = store
+        .position_by_iupd(ente, "IUPD-ST-3")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.status, PositionStatus::PartiallyPaid);
+    assert_eq!(p.payment_date, Some(paid_at));
+    assert_eq!(p.version, 2);
+    assert_eq!(
+        p.options.iter().map(|o| o.status).collect::<Vec<_>>(),
+        vec![
+            OptionStatus::Unpaid,
+            OptionStatus::Paid,
+            OptionStatus::Unpaid
+        ]
+    );
+
+    let mut tx = store.db().begin().await.unwrap();
+    let position_id = plan_position_id(&store, ente).await;
+    assert_eq!(
+        Store::settle_option_in(&mut tx, rata2, position_id, paid_at)
+            .await
+            .unwrap(),
+        PositionStatus::Paid
+    );
+    let other_position = store
+        .notice_option(ente, nav(4).as_str())
+        .await
+        .unwrap()
+        .unwrap()
+        .position
+        .id;
+    assert_eq!(
+        Store::settle_option_in(&mut tx, other, other_position, paid_at)
+            .await
+            .unwrap(),
+        PositionStatus::Paid
+    );
+    assert_eq!(
+        Store::settle_checkout_in(&mut tx, "cart-new")
+            .await
+            .unwrap(),
+        "paid"
+    );
+    // Nothing is visible before commit, everything after.
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        store.checkout_state("cart-new").await.unwrap().as_deref(),
+        Some("partially_paid")
+    );
+    assert_eq!(store.checkout_state("nope").await.unwrap(), None);
+}
+
+async fn plan_position_id(store: &Store, ente: i64) -> i64 {
+    store
+        .position_by_iupd(ente, "IUPD-ST-3")
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+async fn station_allows_one_closing_receipt_per_option(store: Store) {
+    let ente = demo_ente(&store).await;
+    store
+        .insert_position(ente, &position("IUPD-ST-5", vec![option(1, &[2600])]))
+        .await
+        .unwrap();
+    let option = option_id(&store, ente, 1).await;
+    let insert = |r: StationReceipt| {
+        let store = store.clone();
+        async move {
+            let mut tx = store.db().begin().await.unwrap();
+            let result = Store::insert_station_receipt_in(&mut tx, ente, &r).await;
+            if result.is_ok() {
+                tx.commit().await.unwrap();
+            }
+            result
+        }
+    };
+    insert(station_receipt("R-1", &nav(1), Some(option)))
+        .await
+        .unwrap();
+    // A second closing receipt for the same option is refused by the database itself, and not
+    // as a duplicate receiptId (which the station would acknowledge as a retry)…
+    let err = insert(station_receipt("R-2", &nav(1), Some(option)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Db(e) if sportello::db::is_unique_violation(e)),
+        "{err:?}"
+    );
+    // …while a flagged one, a KO one, and one for an unknown notice are all kept.
+    let mut flagged = station_receipt("R-3", &nav(1), Some(option));
+    flagged.refund_required = true;
+    insert(flagged).await.unwrap();
+    let mut ko = station_receipt("R-4", &nav(1), Some(option));
+    ko.outcome = "KO".into();
+    insert(ko).await.unwrap();
+    insert(station_receipt("R-5", &nav(7), None)).await.unwrap();
+    insert(station_receipt("R-6", &nav(7), None)).await.unwrap();
+    assert_eq!(
+        store.receipt_counts(ente, nav(1).as_str()).await.unwrap(),
+        (3, 1)
     );
 }

@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_init"),
     migration!(2, "0002_cart"),
     migration!(3, "0003_gpd"),
+    migration!(4, "0004_station"),
 ];
 
 /// A migration problem.

@@ -14,6 +14,7 @@ pub mod ratelimit;
 pub mod receipts;
 pub mod services;
 pub mod sessions;
+pub mod station;
 
 use crate::db::{Db, Dialect, migrate};
 

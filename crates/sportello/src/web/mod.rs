@@ -5,6 +5,7 @@ pub mod metrics;
 pub mod ops;
 pub mod pages;
 pub mod session;
+pub mod soap;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -129,6 +130,7 @@ pub fn router(state: AppState) -> Router {
     let assets = tower_http::services::ServeDir::new(&state.config().assets_dir);
     Router::new()
         .merge(ops::routes())
+        .merge(soap::routes())
         .merge(gpd::routes())
         .merge(pages)
         .route("/static/app.css", axum::routing::get(app_css))

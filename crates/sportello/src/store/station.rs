@@ -1,0 +1,636 @@
+//! What the pagoPA station needs from storage: notices by number, activations, and the
+//! receipt transaction (lock the notice, store the receipt, close the option and the position,
+//! settle the checkout).
+//!
+//! The decisions (is it payable? does this receipt close it?) belong to [`crate::station`];
+//! these functions only read and write, inside the caller's transaction where it matters.
+
+use super::{Store, StoreError, StoreResult};
+use crate::clock::Timestamp;
+use crate::db::{DbRow, Tx};
+use crate::domain::position::{OptionStatus, Position, PositionStatus};
+use crate::{with_db, with_tx};
+
+/// A payment option found by its notice number, with its whole position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeOption {
+    /// The option's primary key.
+    pub option_id: i64,
+    /// Index of the option in `position.options`.
+    pub index: usize,
+    /// The position, with every option and transfer.
+    pub position: Position,
+}
+
+impl NoticeOption {
+    /// The option itself.
+    pub fn option(&self) -> &crate::domain::position::PaymentOption {
+        &self.position.options[self.index]
+    }
+}
+
+/// An activation (`paGetPayment[V2]`) to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttempt {
+    /// The option activated.
+    pub payment_option_id: i64,
+    /// Amount in cents.
+    pub amount: i64,
+    /// The request's payment note (Checkout's cart id).
+    pub payment_note: Option<String>,
+    /// `POSTAL` or `PAGOPA`.
+    pub transfer_type: Option<String>,
+}
+
+/// A recorded activation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// What was recorded.
+    pub attempt: NewAttempt,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// The notice a receipt is for, read under a row lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedNotice {
+    /// Option key.
+    pub option_id: i64,
+    /// Option status.
+    pub option_status: OptionStatus,
+    /// Option amount in cents.
+    pub amount: i64,
+    /// Whether the option is an installment.
+    pub is_partial_payment: bool,
+    /// Position key.
+    pub position_id: i64,
+    /// Position status.
+    pub position_status: PositionStatus,
+    /// Debtor fiscal code as stored.
+    pub debtor_fiscal_code: String,
+    /// Debtor e-mail, if known.
+    pub debtor_email: Option<String>,
+}
+
+/// One transfer of a receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptTransferRow {
+    /// 1 to 5.
+    pub id_transfer: i32,
+    /// Cents.
+    pub amount: i64,
+    /// The receiving ente.
+    pub fiscal_code_pa: String,
+    /// IBAN, when not a stamp.
+    pub iban: Option<String>,
+    /// Whether it was a digital stamp.
+    pub stamp: bool,
+    /// Causale.
+    pub remittance_information: String,
+    /// Taxonomy code.
+    pub category: String,
+}
+
+/// A receipt with every column of the `receipts` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationReceipt {
+    /// pagoPA receiptId.
+    pub receipt_id: String,
+    /// The option it pays, when the notice is known.
+    pub payment_option_id: Option<i64>,
+    /// Notice number.
+    pub notice_number: String,
+    /// IUV (creditorReferenceId).
+    pub iuv: String,
+    /// `OK` or `KO`.
+    pub outcome: String,
+    /// Cents.
+    pub amount: i64,
+    /// Description.
+    pub description: String,
+    /// Ente name.
+    pub company_name: String,
+    /// Office.
+    pub office_name: Option<String>,
+    /// F or G.
+    pub debtor_type: String,
+    /// Debtor fiscal code.
+    pub debtor_fiscal_code: String,
+    /// Debtor name.
+    pub debtor_name: String,
+    /// F or G.
+    pub payer_type: Option<String>,
+    /// Payer fiscal code.
+    pub payer_fiscal_code: Option<String>,
+    /// Payer name.
+    pub payer_name: Option<String>,
+    /// The account that paid (through a checkout).
+    pub payer_account_id: Option<i64>,
+    /// The checkout it settles.
+    pub checkout_id: Option<String>,
+    /// PSP id.
+    pub id_psp: String,
+    /// PSP fiscal code.
+    pub psp_fiscal_code: Option<String>,
+    /// PSP VAT number.
+    pub psp_partita_iva: Option<String>,
+    /// PSP name.
+    pub psp_company_name: String,
+    /// Channel id.
+    pub id_channel: String,
+    /// Channel description.
+    pub channel_description: Option<String>,
+    /// Payment method.
+    pub payment_method: Option<String>,
+    /// Fee in cents.
+    pub fee: Option<i64>,
+    /// Fee borne by the ente, in cents.
+    pub primary_ci_incurred_fee: Option<i64>,
+    /// Bundle id.
+    pub id_bundle: Option<String>,
+    /// Ente bundle id.
+    pub id_ci_bundle: Option<String>,
+    /// Payment note.
+    pub payment_note: Option<String>,
+    /// Legally binding payment time.
+    pub payment_date_time: Timestamp,
+    /// Application date.
+    pub application_date: Option<time::Date>,
+    /// Transfer date.
+    pub transfer_date: Option<time::Date>,
+    /// Taken by the node in stand-in.
+    pub stand_in: bool,
+    /// Must be refunded.
+    pub refund_required: bool,
+    /// The raw request as received.
+    pub raw_xml: String,
+    /// Its transfers.
+    pub transfers: Vec<ReceiptTransferRow>,
+}
+
+/// A stored receipt, as far as the station's checks need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredReceipt {
+    /// Primary key.
+    pub id: i64,
+    /// pagoPA receiptId.
+    pub receipt_id: String,
+    /// The option it pays.
+    pub payment_option_id: Option<i64>,
+    /// `OK` or `KO`.
+    pub outcome: String,
+    /// Cents.
+    pub amount: i64,
+    /// Must be refunded.
+    pub refund_required: bool,
+    /// The checkout it settles.
+    pub checkout_id: Option<String>,
+    /// The account that paid.
+    pub payer_account_id: Option<i64>,
+    /// Payer fiscal code.
+    pub payer_fiscal_code: Option<String>,
+    /// Payment time.
+    pub payment_date_time: Timestamp,
+    /// Number of transfer rows.
+    pub transfer_count: i64,
+}
+
+/// A checkout a receipt belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutLink {
+    /// The cart id.
+    pub id: String,
+    /// The account that started it.
+    pub account_id: Option<i64>,
+    /// Its state.
+    pub state: String,
+}
+
+/// Whether `err` is the unique (ente, receiptId) constraint, as opposed to another one.
+fn is_receipt_id_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            db.constraint().is_some_and(|c| c.contains("receipt_id"))
+                || db.message().contains("receipt_id")
+        }
+        _ => false,
+    }
+}
+
+fn decode_err(what: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("stored {what} {value:?} is not valid").into())
+}
+
+impl Store {
+    /// The payment option with notice number `nav`, with its position.
+    pub async fn notice_option(
+        &self,
+        ente_id: i64,
+        nav: &str,
+    ) -> StoreResult<Option<NoticeOption>> {
+        let found: Option<(i64, String)> = with_db!(self.db(), |pool| {
+            sqlx::query_as(
+                "SELECT o.id, p.iupd FROM payment_options o JOIN debt_positions p ON p.id = o.position_id
+                 WHERE o.ente_id = $1 AND o.nav = $2",
+            )
+            .bind(ente_id)
+            .bind(nav)
+            .fetch_optional(pool)
+            .await?
+        });
+        let Some((option_id, iupd)) = found else {
+            return Ok(None);
+        };
+        // Loaded through the positions module so the station sees exactly the model the rest of
+        // the application sees.
+        let Some(position) = self.position_by_iupd(ente_id, &iupd).await? else {
+            return Ok(None);
+        };
+        let Some(index) = position.options.iter().position(|o| o.nav.as_str() == nav) else {
+            return Ok(None);
+        };
+        Ok(Some(NoticeOption {
+            option_id,
+            index,
+            position,
+        }))
+    }
+
+    /// Records an activation.
+    pub async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<i64> {
+        with_db!(self.db(), |pool| {
+            Ok(sqlx::query_scalar(
+                "INSERT INTO payment_attempts (payment_option_id, amount, payment_note, transfer_type, created_at)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(a.payment_option_id)
+            .bind(a.amount)
+            .bind(&a.payment_note)
+            .bind(&a.transfer_type)
+            .bind(Timestamp::now())
+            .fetch_one(pool)
+            .await?)
+        })
+    }
+
+    /// The activations of an option, oldest first.
+    pub async fn attempts_for(&self, payment_option_id: i64) -> StoreResult<Vec<Attempt>> {
+        with_db!(self.db(), |pool| {
+            let rows = sqlx::query(
+                "SELECT payment_option_id, amount, payment_note, transfer_type, created_at
+                 FROM payment_attempts WHERE payment_option_id = $1 ORDER BY id",
+            )
+            .bind(payment_option_id)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Attempt {
+                        attempt: NewAttempt {
+                            payment_option_id: r.col("payment_option_id")?,
+                            amount: r.col("amount")?,
+                            payment_note: r.col("payment_note")?,
+                            transfer_type: r.col("transfer_type")?,
+                        },
+                        created_at: r.col("created_at")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(Into::into)
+        })
+    }
+
+    /// Reads the notice a receipt is for and locks it until the transaction ends: on
+    /// PostgreSQL with `FOR UPDATE` on the option and position rows, on SQLite through the
+    /// write lock `BEGIN IMMEDIATE` already holds. Receipts for one notice are thus decided one
+    /// at a time.
+    pub async fn lock_notice_in(
+        tx: &mut Tx,
+        ente_id: i64,
+        nav: &str,
+    ) -> StoreResult<Option<LockedNotice>> {
+        let lock = match tx {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR UPDATE",
+        };
+        let sql = format!(
+            "SELECT o.id AS option_id, o.status AS option_status, o.amount, o.is_partial_payment,
+                    p.id AS position_id, p.status AS position_status, p.debtor_fiscal_code, p.email
+             FROM payment_options o JOIN debt_positions p ON p.id = o.position_id
+             WHERE o.ente_id = $1 AND o.nav = $2{lock}"
+        );
+        let row = with_tx!(tx, |conn| {
+            let row = sqlx::query(&sql)
+                .bind(ente_id)
+                .bind(nav)
+                .fetch_optional(&mut *conn)
+                .await?;
+            row.map(|r| -> Result<LockedNotice, sqlx::Error> {
+                let option_status: String = r.col("option_status")?;
+                let position_status: String = r.col("position_status")?;
+                Ok(LockedNotice {
+                    option_id: r.col("option_id")?,
+                    option_status: OptionStatus::parse(&option_status)
+                        .ok_or_else(|| decode_err("option status", &option_status))?,
+                    amount: r.col("amount")?,
+                    is_partial_payment: r.col("is_partial_payment")?,
+                    position_id: r.col("position_id")?,
+                    position_status: PositionStatus::parse(&position_status)
+                        .ok_or_else(|| decode_err("position status", &position_status))?,
+                    debtor_fiscal_code: r.col("debtor_fiscal_code")?,
+                    debtor_email: r.col("email")?,
+                })
+            })
+            .transpose()?
+        });
+        Ok(row)
+    }
+
+    /// The primary key of the receipt with this receiptId, if stored.
+    pub async fn receipt_pk_in(
+        tx: &mut Tx,
+        ente_id: i64,
+        receipt_id: &str,
+    ) -> StoreResult<Option<i64>> {
+        Ok(with_tx!(tx, |conn| {
+            sqlx::query_scalar("SELECT id FROM receipts WHERE ente_id = $1 AND receipt_id = $2")
+                .bind(ente_id)
+                .bind(receipt_id)
+                .fetch_optional(&mut *conn)
+                .await?
+        }))
+    }
+
+    /// Stores a receipt and its transfers in the caller's transaction. A receiptId already
+    /// stored is a [`StoreError::Conflict`] (a concurrent retry of the same receipt); a second
+    /// closing receipt for one option (see migration 0004) is a plain database error.
+    pub async fn insert_station_receipt_in(
+        tx: &mut Tx,
+        ente_id: i64,
+        r: &StationReceipt,
+    ) -> StoreResult<i64> {
+        let id: i64 = with_tx!(tx, |conn| {
+            sqlx::query_scalar(
+                "INSERT INTO receipts (ente_id, receipt_id, payment_option_id, notice_number, iuv, outcome, amount, description, company_name, office_name,
+                    debtor_type, debtor_fiscal_code, debtor_name, payer_type, payer_fiscal_code, payer_name, payer_account_id, checkout_id,
+                    id_psp, psp_fiscal_code, psp_partita_iva, psp_company_name, id_channel, channel_description, payment_method,
+                    fee, primary_ci_incurred_fee, id_bundle, id_ci_bundle, payment_note, payment_date_time, application_date, transfer_date,
+                    stand_in, refund_required, raw_xml, received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
+                    $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)
+                 RETURNING id",
+            )
+            .bind(ente_id)
+            .bind(&r.receipt_id)
+            .bind(r.payment_option_id)
+            .bind(&r.notice_number)
+            .bind(&r.iuv)
+            .bind(&r.outcome)
+            .bind(r.amount)
+            .bind(&r.description)
+            .bind(&r.company_name)
+            .bind(&r.office_name)
+            .bind(&r.debtor_type)
+            .bind(&r.debtor_fiscal_code)
+            .bind(&r.debtor_name)
+            .bind(&r.payer_type)
+            .bind(&r.payer_fiscal_code)
+            .bind(&r.payer_name)
+            .bind(r.payer_account_id)
+            .bind(&r.checkout_id)
+            .bind(&r.id_psp)
+            .bind(&r.psp_fiscal_code)
+            .bind(&r.psp_partita_iva)
+            .bind(&r.psp_company_name)
+            .bind(&r.id_channel)
+            .bind(&r.channel_description)
+            .bind(&r.payment_method)
+            .bind(r.fee)
+            .bind(r.primary_ci_incurred_fee)
+            .bind(&r.id_bundle)
+            .bind(&r.id_ci_bundle)
+            .bind(&r.payment_note)
+            .bind(r.payment_date_time)
+            .bind(r.application_date)
+            .bind(r.transfer_date)
+            .bind(r.stand_in)
+            .bind(r.refund_required)
+            .bind(&r.raw_xml)
+            .bind(Timestamp::now())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| {
+                if is_receipt_id_violation(&e) {
+                    StoreError::Conflict(format!("receiptId {}", r.receipt_id))
+                } else {
+                    // Including the one-closing-receipt index: not a retry of this receipt, so
+                    // it must not pass for one (the caller fails, the node retries later).
+                    StoreError::Db(e)
+                }
+            })?
+        });
+        for t in &r.transfers {
+            with_tx!(tx, |conn| {
+                sqlx::query(
+                    "INSERT INTO receipt_transfers (receipt_pk, id_transfer, amount, fiscal_code_pa, iban, stamp, remittance_information, category)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(id)
+                .bind(t.id_transfer)
+                .bind(t.amount)
+                .bind(&t.fiscal_code_pa)
+                .bind(&t.iban)
+                .bind(t.stamp)
+                .bind(&t.remittance_information)
+                .bind(&t.category)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| StoreError::from_insert(e, format!("transfer {}", t.id_transfer)))?;
+            });
+        }
+        Ok(id)
+    }
+
+    /// Marks an option paid and brings its position up to date: PAID, or PARTIALLY_PAID while
+    /// other installments are unpaid (a single option paid closes the whole plan). Returns the
+    /// position's new status.
+    pub async fn settle_option_in(
+        tx: &mut Tx,
+        option_id: i64,
+        position_id: i64,
+        paid_at: Timestamp,
+    ) -> StoreResult<PositionStatus> {
+        let now = Timestamp::now();
+        let remaining: i64 = with_tx!(tx, |conn| {
+            sqlx::query("UPDATE payment_options SET status = $2, paid_at = $3 WHERE id = $1")
+                .bind(option_id)
+                .bind(OptionStatus::Paid.as_str())
+                .bind(paid_at)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM payment_options o
+                 WHERE o.position_id = $1 AND o.status = $2 AND o.is_partial_payment = $3
+                   AND EXISTS (SELECT 1 FROM payment_options paid WHERE paid.id = $4 AND paid.is_partial_payment = $3)",
+            )
+            .bind(position_id)
+            .bind(OptionStatus::Unpaid.as_str())
+            .bind(true)
+            .bind(option_id)
+            .fetch_one(&mut *conn)
+            .await?
+        });
+        let status = if remaining > 0 {
+            PositionStatus::PartiallyPaid
+        } else {
+            PositionStatus::Paid
+        };
+        with_tx!(tx, |conn| {
+            sqlx::query(
+                "UPDATE debt_positions SET status = $2, payment_date = $3, updated_at = $4, version = version + 1 WHERE id = $1",
+            )
+            .bind(position_id)
+            .bind(status.as_str())
+            .bind(paid_at)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        });
+        Ok(status)
+    }
+
+    /// The checkout a receipt belongs to: the one whose id is the receipt's payment note
+    /// (Checkout passes its cart id there), else the latest checkout holding the option,
+    /// preferring one still waiting for its receipts.
+    pub async fn checkout_for_receipt_in(
+        tx: &mut Tx,
+        payment_note: Option<&str>,
+        option_id: Option<i64>,
+    ) -> StoreResult<Option<CheckoutLink>> {
+        if let Some(note) = payment_note {
+            let found: Option<(String, Option<i64>, String)> = with_tx!(tx, |conn| {
+                sqlx::query_as("SELECT id, account_id, state FROM checkouts WHERE id = $1")
+                    .bind(note)
+                    .fetch_optional(&mut *conn)
+                    .await?
+            });
+            if let Some((id, account_id, state)) = found {
+                return Ok(Some(CheckoutLink {
+                    id,
+                    account_id,
+                    state,
+                }));
+            }
+        }
+        let Some(option_id) = option_id else {
+            return Ok(None);
+        };
+        let found: Option<(String, Option<i64>, String)> = with_tx!(tx, |conn| {
+            sqlx::query_as(
+                "SELECT c.id, c.account_id, c.state FROM checkouts c
+                 JOIN checkout_items i ON i.checkout_id = c.id
+                 WHERE i.payment_option_id = $1
+                 ORDER BY CASE WHEN c.state IN ('paid', 'partially_paid', 'cancelled', 'failed') THEN 1 ELSE 0 END, c.created_at DESC, c.id
+                 LIMIT 1",
+            )
+            .bind(option_id)
+            .fetch_optional(&mut *conn)
+            .await?
+        });
+        Ok(found.map(|(id, account_id, state)| CheckoutLink {
+            id,
+            account_id,
+            state,
+        }))
+    }
+
+    /// Moves a checkout to `paid` when every option in it is paid, else to `partially_paid`.
+    /// Returns the new state.
+    pub async fn settle_checkout_in(tx: &mut Tx, checkout_id: &str) -> StoreResult<String> {
+        // Take the checkout's row lock before counting: receipts for two notices of one cart
+        // may arrive together, and on PostgreSQL each must count after the other commits, or
+        // both would see the other's option unpaid and leave the cart partially paid.
+        with_tx!(tx, |conn| {
+            sqlx::query("UPDATE checkouts SET updated_at = $2 WHERE id = $1")
+                .bind(checkout_id)
+                .bind(Timestamp::now())
+                .execute(&mut *conn)
+                .await?;
+        });
+        let (total, paid): (i64, i64) = with_tx!(tx, |conn| {
+            sqlx::query_as(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN o.status = $2 THEN 1 ELSE 0 END), 0)
+                 FROM checkout_items i JOIN payment_options o ON o.id = i.payment_option_id
+                 WHERE i.checkout_id = $1",
+            )
+            .bind(checkout_id)
+            .bind(OptionStatus::Paid.as_str())
+            .fetch_one(&mut *conn)
+            .await?
+        });
+        let state = if total > 0 && paid == total {
+            "paid"
+        } else {
+            "partially_paid"
+        };
+        with_tx!(tx, |conn| {
+            sqlx::query("UPDATE checkouts SET state = $2, updated_at = $3 WHERE id = $1")
+                .bind(checkout_id)
+                .bind(state)
+                .bind(Timestamp::now())
+                .execute(&mut *conn)
+                .await?;
+        });
+        Ok(state.to_owned())
+    }
+
+    /// The receipts stored for a notice, oldest first.
+    pub async fn receipts_for_notice(
+        &self,
+        ente_id: i64,
+        nav: &str,
+    ) -> StoreResult<Vec<StoredReceipt>> {
+        with_db!(self.db(), |pool| {
+            let rows = sqlx::query(
+                "SELECT r.id, r.receipt_id, r.payment_option_id, r.outcome, r.amount, r.refund_required, r.checkout_id,
+                        r.payer_account_id, r.payer_fiscal_code, r.payment_date_time,
+                        (SELECT COUNT(*) FROM receipt_transfers t WHERE t.receipt_pk = r.id) AS transfer_count
+                 FROM receipts r WHERE r.ente_id = $1 AND r.notice_number = $2 ORDER BY r.id",
+            )
+            .bind(ente_id)
+            .bind(nav)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(StoredReceipt {
+                        id: r.col("id")?,
+                        receipt_id: r.col("receipt_id")?,
+                        payment_option_id: r.col("payment_option_id")?,
+                        outcome: r.col("outcome")?,
+                        amount: r.col("amount")?,
+                        refund_required: r.col("refund_required")?,
+                        checkout_id: r.col("checkout_id")?,
+                        payer_account_id: r.col("payer_account_id")?,
+                        payer_fiscal_code: r.col("payer_fiscal_code")?,
+                        payment_date_time: r.col("payment_date_time")?,
+                        transfer_count: r.col("transfer_count")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(Into::into)
+        })
+    }
+
+    /// The state of a checkout, if it exists.
+    pub async fn checkout_state(&self, checkout_id: &str) -> StoreResult<Option<String>> {
+        with_db!(self.db(), |pool| {
+            Ok(
+                sqlx::query_scalar("SELECT state FROM checkouts WHERE id = $1")
+                    .bind(checkout_id)
+                    .fetch_optional(pool)
+                    .await?,
+            )
+        })
+    }
+}

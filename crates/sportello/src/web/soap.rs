@@ -1,0 +1,254 @@
+//! `POST /pagopa/paForNode`: the station's SOAP endpoint, called by the pagoPA node.
+//!
+//! Whatever arrives, the answer is SOAP, never an HTML page: a request whose operation can be
+//! told (from SOAPAction or the payload element) gets that operation's response with outcome KO
+//! and a pagoPA fault, HTTP 200, as the node expects; anything else gets a SOAP 1.1 Fault with
+//! HTTP 500, as SOAP 1.1 over HTTP prescribes. Every exchange is kept raw in the event log.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use pagopa::soap::{self, Fault, FaultCode, Operation, Outcome, RequestError};
+
+use super::AppState;
+use crate::config::STATION_KEY_HEADER;
+use crate::station::Station;
+use crate::store::events::{Direction, Exchange};
+
+/// The path the node calls.
+pub const PATH: &str = "/pagopa/paForNode";
+
+/// The station's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new().route(PATH, post(handle))
+}
+
+/// What the handler answered, for the response and the event log.
+struct Answer {
+    status: StatusCode,
+    body: String,
+    operation: String,
+    outcome: String,
+    fault_code: Option<String>,
+}
+
+impl Answer {
+    fn response(response: &soap::Response) -> Answer {
+        Answer {
+            status: StatusCode::OK,
+            body: response.encode(),
+            operation: response.operation().name().to_owned(),
+            outcome: response.outcome().as_str().to_owned(),
+            fault_code: response.fault().map(|f| f.fault_code.as_str().to_owned()),
+        }
+    }
+
+    /// A SOAP Fault, for requests no operation can be told of, or refused before reading.
+    fn soap_fault(status: StatusCode, code: &FaultCode, detail: &str) -> Answer {
+        Answer {
+            status,
+            // Only an internal error is the server's fault; everything else is the caller's.
+            body: soap::soap_fault(
+                code != &FaultCode::PaaSystemError,
+                code.as_str(),
+                Some(detail),
+            ),
+            operation: "unknown".to_owned(),
+            outcome: Outcome::Ko.as_str().to_owned(),
+            fault_code: Some(code.as_str().to_owned()),
+        }
+    }
+
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(soap::CONTENT_TYPE),
+        );
+        response
+    }
+}
+
+/// Compares two byte strings in time independent of where they differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks the optional access restrictions: an address allow-list and a key header.
+fn access_refusal(
+    state: &AppState,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> Option<Answer> {
+    let config = &state.config().station;
+    if !config.allowed_ips.is_empty() {
+        let allowed = peer.is_some_and(|p| config.allowed_ips.iter().any(|n| n.contains(p.ip())));
+        if !allowed {
+            return Some(Answer::soap_fault(
+                StatusCode::FORBIDDEN,
+                &FaultCode::Other("ACCESSO_NEGATO".into()),
+                "indirizzo non autorizzato a chiamare la stazione",
+            ));
+        }
+    }
+    if let Some(key) = &config.api_key {
+        let given = headers
+            .get(STATION_KEY_HEADER)
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default();
+        if !same_secret(given, key.as_bytes()) {
+            return Some(Answer::soap_fault(
+                StatusCode::UNAUTHORIZED,
+                &FaultCode::Other("ACCESSO_NEGATO".into()),
+                "chiave di accesso mancante o errata",
+            ));
+        }
+    }
+    None
+}
+
+/// A KO answer for a request that could not be decoded.
+fn undecodable(
+    state: &AppState,
+    operation: Option<Operation>,
+    code: FaultCode,
+    description: String,
+) -> Answer {
+    match operation {
+        Some(op) => {
+            let fault = Fault::new(code, &state.ente().fiscal_code, description);
+            Answer::response(&soap::Response::ko(op, fault))
+        }
+        None => Answer::soap_fault(StatusCode::INTERNAL_SERVER_ERROR, &code, &description),
+    }
+}
+
+/// The notice number of a request, to correlate exchanges in the event log.
+fn correlation(request: &soap::Request) -> Option<String> {
+    Some(match request {
+        soap::Request::Verify(r) => r.qr_code.notice_number.clone(),
+        soap::Request::GetPayment(r) => r.qr_code.notice_number.clone(),
+        soap::Request::SendRt(r) => r.receipt.notice_number.clone(),
+        soap::Request::Demand(_) => return None,
+    })
+}
+
+async fn handle(State(state): State<AppState>, request: Request) -> Response {
+    let started = Instant::now();
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let (parts, body) = request.into_parts();
+    let action = parts
+        .headers
+        .get("soapaction")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (raw, answer, correlation) =
+        answer(&state, peer, &parts.headers, action.as_deref(), body).await;
+    let exchange = Exchange {
+        direction: Direction::In,
+        channel: "soap".to_owned(),
+        operation: answer.operation.clone(),
+        correlation,
+        request: raw,
+        response: Some(answer.body.clone()),
+        outcome: answer.outcome.clone(),
+        fault_code: answer.fault_code.clone(),
+        http_status: Some(answer.status.as_u16()),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    // The answer stands whatever happens to the log: a lost log line must not turn a stored
+    // receipt into a failure the node would retry.
+    if let Err(e) = state.store().log_exchange(&exchange).await {
+        tracing::warn!(error = %e, "station: cannot write the event log");
+    }
+    answer.into_response()
+}
+
+/// Reads, decodes and answers; returns the raw request as logged, the answer and the
+/// correlation key.
+async fn answer(
+    state: &AppState,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+    action: Option<&str>,
+    body: Body,
+) -> (String, Answer, Option<String>) {
+    let from_action = action.and_then(Operation::from_soap_action);
+    if let Some(refusal) = access_refusal(state, peer, headers) {
+        return (String::new(), refusal, None);
+    }
+    let limit = state.config().station.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = |state| {
+        (
+            format!("<corpo oltre {limit} byte, non letto>"),
+            undecodable(
+                state,
+                from_action,
+                FaultCode::PaaSintassiXsd,
+                format!("richiesta oltre il limite di {limit} byte"),
+            ),
+            None,
+        )
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large(state);
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return too_large(state);
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return (
+            String::from_utf8_lossy(&bytes).into_owned(),
+            undecodable(
+                state,
+                from_action,
+                FaultCode::PaaSintassiXsd,
+                "la richiesta non è testo UTF-8".to_owned(),
+            ),
+            None,
+        );
+    };
+    match soap::Request::decode(text, action) {
+        Err(RequestError { operation, error }) => {
+            let code = error.fault_code();
+            (
+                text.to_owned(),
+                undecodable(state, operation, code, error.to_string()),
+                None,
+            )
+        }
+        Ok(request) => {
+            let station = Station::new(state.store(), state.ente());
+            let response = station.handle(&request, text).await;
+            (
+                text.to_owned(),
+                Answer::response(&response),
+                correlation(&request),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(super::same_secret(b"abc", b"abc"));
+        assert!(!super::same_secret(b"abc", b"abd"));
+        assert!(!super::same_secret(b"abc", b"abcd"));
+        assert!(!super::same_secret(b"", b"a"));
+    }
+}
