@@ -777,9 +777,9 @@ impl Importer<'_> {
     ) -> Result<(), StoreError> {
         let ente_id = self.ente.id;
         if !self.options.partial {
-            // All or nothing: no savepoint. On PostgreSQL every savepoint is a subtransaction,
-            // and past 64 of them in one transaction every visibility check slows down (the
-            // import fell from 6 500 to 600 positions/s). The checks above catch the expected
+            // All or nothing: no savepoint. On PostgreSQL every savepoint that writes is a
+            // subtransaction, and past 64 of them in one transaction visibility checks slow
+            // down; a 100 000-row file has 167 batches. The checks above catch the expected
             // conflicts; anything else fails the whole file, which is what the mode promises.
             let mut pairs: Vec<(&NewPosition, &PositionExtras)> =
                 Vec::with_capacity(accepted.len());

@@ -925,6 +925,10 @@ impl Store {
 
     /// Which of `iupds` already exist for the ente, with their import fingerprint (None for
     /// positions not created by an import). Runs in `tx` so it sees the import's own writes.
+    ///
+    /// Not a cached prepared statement: PostgreSQL would keep the generic plan it made while the
+    /// table was small (a sequential scan) for the whole import, and each lookup would grow with
+    /// the table (100 000 rows: 600 instead of 6 000 positions/s).
     pub fn existing_iupds_in<'a>(
         tx: &'a mut Tx,
         ente_id: i64,
@@ -940,7 +944,7 @@ impl Store {
                 let mut vals = vec![Val::Int(ente_id)];
                 vals.extend(chunk.iter().map(|k| Val::Text(k.clone())));
                 let rows: Vec<(String, Option<String>)> = with_tx!(tx, |conn| {
-                    bind_vals!(sqlx::query_as(&sql), vals)
+                    bind_vals!(sqlx::query_as(&sql).persistent(false), vals)
                         .fetch_all(conn)
                         .await?
                 });
@@ -967,7 +971,7 @@ impl Store {
                 let mut vals = vec![Val::Int(ente_id)];
                 vals.extend(chunk.iter().map(|k| Val::Text(k.clone())));
                 let rows: Vec<String> = with_tx!(tx, |conn| {
-                    bind_vals!(sqlx::query_scalar(&sql), vals)
+                    bind_vals!(sqlx::query_scalar(&sql).persistent(false), vals)
                         .fetch_all(conn)
                         .await?
                 });
