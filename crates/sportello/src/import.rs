@@ -999,11 +999,11 @@ pub async fn import_positions<R: Read>(
             importer.audit_in_current(tx).await?;
         } else {
             tx.rollback().await.map_err(StoreError::from)?;
-            if !options.partial {
-                // Nothing of a refused file is kept.
-                importer.report.positions_created = 0;
-            }
         }
+    }
+    if !options.partial && !importer.report.committed {
+        // Nothing of a refused file is kept (also when a failed write dropped the transaction).
+        importer.report.positions_created = 0;
     }
     Ok(importer.report)
 }
