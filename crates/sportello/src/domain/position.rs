@@ -466,19 +466,19 @@ mod lifecycle_tests {
         let future = option("2026-06-30T00:00:00Z", OptionStatus::Unpaid);
         let paid_future = option("2026-06-30T00:00:00Z", OptionStatus::Paid);
         use PositionStatus::*;
-        assert!(is_overdue(Valid, true, &[past.clone()], now));
+        assert!(is_overdue(Valid, true, std::slice::from_ref(&past), now));
         assert!(
-            !is_overdue(Valid, false, &[past.clone()], now),
+            !is_overdue(Valid, false, std::slice::from_ref(&past), now),
             "switchToExpired off"
         );
         assert!(
-            !is_overdue(Draft, true, &[past.clone()], now),
+            !is_overdue(Draft, true, std::slice::from_ref(&past), now),
             "only VALID expires"
         );
         assert!(!is_overdue(Valid, true, &[past.clone(), future], now));
         assert!(is_overdue(Valid, true, &[past, paid_future.clone()], now));
         assert!(
-            !is_overdue(Valid, true, &[paid_future], now),
+            !is_overdue(Valid, true, std::slice::from_ref(&paid_future), now),
             "nothing left to pay"
         );
     }
