@@ -163,7 +163,7 @@ pub struct Config {
     pub spontaneous_abandon_hours: i64,
     /// Keys accepted in `Ocp-Apim-Subscription-Key` by the debt-position API (may be empty: see
     /// [`Config::effective_api_keys`]).
-    pub api_keys: Vec<String>,
+    pub api_keys: ApiKeys,
     /// Seconds between two runs of the background jobs (expiry of overdue positions).
     pub jobs_interval_seconds: u64,
     /// Largest CSV accepted by the import upload endpoint, in bytes.
@@ -271,6 +271,34 @@ impl Setting {
             "SPORTELLO_{}",
             self.key.replace('.', "_").to_ascii_uppercase()
         )
+    }
+}
+
+/// The configured API keys. Their `Debug` shows only how many there are, so that
+/// `sportello check-config` and logs never print a secret.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ApiKeys(Vec<String>);
+
+impl ApiKeys {
+    /// The keys.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Whether none is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many are configured.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKeys({} configured, hidden)", self.0.len())
     }
 }
 
@@ -716,7 +744,7 @@ impl Config {
             _ => crate::domain::catalog::Catalog::parse(crate::domain::catalog::DEMO_CATALOG)
                 .expect("the demo catalog is valid"),
         };
-        let api_keys = match raw.get("api_keys") {
+        let api_keys = ApiKeys(match raw.get("api_keys") {
             None => Vec::new(),
             Some((value, source)) => {
                 let keys: Vec<String> = value
@@ -736,7 +764,7 @@ impl Config {
                 }
                 keys
             }
-        };
+        });
         let jobs_interval_seconds = raw.parse("jobs.interval_seconds", |v| {
             v.trim()
                 .parse::<u64>()
@@ -876,7 +904,7 @@ impl Config {
     /// development key in demo mode and nothing at all in production (every call is a 401).
     pub fn effective_api_keys(&self) -> Vec<String> {
         if !self.api_keys.is_empty() {
-            self.api_keys.clone()
+            self.api_keys.0.clone()
         } else if self.mode == Mode::Demo {
             vec![DEMO_API_KEY.to_owned()]
         } else {
@@ -1129,6 +1157,11 @@ mod tests {
         .unwrap();
         let from_file = Config::load(Some(&path), env(&[])).unwrap();
         assert_eq!(from_file.api_keys.len(), 2);
+        let printed = format!("{from_file:?}");
+        assert!(
+            !printed.contains("file-key"),
+            "keys are never printed: {printed}"
+        );
     }
 
     #[test]

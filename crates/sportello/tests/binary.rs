@@ -154,4 +154,6 @@ fn the_demo_starts_with_no_configuration_and_stops_on_sigterm() {
     assert!(exit.success(), "exit {exit:?}: {err}");
     assert!(err.contains("SIGTERM received"), "{err}");
     assert!(err.contains("stopped"), "{err}");
+    // The demo prints its documented development API key.
+    assert!(err.contains("sportello-demo-key"), "{err}");
 }

@@ -445,7 +445,11 @@ async fn update_replaces_and_delete_removes(app: TestApp) {
 
     let (status, answer) = send(&app, reqwest::Method::DELETE, &format!("{url}/UPD-1"), None).await;
     assert_eq!(status, 200);
-    assert_eq!(answer, "The debt position was successfully deleted");
+    // As GPD sends it: the bare text (not a JSON string literal).
+    assert_eq!(
+        answer,
+        Value::String("The debt position was successfully deleted".into())
+    );
     let (status, _) = send(&app, reqwest::Method::GET, &format!("{url}/UPD-1"), None).await;
     assert_eq!(status, 404);
     let (status, _) = send(&app, reqwest::Method::DELETE, &format!("{url}/UPD-1"), None).await;

@@ -103,6 +103,7 @@ suite!(
     a_rerun_changes_nothing,
     comma_separated_files_and_conflicting_reimports,
     large_batches_cross_statement_limits,
+    a_write_failure_refuses_the_file_or_only_its_position,
 );
 
 async fn a_good_file_creates_positions_with_installments(store: Store) {
@@ -411,4 +412,51 @@ fn the_command_line_imports_and_reports() {
         "{stdout}"
     );
     assert!(stdout.contains("posizioni create: 1"), "{stdout}");
+}
+
+/// A given IUV that the sequence mints again for another row of the same batch slips past the
+/// checks and makes the batch insert fail: the file is refused (all or nothing), or only the
+/// position that cannot be saved (--partial).
+async fn a_write_failure_refuses_the_file_or_only_its_position(store: Store) {
+    let ente = setup(&store).await;
+    // The next number the sequence hands out is the one after the one taken here.
+    let clashing = |next: u64| {
+        format!(
+            "{HEADER}\n\
+             A-1;RSSMRA80A01H501U;Mario Rossi;Causale;10,00;31/01/2030;9/0101108TS/;;{};\n\
+             B-1;RSSMRA80A01H501U;Mario Rossi;Causale;10,00;31/01/2030;9/0101108TS/;;;\n",
+            iuv(next)
+        )
+    };
+    let file = clashing(store.next_iuv_base(ente.id).await.unwrap() + 1);
+    let report = run(&store, &ente, file.as_bytes(), false).await;
+    assert!(!report.committed);
+    assert_eq!(report.positions_created, 0);
+    assert_eq!(report.errors.len(), 1, "{report:?}");
+    assert!(
+        report.errors[0].message.contains("nulla è stato salvato"),
+        "{report:?}"
+    );
+    assert_eq!(store.count_positions(ente.id).await.unwrap(), 0);
+
+    let file = clashing(store.next_iuv_base(ente.id).await.unwrap() + 1);
+    let report = run(&store, &ente, file.as_bytes(), true).await;
+    assert!(report.committed, "{report:?}");
+    assert_eq!(
+        (report.positions_created, report.positions_refused),
+        (1, 1),
+        "{report:?}"
+    );
+    assert_eq!(report.errors[0].iupd.as_deref(), Some("B-1"));
+    assert!(
+        report.errors[0].message.contains("non può essere salvata"),
+        "{report:?}"
+    );
+    assert!(
+        store
+            .position_by_iupd(ente.id, "A-1")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

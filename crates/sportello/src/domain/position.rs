@@ -447,6 +447,43 @@ mod lifecycle_tests {
     }
 
     #[test]
+    fn overdue_means_every_unpaid_option_past_due() {
+        let now = at("2026-05-01T10:00:00Z");
+        let option = |due: &str, status: OptionStatus| PaymentOption {
+            iuv: Iuv::parse("01000000000000144").unwrap(),
+            nav: NoticeNumber::parse("301000000000000144").unwrap(),
+            amount: Cents::new(100),
+            description: "x".into(),
+            is_partial_payment: true,
+            due_date: at(due),
+            retention_date: None,
+            fee: Cents::ZERO,
+            status,
+            metadata: "[]".into(),
+            transfers: Vec::new(),
+        };
+        let past = option("2026-04-30T00:00:00Z", OptionStatus::Unpaid);
+        let future = option("2026-06-30T00:00:00Z", OptionStatus::Unpaid);
+        let paid_future = option("2026-06-30T00:00:00Z", OptionStatus::Paid);
+        use PositionStatus::*;
+        assert!(is_overdue(Valid, true, std::slice::from_ref(&past), now));
+        assert!(
+            !is_overdue(Valid, false, std::slice::from_ref(&past), now),
+            "switchToExpired off"
+        );
+        assert!(
+            !is_overdue(Draft, true, std::slice::from_ref(&past), now),
+            "only VALID expires"
+        );
+        assert!(!is_overdue(Valid, true, &[past.clone(), future], now));
+        assert!(is_overdue(Valid, true, &[past, paid_future.clone()], now));
+        assert!(
+            !is_overdue(Valid, true, std::slice::from_ref(&paid_future), now),
+            "nothing left to pay"
+        );
+    }
+
+    #[test]
     fn publication_follows_gpd() {
         let now = at("2026-05-01T10:00:00Z");
         let due = at("2026-06-30T21:59:59Z");

@@ -10,7 +10,7 @@ use super::model::{PageInfo, PaymentPositionModel, ProblemJson};
 use super::validate::{self, Context};
 use crate::clock::Timestamp;
 use crate::db::Tx;
-use crate::domain::position::{Position, PositionStatus, PublishRefusal, publication};
+use crate::domain::position::{Position, PositionStatus, PublishRefusal, is_overdue, publication};
 use crate::store::audit::AuditEvent;
 use crate::store::ente::Ente;
 use crate::store::positions::{PositionFilter, PositionHead};
@@ -159,6 +159,17 @@ pub fn date_interval(
             .assume_utc(),
     );
     Ok((Some(start), Some(end)))
+}
+
+/// Applies the time rules to a position read from the store, so that an answer never shows a
+/// status the clock has overtaken even when the store could not be updated.
+fn up_to_date(p: &mut Position, now: Timestamp) {
+    if p.status == PositionStatus::Published && p.validity_date.is_some_and(|v| v <= now) {
+        p.status = PositionStatus::Valid;
+    }
+    if is_overdue(p.status, p.switch_to_expired, &p.options, now) {
+        p.status = PositionStatus::Expired;
+    }
 }
 
 /// The debt-position service of one ente.
@@ -321,21 +332,38 @@ impl<'a> Gpd<'a> {
     /// One position (GPD `getOrganizationDebtPositionByIUPD`), its status brought up to date
     /// with the clock first.
     pub async fn get(&self, iupd: &str) -> Result<Position, GpdError> {
-        self.store
-            .refresh_position_status(self.ente.id, iupd, Timestamp::now())
-            .await?;
-        self.reload(iupd).await
+        let now = Timestamp::now();
+        // Persisting the new status is best effort (SQLite may be busy with an import); the
+        // answer is brought up to date in any case.
+        if let Err(e) = self
+            .store
+            .refresh_position_status(self.ente.id, iupd, now)
+            .await
+        {
+            tracing::warn!(error = %e, iupd, "could not bring the position's status up to date");
+        }
+        let mut position = self.reload(iupd).await?;
+        up_to_date(&mut position, now);
+        Ok(position)
     }
 
     /// A page of positions (GPD `getOrganizationDebtPositions`) and its paging info.
     pub async fn list(&self, request: &ListRequest) -> Result<(Vec<Position>, PageInfo), GpdError> {
         let now = Timestamp::now();
-        self.store.activate_published(now).await?;
-        self.store.expire_overdue(now).await?;
-        let (positions, total) = self
+        let refreshed = async {
+            self.store.activate_published(now).await?;
+            self.store.expire_overdue(now).await
+        };
+        if let Err(e) = refreshed.await {
+            tracing::warn!(error = %e, "could not bring the positions' status up to date");
+        }
+        let (mut positions, total) = self
             .store
             .list_positions(self.ente.id, &request.filter, request.page, request.limit)
             .await?;
+        for p in &mut positions {
+            up_to_date(p, now);
+        }
         let limit = i64::from(request.limit);
         let info = PageInfo {
             page: request.page,

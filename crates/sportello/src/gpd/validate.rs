@@ -129,11 +129,11 @@ impl Checker {
         });
     }
 
-    /// A required, non-blank text of at most `max` characters.
-    fn text(&mut self, field: &str, value: &Option<String>, what: &str, max: usize) -> String {
+    /// A required, non-blank text of at most `max` characters; `missing` says what is missing.
+    fn text(&mut self, field: &str, value: &Option<String>, missing: &str, max: usize) -> String {
         match value.as_deref().map(str::trim) {
             None | Some("") => {
-                self.fail(field, format!("{what} è obbligatorio"));
+                self.fail(field, missing);
                 String::new()
             }
             Some(v) => {
@@ -259,7 +259,7 @@ pub fn option_dates(
 /// Validates a GPD body and turns it into a domain position (status DRAFT, origin API).
 pub fn position(model: &PaymentPositionModel, ctx: &Context<'_>) -> Result<Validated, Invalid> {
     let mut c = Checker { errors: Vec::new() };
-    let iupd = c.text("iupd", &model.iupd, "iupd", 140);
+    let iupd = c.text("iupd", &model.iupd, "iupd è obbligatorio", 140);
     if iupd.contains('/') {
         c.fail("iupd", "non può contenere il carattere /");
     }
@@ -287,7 +287,7 @@ pub fn position(model: &PaymentPositionModel, ctx: &Context<'_>) -> Result<Valid
     let full_name = c.text(
         "fullName",
         &model.full_name,
-        "il nominativo del debitore",
+        "il nominativo del debitore è obbligatorio",
         140,
     );
     let country = c.optional("country", &model.country, 2);
@@ -321,7 +321,12 @@ pub fn position(model: &PaymentPositionModel, ctx: &Context<'_>) -> Result<Valid
         c.fail("switchToExpired", "switchToExpired è obbligatorio");
         false
     });
-    let company_name = c.text("companyName", &model.company_name, "companyName", 140);
+    let company_name = c.text(
+        "companyName",
+        &model.company_name,
+        "companyName è obbligatorio",
+        140,
+    );
     let office_name = c.optional("officeName", &model.office_name, 140);
     let validity_date = c.date("validityDate", &model.validity_date);
     if validity_date.is_some_and(|v| v < ctx.now) {
@@ -440,7 +445,7 @@ fn payment_option(
     let description = c.text(
         &format!("{field}.description"),
         &o.description,
-        "la descrizione",
+        "la descrizione è obbligatoria",
         140,
     );
     let is_partial_payment = o.is_partial_payment.unwrap_or_else(|| {
@@ -592,13 +597,13 @@ fn transfer(
     let remittance_information = c.text(
         &format!("{field}.remittanceInformation"),
         &t.remittance_information,
-        "la causale del versamento",
+        "la causale del versamento è obbligatoria",
         140,
     );
     let category = c.text(
         &format!("{field}.category"),
         &t.category,
-        "la tassonomia",
+        "la tassonomia è obbligatoria",
         140,
     );
     let company_name = c.optional(&format!("{field}.companyName"), &t.company_name, 140);
@@ -620,13 +625,13 @@ fn transfer(
             let hash = c.text(
                 &format!("{field}.stamp.hashDocument"),
                 &stamp.hash_document,
-                "hashDocument",
+                "hashDocument è obbligatorio",
                 72,
             );
             let kind = c.text(
                 &format!("{field}.stamp.stampType"),
                 &stamp.stamp_type,
-                "stampType",
+                "stampType è obbligatorio",
                 2,
             );
             if !kind.is_empty() && kind.chars().count() != 2 {
@@ -638,7 +643,7 @@ fn transfer(
             let province = c.text(
                 &format!("{field}.stamp.provincialResidence"),
                 &stamp.provincial_residence,
-                "provincialResidence",
+                "provincialResidence è obbligatorio",
                 2,
             );
             if !province.is_empty()
@@ -728,6 +733,54 @@ mod tests {
                 .contains("segregazione")
         );
         assert!(iuv_for_station("123", seg).is_err());
+    }
+
+    #[test]
+    fn an_empty_body_names_every_required_field() {
+        let ctx = Context {
+            organization_fiscal_code: "00229080338",
+            segregation_code: SegregationCode::parse("01").unwrap(),
+            now: Timestamp::now(),
+        };
+        let Invalid(errors) = position(&PaymentPositionModel::default(), &ctx).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "iupd",
+                "type",
+                "fiscalCode",
+                "fullName",
+                "switchToExpired",
+                "companyName",
+                "paymentOption"
+            ]
+        );
+        assert_eq!(
+            errors[3].message,
+            "il nominativo del debitore è obbligatorio"
+        );
+        let mut model = PaymentPositionModel {
+            payment_option: Some(vec![PaymentOptionModel::default()]),
+            ..Default::default()
+        };
+        model.iupd = Some("X".into());
+        let Invalid(errors) = position(&model, &ctx).unwrap_err();
+        let option_fields: Vec<&str> = errors
+            .iter()
+            .map(|e| e.field.as_str())
+            .filter(|f| f.starts_with("paymentOption"))
+            .collect();
+        assert_eq!(
+            option_fields,
+            [
+                "paymentOption[0].amount",
+                "paymentOption[0].description",
+                "paymentOption[0].isPartialPayment",
+                "paymentOption[0].dueDate",
+                "paymentOption[0].transfer"
+            ]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod cart;
 pub mod checkouts;
 pub mod ente;
 pub mod events;
+pub mod history;
 pub mod outbox;
 pub mod positions;
 pub mod ratelimit;

@@ -252,9 +252,20 @@ macro_rules! bind_vals {
     }};
 }
 
+/// The placeholder sign of a transaction's dialect. SQLite keeps named and numbered parameters
+/// (`$N`, `?N`) in a linear list that both parsing and sqlx's binding search, so a statement
+/// with thousands of them is quadratic (0.3 s for one batch); anonymous `?` are bound by
+/// position in constant time.
+fn sign(tx: &Tx) -> char {
+    match tx {
+        Tx::Sqlite(_) => '?',
+        Tx::Postgres(_) => '$',
+    }
+}
+
 /// `($1, $2, …), (…)`: `rows` tuples of `cols` placeholders.
-fn values_placeholders(rows: usize, cols: usize) -> String {
-    let mut sql = String::with_capacity(rows * cols * 5);
+fn values_placeholders(sign: char, rows: usize, cols: usize) -> String {
+    let mut sql = String::with_capacity(rows * cols * 7);
     for r in 0..rows {
         if r > 0 {
             sql.push_str(", ");
@@ -264,8 +275,10 @@ fn values_placeholders(rows: usize, cols: usize) -> String {
             if c > 0 {
                 sql.push_str(", ");
             }
-            sql.push('$');
-            sql.push_str(&(r * cols + c + 1).to_string());
+            sql.push(sign);
+            if sign == '$' {
+                sql.push_str(&(r * cols + c + 1).to_string());
+            }
         }
         sql.push(')');
     }
@@ -273,9 +286,9 @@ fn values_placeholders(rows: usize, cols: usize) -> String {
 }
 
 /// `$from, $from+1, …` for an IN list of `n` values.
-fn in_placeholders(from: usize, n: usize) -> String {
+fn in_placeholders(sign: char, from: usize, n: usize) -> String {
     (from..from + n)
-        .map(|i| format!("${i}"))
+        .map(|i| format!("{sign}{i}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -385,7 +398,7 @@ impl Store {
                 }
                 let sql = format!(
                     "INSERT INTO debt_positions ({POSITION_INSERT_COLUMNS}) VALUES {} RETURNING id, iupd",
-                    values_placeholders(chunk.len(), 28)
+                    values_placeholders(sign(tx), chunk.len(), 28)
                 );
                 let mut keys = Vec::new();
                 for (p, _) in chunk.iter().take(6) {
@@ -458,7 +471,7 @@ impl Store {
             }
             let sql = format!(
                 "INSERT INTO payment_options (position_id, ente_id, iuv, nav, amount, description, is_partial_payment, due_date, retention_date, fee, status, metadata, created_at) VALUES {} RETURNING id, iuv",
-                values_placeholders(chunk.len(), 13)
+                values_placeholders(sign(tx), chunk.len(), 13)
             );
             let mut keys = Vec::new();
             for o in chunk.iter().take(6) {
@@ -521,7 +534,7 @@ impl Store {
             }
             let sql = format!(
                 "INSERT INTO transfers (payment_option_id, id_transfer, amount, organization_fiscal_code, remittance_information, category, iban, postal_iban, stamp_hash_document, stamp_type, stamp_provincial_residence, company_name, metadata) VALUES {}",
-                values_placeholders(chunk.len(), 13)
+                values_placeholders(sign(tx), chunk.len(), 13)
             );
             with_tx!(tx, |conn| {
                 bind_vals!(sqlx::query(&sql), vals)
@@ -912,6 +925,10 @@ impl Store {
 
     /// Which of `iupds` already exist for the ente, with their import fingerprint (None for
     /// positions not created by an import). Runs in `tx` so it sees the import's own writes.
+    ///
+    /// Not a cached prepared statement: PostgreSQL would keep the generic plan it made while the
+    /// table was small (a sequential scan) for the whole import, and each lookup would grow with
+    /// the table (100 000 rows: 600 instead of 6 000 positions/s).
     pub fn existing_iupds_in<'a>(
         tx: &'a mut Tx,
         ente_id: i64,
@@ -922,12 +939,12 @@ impl Store {
             for chunk in iupds.chunks(KEYS_PER_LOOKUP) {
                 let sql = format!(
                     "SELECT iupd, content_hash FROM debt_positions WHERE ente_id = $1 AND iupd IN ({})",
-                    in_placeholders(2, chunk.len())
+                    in_placeholders('$', 2, chunk.len())
                 );
                 let mut vals = vec![Val::Int(ente_id)];
                 vals.extend(chunk.iter().map(|k| Val::Text(k.clone())));
                 let rows: Vec<(String, Option<String>)> = with_tx!(tx, |conn| {
-                    bind_vals!(sqlx::query_as(&sql), vals)
+                    bind_vals!(sqlx::query_as(&sql).persistent(false), vals)
                         .fetch_all(conn)
                         .await?
                 });
@@ -949,12 +966,12 @@ impl Store {
             for chunk in iuvs.chunks(KEYS_PER_LOOKUP) {
                 let sql = format!(
                     "SELECT iuv FROM payment_options WHERE ente_id = $1 AND iuv IN ({})",
-                    in_placeholders(2, chunk.len())
+                    in_placeholders('$', 2, chunk.len())
                 );
                 let mut vals = vec![Val::Int(ente_id)];
                 vals.extend(chunk.iter().map(|k| Val::Text(k.clone())));
                 let rows: Vec<String> = with_tx!(tx, |conn| {
-                    bind_vals!(sqlx::query_scalar(&sql), vals)
+                    bind_vals!(sqlx::query_scalar(&sql).persistent(false), vals)
                         .fetch_all(conn)
                         .await?
                 });

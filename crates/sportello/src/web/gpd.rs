@@ -396,11 +396,13 @@ async fn delete(
     client: ApiClient,
     State(state): State<AppState>,
     Path((organization, iupd)): Path<(String, String)>,
-) -> Result<Json<&'static str>, GpdError> {
+) -> Result<Response, GpdError> {
     let service = gpd(&state);
     service.check_organization(&organization)?;
     service.delete(&iupd, &client.caller).await?;
-    Ok(Json(DELETED))
+    // GPD (Spring) writes its String answer as is, unquoted, under application/json: existing
+    // clients expect exactly that.
+    Ok(([(header::CONTENT_TYPE, "application/json")], DELETED).into_response())
 }
 
 #[utoipa::path(

@@ -148,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .merge(soap::routes())
         .merge(pages)
         .route("/static/app.css", axum::routing::get(app_css))
+        .route("/static/history.js", axum::routing::get(history_js))
         .nest_service("/static/bi", assets)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -184,6 +185,19 @@ async fn app_css() -> impl axum::response::IntoResponse {
             (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../../../static/app.css"),
+    )
+}
+
+async fn history_js() -> impl axum::response::IntoResponse {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../../static/history.js"),
     )
 }
 

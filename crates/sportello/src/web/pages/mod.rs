@@ -3,6 +3,7 @@
 
 mod auth;
 mod dev;
+mod history;
 mod payments;
 mod private;
 
@@ -287,4 +288,5 @@ pub fn routes() -> Router<AppState> {
         .merge(private::routes())
         .merge(dev::routes())
         .merge(payments::routes())
+        .merge(history::routes())
 }

@@ -38,7 +38,6 @@ pub fn routes() -> Router<AppState> {
             get(for_others_page).post(for_others_lookup),
         )
         .route("/pagamenti/per-altri/aggiungi", post(for_others_add))
-        .route("/pagamenti/storico", get(history))
         .route("/pagamenti/esito/{id}/ok", get(return_ok))
         .route("/pagamenti/esito/{id}/annullato", get(return_cancel))
         .route("/pagamenti/esito/{id}/errore", get(return_error))
@@ -935,18 +934,4 @@ async fn for_others_add(
         Ok(()) => Redirect::to("/pagamenti?aggiunto=1").into_response(),
         Err(e) => internal(e),
     }
-}
-
-async fn history(State(state): State<AppState>, session: Session) -> Response {
-    if session.account().is_none() {
-        return to_login("/pagamenti/storico");
-    }
-    render(&MessagePage {
-        l: Layout::new(&state, &session, "Storico pagamenti"),
-        heading: "Storico pagamenti effettuati con esito positivo".into(),
-        alert: "info",
-        paragraphs: vec!["Lo storico dei pagamenti sarà disponibile quando i pagamenti con pagoPA saranno attivi su questo portale.".into()],
-        extra: String::new(),
-        links: vec![("/pagamenti".into(), "Torna indietro".into())],
-    })
 }
