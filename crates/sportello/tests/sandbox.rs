@@ -256,6 +256,17 @@ async fn pays_a_cart_of(db: TestDb, n: usize) {
     assert!(ok_url.ends_with("/ok"), "{ok_url}");
     let html = wait_paid(&app, &client, &ok_url).await;
     assert!(html.contains("/pagamenti/storico"), "{html}");
+    // Each paid notice links to its receipt in the history.
+    let links: Vec<&str> = html
+        .split("href=\"/pagamenti/storico/")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert_eq!(links.len(), n, "{html}");
+    let (status, detail) = app
+        .page(&client, &format!("/pagamenti/storico/{}", links[0]))
+        .await;
+    assert_eq!(status, 200, "{detail}");
     let id = checkout_id(&ok_url);
     assert_eq!(
         app.state

@@ -1422,6 +1422,7 @@ async fn checkouts_move_through_their_states_for_their_owner_only(store: Store) 
         vec![(a, 1, 1000), (b, 2, 300)]
     );
     assert_eq!(c.items[0].nav, nav(701).as_str());
+    assert_eq!(c.items[0].receipt, None, "no receipt yet");
     assert!(!c.all_paid());
     assert!(
         store

@@ -29,6 +29,8 @@ pub struct CheckoutItem {
     pub description: String,
     /// The option's status now (`PO_PAID` once its receipt is in).
     pub option_status: String,
+    /// The receipt that paid it through this checkout (its row id), once it is in.
+    pub receipt: Option<i64>,
 }
 
 /// A checkout with its items.
@@ -203,7 +205,9 @@ impl Store {
         };
         checkout.items = with_db!(self.db(), |pool| {
             sqlx::query(
-                "SELECT i.payment_option_id, i.position, i.amount, o.nav, o.description, o.status
+                "SELECT i.payment_option_id, i.position, i.amount, o.nav, o.description, o.status,
+                        (SELECT MIN(r.id) FROM receipts r WHERE r.payment_option_id = i.payment_option_id
+                           AND r.checkout_id = i.checkout_id AND r.outcome = 'OK') AS receipt
                  FROM checkout_items i JOIN payment_options o ON o.id = i.payment_option_id
                  WHERE i.checkout_id = $1 ORDER BY i.position",
             )
@@ -219,6 +223,7 @@ impl Store {
                     nav: r.col("nav")?,
                     description: r.col("description")?,
                     option_status: r.col("status")?,
+                    receipt: r.col("receipt")?,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?

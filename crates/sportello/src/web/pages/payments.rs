@@ -379,10 +379,12 @@ fn checkout_items_html(c: &crate::store::checkouts::Checkout) -> String {
         "<div class=\"table-responsive\"><table class=\"table\" id=\"esito\"><caption>Pagamenti di questa transazione</caption><thead><tr><th scope=\"col\">Causale</th><th scope=\"col\">Codice avviso</th><th scope=\"col\" class=\"text-end\">Importo</th><th scope=\"col\">Stato</th></tr></thead><tbody>",
     );
     for i in &c.items {
-        let status = if i.option_status == "PO_PAID" {
-            "Pagato"
-        } else {
-            "In attesa della ricevuta"
+        let status = match (i.option_status.as_str(), i.receipt) {
+            ("PO_PAID", Some(id)) => {
+                format!("Pagato – <a href=\"/pagamenti/storico/{id}\">ricevuta</a>")
+            }
+            ("PO_PAID", None) => "Pagato".to_owned(),
+            _ => "In attesa della ricevuta".to_owned(),
         };
         html.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td class=\"text-end text-nowrap\">{}</td><td>{status}</td></tr>",
