@@ -120,10 +120,12 @@ test('a notice addressed to someone else, found by its code and added to the car
   await page.getByText("L'avviso è stato aggiunto al tuo Elenco Pagamenti.").waitFor();
   assert.equal(await page.locator('#carrello tbody tr').count(), 3);
 
-  // Six would be one too many for one pagoPA transaction; choose two and proceed.
+  // Choose two and proceed: off to pagoPA Checkout (the sandbox in the demo); paying there is
+  // e2e/checkout.test.mjs.
   await page.locator('input[name=opzione]').nth(0).check({ force: true });
   await page.locator('input[name=opzione]').nth(1).check({ force: true });
   await page.getByRole('button', { name: 'Procedi al pagamento' }).click();
-  await page.getByRole('heading', { name: 'Procedi al pagamento' }).waitFor();
+  await page.getByRole('heading', { name: 'Paga con pagoPA' }).waitFor();
+  assert.ok(page.url().startsWith(app.sandbox), page.url());
   await checked('procedi-al-pagamento');
 });
