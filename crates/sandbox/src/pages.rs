@@ -865,3 +865,141 @@ pub async fn messages(State(sb): State<Sandbox>) -> Response {
     body.push_str("</tbody></table>");
     page("Messaggi scambiati", &body).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(card: &str, exp: &str, cvv: &str) -> HashMap<String, String> {
+        [
+            ("carta", card),
+            ("scadenza", exp),
+            ("cvv", cvv),
+            ("titolare", "Mario Rossi"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    #[test]
+    fn every_documented_test_card_is_a_valid_number_with_its_behaviour() {
+        for (number, expected, _) in TEST_CARDS {
+            let f = form(number, "12/30", "123");
+            assert_eq!(card_error(&f), None, "{number}");
+            assert_eq!(behaviour(&f), expected, "{number}");
+        }
+        // Grouped with spaces, as people type it.
+        let f = form("4000 0000 0000 0002", "12/30", "123");
+        assert_eq!(behaviour(&f), CardBehaviour::Declined);
+        // Any other valid number pays.
+        assert_eq!(
+            behaviour(&form("5555555555554444", "12/30", "123")),
+            CardBehaviour::Ok
+        );
+    }
+
+    #[test]
+    fn bad_card_data_is_refused_in_italian() {
+        assert!(card_error(&form("4242424242424241", "12/30", "123")).is_some());
+        assert!(card_error(&form("4242", "12/30", "123")).is_some());
+        assert!(card_error(&form("4242424242424242", "13/30", "123")).is_some());
+        assert!(card_error(&form("4242424242424242", "1230", "123")).is_some());
+        assert!(card_error(&form("4242424242424242", "12/30", "12")).is_some());
+        let mut f = form("4242424242424242", "12/30", "123");
+        f.insert("titolare".into(), " ".into());
+        assert_eq!(card_error(&f), Some("Indica il titolare della carta."));
+    }
+
+    #[test]
+    fn receipts_are_complete_and_valid_against_the_schema() {
+        use pagopa::soap::{EntityType, Request, Subject, Transfer};
+        let sb = Sandbox::new(crate::SandboxConfig::new("http://127.0.0.1:1", Vec::new()));
+        let ec = EcFiscalCode::parse("00229080338").unwrap();
+        let debtor = Subject {
+            entity_type: EntityType::F,
+            entity_value: "RSSMRA80A01H501U".into(),
+            full_name: "Mario Rossi".into(),
+            street_name: None,
+            civic_number: None,
+            postal_code: None,
+            city: None,
+            state_province_region: None,
+            country: None,
+            email: None,
+        };
+        let data = PaymentData {
+            creditor_reference_id: "01000000000000144".into(),
+            payment_amount: Cents::new(12345),
+            due_date: XsdDate::from_ymd(2030, 1, 31).unwrap(),
+            retention_date: None,
+            last_payment: None,
+            description: "TARI".into(),
+            company_name: Some("Comune di Piacenza".into()),
+            office_name: None,
+            debtor,
+            transfers: vec![Transfer {
+                id_transfer: 1,
+                transfer_amount: Cents::new(12345),
+                fiscal_code_pa: ec.clone(),
+                company_name: None,
+                destination: TransferDestination::Iban("IT60X0542811101000000123456".into()),
+                remittance_information: "TARI".into(),
+                transfer_category: "9/0101101IM/".into(),
+                metadata: Vec::new(),
+            }],
+            metadata: Vec::new(),
+        };
+        let nav = "301000000000000144";
+        let a = build_receipt(
+            &sb,
+            nav,
+            &ec,
+            &data,
+            &PSPS[0],
+            "CP",
+            Some("p@example.it"),
+            Some("cart-1"),
+            PSPS[0].fee,
+        );
+        let b = build_receipt(
+            &sb,
+            nav,
+            &ec,
+            &data,
+            &PSPS[0],
+            "CP",
+            None,
+            None,
+            Cents::ZERO,
+        );
+        assert_ne!(a.receipt_id, b.receipt_id, "receipt ids are unique");
+        assert_eq!(a.payment_note.as_deref(), Some("cart-1"));
+        assert_eq!(
+            a.payer.as_ref().unwrap().email.as_deref(),
+            Some("p@example.it")
+        );
+        assert_eq!(a.fee, Some(Cents::new(150)));
+        assert_eq!(a.stand_in, Some(false));
+        assert!(a.payment_date_time.is_some() && a.application_date.is_some());
+        let req = Request::SendRt(pagopa::soap::PaSendRtReq {
+            version: pagopa::soap::Version::V2,
+            ids: pagopa::soap::StationIds {
+                id_pa: "00229080338".into(),
+                id_broker_pa: "00229080338".into(),
+                id_station: "00229080338_01".into(),
+            },
+            receipt: a,
+        });
+        let xml = req.encode();
+        assert_eq!(Request::decode(&xml, Some("paSendRTV2")).unwrap(), req);
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            esc("<a href=\"x\">O'Neil & co</a>"),
+            "&lt;a href=&quot;x&quot;&gt;O&#39;Neil &amp; co&lt;/a&gt;"
+        );
+    }
+}
