@@ -96,6 +96,34 @@ test('log in, cart, pay in the sandbox, back on Sportello: paid', async () => {
   await checked('sandbox-messaggi');
 });
 
+test('the paid notices are in Storico pagamenti: filters, selection total, detail', async () => {
+  await page.goto(app.base + '/pagamenti/storico');
+  await page.getByRole('heading', { name: 'Storico pagamenti effettuati con esito positivo' }).waitFor();
+  assert.equal(await page.locator('#storico tbody tr').count(), 2);
+  await checked('storico');
+
+  await page.getByText('Visualizza Filtri di Ricerca').click();
+  await page.getByLabel('Causale contiene').fill('A-1');
+  await page.getByRole('button', { name: 'Cerca' }).click();
+  assert.equal(await page.locator('#storico tbody tr').count(), 1);
+  await checked('storico-filtrato');
+  await page.getByRole('link', { name: 'Azzera i filtri' }).click();
+
+  // With JavaScript the total follows the checkboxes; the server computes the same on submit.
+  await page.locator('input.seleziona').nth(0).check({ force: true });
+  await page.locator('input.seleziona').nth(1).check({ force: true });
+  await page.getByText('Pagamenti Selezionati: 2 | Totale importi: 53,50 €').waitFor();
+  await page.getByRole('button', { name: 'Aggiorna il totale' }).click();
+  await page.getByText('Pagamenti Selezionati: 2 | Totale importi: 53,50 €').waitFor();
+  await checked('storico-selezione');
+
+  await page.getByRole('link', { name: /Vedi dettaglio pagamento/ }).first().click();
+  await page.getByRole('heading', { name: 'Dettaglio pagamento' }).waitFor();
+  await assert.doesNotReject(page.getByText('Paytipper S.p.A.').first().waitFor());
+  await assert.doesNotReject(page.getByText('Id ricevuta (receiptId)').waitFor());
+  await checked('dettaglio-pagamento');
+});
+
 test('a cancelled payment goes back to the cart', async () => {
   await addFine('20,00', 'C-1');
   await page.goto(app.base + '/pagamenti');
