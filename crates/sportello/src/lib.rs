@@ -16,6 +16,7 @@ pub mod import;
 pub mod jobs;
 pub mod mail;
 pub mod payments;
+pub mod pdf;
 pub mod store;
 pub mod telemetry;
 pub mod web;

@@ -1,0 +1,428 @@
+//! The notice and receipt PDFs, checked from the outside: text extracted with `pdftotext`,
+//! pages rasterised with `pdftoppm -r 200`, QR codes decoded with `zbarimg` and Data Matrix
+//! codes with `dmtxread` (Debian's poppler-utils, zbar-tools, dmtx-utils; scripts/test
+//! installs them). Expected payloads are written out literally, not computed with our codecs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pagopa::{Cents, EcFiscalCode, NoticeNumber};
+use sportello::clock::Timestamp;
+use sportello::domain::position::{Debtor, SubjectType};
+use sportello::pdf::{
+    Fonts, NoticeDocument, NoticeOption, ReceiptDocument, ReceiptParty, ReceiptTransfer,
+    render_notice, render_receipts,
+};
+
+/// Bootstrap Italia's dist folder in the repository's node_modules (`npm ci`).
+pub fn assets_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/bootstrap-italia/dist")
+}
+
+fn fonts() -> Fonts {
+    Fonts::load(&assets_dir()).expect("Titillium Web from node_modules (run npm ci)")
+}
+
+fn ts(text: &str) -> Timestamp {
+    Timestamp::parse(text).expect("timestamp")
+}
+
+fn debtor() -> Debtor {
+    Debtor {
+        kind: SubjectType::F,
+        fiscal_code: "RSSMRA80A01H501U".into(),
+        full_name: "Mario Rossi".into(),
+        street_name: Some("Via Roma".into()),
+        civic_number: Some("10".into()),
+        postal_code: Some("00100".into()),
+        city: Some("Roma".into()),
+        province: Some("RM".into()),
+        region: None,
+        country: Some("IT".into()),
+        email: None,
+        phone: None,
+    }
+}
+
+fn option(nav: &str, cents: i64, due: &str, description: &str) -> NoticeOption {
+    NoticeOption {
+        nav: NoticeNumber::parse(nav).expect("nav"),
+        amount: Cents::new(cents),
+        due_date: ts(due),
+        description: description.into(),
+    }
+}
+
+fn notice(
+    postal: bool,
+    single: Option<NoticeOption>,
+    installments: Vec<NoticeOption>,
+) -> NoticeDocument {
+    NoticeDocument {
+        ente_name: "Comune di Prova".into(),
+        office_name: "Servizio Tributi".into(),
+        ec_fiscal_code: EcFiscalCode::parse("00229080338").unwrap(),
+        cbill: "A1B2C".into(),
+        postal_account: postal.then(|| "12345678".into()),
+        subject: "TARI 2026 – tassa sui rifiuti, utenza domestica".into(),
+        debtor: debtor(),
+        single,
+        installments,
+    }
+}
+
+/// Writes `pdf` to a temp dir and returns (dir, path).
+fn save(pdf: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    assert!(pdf.starts_with(b"%PDF-1.7"), "not a PDF");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("doc.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    (dir, path)
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (scripts/test installs it)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The text of each page (pdftotext -layout splits pages with form feeds).
+fn pages_text(path: &Path) -> Vec<String> {
+    let text = run(Command::new("pdftotext").arg("-layout").arg(path).arg("-"));
+    let mut pages: Vec<String> = text.split('\u{c}').map(str::to_owned).collect();
+    if pages.last().is_some_and(|p| p.trim().is_empty()) {
+        pages.pop();
+    }
+    pages
+}
+
+/// Page PNGs at 200 dpi, in order.
+fn rasterise(path: &Path) -> Vec<PathBuf> {
+    let dir = path.parent().unwrap();
+    run(Command::new("pdftoppm")
+        .args(["-r", "200", "-png"])
+        .arg(path)
+        .arg(dir.join("page")));
+    let mut pngs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    pngs.sort();
+    pngs
+}
+
+/// Every QR payload zbarimg finds on one page, sorted.
+fn qr_codes(png: &Path) -> Vec<String> {
+    let out = Command::new("zbarimg")
+        .args(["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable"])
+        .arg(png)
+        .output()
+        .expect("zbarimg (Debian zbar-tools)");
+    // Exit status 4: no symbol found; that is an empty list, not an error.
+    let mut codes: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    codes.sort();
+    codes
+}
+
+/// Every Data Matrix payload dmtxread finds on one page, sorted.
+fn data_matrices(png: &Path) -> Vec<String> {
+    let out = Command::new("dmtxread")
+        .args(["--newline", "--stop-after=1", "--milliseconds=20000"])
+        .arg(png)
+        .output()
+        .expect("dmtxread (Debian dmtx-utils)");
+    let mut codes: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    codes.sort();
+    codes
+}
+
+/// Words of `needle` appear in order on one line-insensitive text (layout may add spaces).
+fn squeeze(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn assert_has(text: &str, needles: &[&str]) {
+    let t = squeeze(text);
+    for n in needles {
+        assert!(t.contains(n), "{n:?} missing from:\n{t}");
+    }
+}
+
+#[test]
+fn single_notice_prints_the_fields_and_a_qr_that_decodes_to_the_exact_payload() {
+    let doc = notice(
+        false,
+        Some(option(
+            "310000000000090203",
+            110,
+            "2026-12-31T12:00:00Z",
+            "TARI 2026 rata unica",
+        )),
+        vec![],
+    );
+    let (_dir, path) = save(&render_notice(&fonts(), &doc).unwrap());
+    let pages = pages_text(&path);
+    assert_eq!(pages.len(), 1);
+    assert_has(
+        &pages[0],
+        &[
+            "AVVISO DI PAGAMENTO",
+            "Comune di Prova",
+            "Codice fiscale 00229080338",
+            "Mario Rossi",
+            "RSSMRA80A01H501U",
+            "Via Roma 10, 00100 Roma RM",
+            "1,10 € entro il 31/12/2026",
+            "TARI 2026 – tassa sui rifiuti",
+            "DOVE PAGARE?",
+            "APP IO",
+            "banche, uffici postali, tabaccherie, sportelli ATM",
+            "3100 0000 0000 0902 03",
+            "A1B2C",
+            "Codice CBILL",
+            "Cod. Fiscale Ente Creditore",
+        ],
+    );
+    assert!(
+        !pages[0].contains("BOLLETTINO POSTALE"),
+        "no postal account, no Poste section"
+    );
+    let pngs = rasterise(&path);
+    assert_eq!(
+        qr_codes(&pngs[0]),
+        ["PAGOPA|002|310000000000090203|00229080338|110"]
+    );
+}
+
+#[test]
+fn installments_come_three_per_page_each_with_its_own_qr() {
+    let navs = [
+        "301000000000000144",
+        "310000000000090203",
+        "347202400000012373",
+    ];
+    // 5 installments of 40,00 € and a single payment of 200,00 €.
+    let mut installments = Vec::new();
+    for i in 0..5u32 {
+        let nav = NoticeNumber::from_aux3(
+            pagopa::SegregationCode::parse("47").unwrap(),
+            1000 + u64::from(i),
+        )
+        .unwrap();
+        installments.push(option(
+            nav.as_str(),
+            4000,
+            &format!("2027-0{}-28T10:00:00Z", i + 1),
+            &format!("TARI 2026 rata {}", i + 1),
+        ));
+    }
+    let all: Vec<String> = installments
+        .iter()
+        .map(|o| o.nav.as_str().to_owned())
+        .collect();
+    let doc = notice(
+        false,
+        Some(option(
+            navs[2],
+            20000,
+            "2027-01-28T10:00:00Z",
+            "TARI 2026 unica",
+        )),
+        installments,
+    );
+    let (_dir, path) = save(&render_notice(&fonts(), &doc).unwrap());
+    let pages = pages_text(&path);
+    let pngs = rasterise(&path);
+    assert_eq!(pngs.len(), pages.len());
+    assert_has(
+        &pages[0],
+        &["200,00 € entro il 28/01/2027", "oppure in 5 rate"],
+    );
+    let mut seen = Vec::new();
+    for (i, png) in pngs.iter().enumerate() {
+        let codes = qr_codes(png);
+        // 2 or 3 options on every page but the last (page 1 also carries the header).
+        assert!(!codes.is_empty() && codes.len() <= 3, "page {i}: {codes:?}");
+        seen.extend(codes);
+    }
+    seen.sort();
+    let mut expected: Vec<String> = all
+        .iter()
+        .map(|nav| format!("PAGOPA|002|{nav}|00229080338|4000"))
+        .collect();
+    expected.push("PAGOPA|002|347202400000012373|00229080338|20000".into());
+    expected.sort();
+    assert_eq!(seen, expected);
+    let joined = pages.join("\n");
+    assert_has(
+        &joined,
+        &["Rata 1 di 5", "Rata 5 di 5", "40,00 € entro il 28/05/2027"],
+    );
+    for nav in &all {
+        let grouped = NoticeNumber::parse(nav).unwrap().grouped();
+        assert_has(&joined, &[&grouped]);
+    }
+    // Page 1: the single payment; then 3 + 2 installments.
+    assert_eq!(pages.len(), 3);
+    let per_page: Vec<usize> = pages.iter().map(|p| p.matches("Rata ").count()).collect();
+    assert_eq!(per_page, [1, 3, 2]);
+    let qr_per_page: Vec<usize> = pngs.iter().map(|p| qr_codes(p).len()).collect();
+    assert_eq!(qr_per_page, [1, 3, 2]);
+}
+
+#[test]
+fn postal_section_carries_a_data_matrix_that_decodes_to_the_poste_payload() {
+    let doc = notice(
+        true,
+        Some(option(
+            "301000000000000144",
+            12345,
+            "2026-12-31T12:00:00Z",
+            "TARI 2026 rata unica",
+        )),
+        vec![],
+    );
+    let (_dir, path) = save(&render_notice(&fonts(), &doc).unwrap());
+    let pages = pages_text(&path);
+    assert_has(
+        &pages[0],
+        &["BOLLETTINO POSTALE PA", "sul C/C n.", "12345678", "123,45"],
+    );
+    let pngs = rasterise(&path);
+    assert_eq!(
+        qr_codes(&pngs[0]),
+        ["PAGOPA|002|301000000000000144|00229080338|12345"]
+    );
+    let expected = format!(
+        "codfase=NBPA;18301000000000000144120000123456781000000123453896\
+         1P100229080338RSSMRA80A01H501U{:<40}{:<110}{}A",
+        "Mario Rossi",
+        "TARI 2026 - tassa sui rifiuti, utenza domestica",
+        " ".repeat(12)
+    );
+    assert_eq!(expected.len(), 256);
+    assert_eq!(data_matrices(&pngs[0]), [expected]);
+}
+
+fn receipt(n: u32) -> ReceiptDocument {
+    ReceiptDocument {
+        ente_name: "Comune di Prova".into(),
+        ec_fiscal_code: EcFiscalCode::parse("00229080338").unwrap(),
+        receipt_id: format!("c8f1a2b3d4e5f6a7b8c9d0e1f2a3b4c{n}"),
+        notice_number: NoticeNumber::parse("310000000000090203").unwrap(),
+        iuv: "10000000000090203".into(),
+        description: format!("Mensa scolastica, ricarica {n}"),
+        service_name: Some("Refezione scolastica".into()),
+        debtor: ReceiptParty {
+            fiscal_code: "RSSMRA80A01H501U".into(),
+            full_name: "Mario Rossi".into(),
+        },
+        payer: Some(ReceiptParty {
+            fiscal_code: "BNCGLI85M41G337L".into(),
+            full_name: "Giulia Bianchi".into(),
+        }),
+        psp_id: "BCITITMM".into(),
+        psp_name: "Intesa Sanpaolo S.p.A.".into(),
+        channel: "00799960158_01".into(),
+        payment_method: Some("Carta di pagamento".into()),
+        fee: Some(Cents::new(150)),
+        payment_date_time: ts("2026-07-15T08:05:00Z"),
+        transfers: vec![ReceiptTransfer {
+            id_transfer: 1,
+            fiscal_code: "00229080338".into(),
+            iban: Some("IT60X0542811101000000123456".into()),
+            remittance_information: "Mensa".into(),
+            amount: Cents::new(110),
+        }],
+        amount: Cents::new(110),
+    }
+}
+
+#[test]
+fn receipts_print_one_per_page_with_italian_dates_and_amounts_and_the_notice_qr() {
+    let docs = [receipt(1), receipt(2), receipt(3)];
+    let (_dir, path) = save(&render_receipts(&fonts(), &docs).unwrap());
+    let pages = pages_text(&path);
+    assert_eq!(pages.len(), 3);
+    for (i, page) in pages.iter().enumerate() {
+        assert_has(
+            page,
+            &[
+                "RICEVUTA DI PAGAMENTO",
+                "Comune di Prova",
+                "Codice fiscale 00229080338",
+                "1,10 €",
+                "1,50 €",
+                "2,60 €",
+                // 08:05 UTC in July is 10:05 in Rome (CEST).
+                "15/07/2026 10:05",
+                &format!("Mensa scolastica, ricarica {}", i + 1),
+                "Refezione scolastica",
+                "3100 0000 0000 0902 03",
+                "10000000000090203",
+                &format!("c8f1a2b3d4e5f6a7b8c9d0e1f2a3b4c{}", i + 1),
+                "Mario Rossi – RSSMRA80A01H501U",
+                "Giulia Bianchi – BNCGLI85M41G337L",
+                "Intesa Sanpaolo S.p.A. (BCITITMM)",
+                "00799960158_01",
+                "Carta di pagamento",
+                "IT60X0542811101000000123456",
+            ],
+        );
+    }
+    let pngs = rasterise(&path);
+    assert_eq!(
+        qr_codes(&pngs[1]),
+        ["PAGOPA|002|310000000000090203|00229080338|110"]
+    );
+}
+
+#[test]
+fn pdfs_are_tagged_in_italian_with_a_title_and_embedded_fonts() {
+    let pdf = render_receipts(&fonts(), &[receipt(1)]).unwrap();
+    let (_dir, path) = save(&pdf);
+    let info = run(Command::new("pdfinfo").arg(&path));
+    assert_has(
+        &info,
+        &[
+            "Title: Ricevuta di pagamento 3100 0000 0000 0902 03",
+            "Tagged: yes",
+            "Page size: 595.28 x 841.89 pts (A4)",
+        ],
+    );
+    let fonts = run(Command::new("pdffonts").arg(&path));
+    let embedded: Vec<&str> = fonts
+        .lines()
+        .filter(|l| l.contains("TitilliumWeb"))
+        .collect();
+    assert_eq!(embedded.len(), 2, "{fonts}");
+    for line in embedded {
+        // Columns: name type encoding emb sub uni ...
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cols[3], "yes", "not embedded: {line}");
+    }
+    let raw = String::from_utf8_lossy(&pdf);
+    assert!(raw.contains("/Lang (it-IT)"));
+    assert!(raw.contains("/StructTreeRoot"));
+    assert!(raw.contains("/S /Figure"));
+    assert!(raw.contains("/Alt (Codice QR dell'avviso pagato 3100 0000 0000 0902 03)"));
+}
