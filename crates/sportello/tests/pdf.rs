@@ -426,3 +426,400 @@ fn pdfs_are_tagged_in_italian_with_a_title_and_embedded_fonts() {
     assert!(raw.contains("/S /Figure"));
     assert!(raw.contains("/Alt (Codice QR dell'avviso pagato 3100 0000 0000 0902 03)"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Through the application: the citizen's download, the API route, the store queries behind them
+// and the bulk ZIP, on both databases.
+
+use common::{TestApp, TestDb, browser};
+use pagopa::{PersonalFiscalCode, SegregationCode};
+use sportello::domain::position::{
+    Destination, NewPosition, OptionStatus, Origin, PaymentOption, PositionStatus, Transfer,
+};
+use sportello::store::Store;
+use sportello::store::accounts::{NewAccount, PersonalData};
+
+const PASSWORD: &str = "cavallo batteria graffetta";
+const KEY: &str = "sportello-demo-key";
+
+async fn spawn(db: TestDb) -> TestApp {
+    let assets = assets_dir().display().to_string();
+    TestApp::spawn_with(
+        db,
+        &[
+            ("SPORTELLO_ASSETS_DIR", &assets),
+            ("SPORTELLO_ENTE_POSTAL_ACCOUNT", "1234567"),
+        ],
+    )
+    .await
+}
+
+/// An active citizen, logged in: (client, account id, fiscal code).
+async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, i64, String) {
+    let first15 = format!("VRDLCA70A{:02}F205", n + 1);
+    let cf = format!(
+        "{first15}{}",
+        PersonalFiscalCode::check_char_for(&first15).unwrap()
+    );
+    let store = app.state.store();
+    let hash = sportello::auth::password::hash(PASSWORD.into())
+        .await
+        .unwrap();
+    let mut tx = store.db().begin().await.unwrap();
+    let id = Store::insert_account_in(
+        &mut tx,
+        &NewAccount {
+            username: format!("utente{n}"),
+            password_hash: hash,
+            fiscal_code: cf.clone(),
+            email: format!("utente{n}@example.it"),
+            personal: PersonalData {
+                first_name: "Luca".into(),
+                last_name: "Verdi".into(),
+                ..Default::default()
+            },
+        },
+    )
+    .await
+    .unwrap();
+    Store::activate_account_in(&mut tx, id).await.unwrap();
+    tx.commit().await.unwrap();
+    let client = browser();
+    let r = app
+        .submit(
+            &client,
+            "/login",
+            "/login",
+            &[
+                ("username", &format!("utente{n}")),
+                ("password", PASSWORD),
+                ("next", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    (client, id, cf)
+}
+
+/// A position with a single option of `cents` for `debtor`; returns its NAV.
+async fn position(
+    app: &TestApp,
+    debtor_cf: &str,
+    cents: i64,
+    status: PositionStatus,
+    service_code: Option<&str>,
+    created_by: Option<i64>,
+) -> NoticeNumber {
+    let store = app.state.store();
+    let ente = app.state.ente();
+    let base = store.next_iuv_base(ente.id).await.unwrap();
+    let nav = NoticeNumber::from_aux3(SegregationCode::parse("01").unwrap(), base).unwrap();
+    let service_id = match service_code {
+        Some(code) => Some(
+            store
+                .services(ente.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|s| s.def.code == code)
+                .unwrap()
+                .id,
+        ),
+        None => None,
+    };
+    let mut d = debtor();
+    d.fiscal_code = debtor_cf.into();
+    store
+        .insert_position(
+            ente.id,
+            &NewPosition {
+                iupd: format!("PDF-{}", nav.as_str()),
+                debtor: d,
+                company_name: ente.name.clone(),
+                office_name: None,
+                validity_date: None,
+                switch_to_expired: false,
+                status,
+                options: vec![PaymentOption {
+                    iuv: nav.iuv(),
+                    nav: nav.clone(),
+                    amount: Cents::new(cents),
+                    description: format!("Sanzione verbale {base}"),
+                    is_partial_payment: false,
+                    due_date: ts("2027-03-31T10:00:00Z"),
+                    retention_date: None,
+                    fee: Cents::new(0),
+                    status: OptionStatus::Unpaid,
+                    metadata: "[]".into(),
+                    transfers: vec![Transfer {
+                        id_transfer: 1,
+                        amount: Cents::new(cents),
+                        organization_fiscal_code: ente.fiscal_code.clone(),
+                        remittance_information: "Sanzione".into(),
+                        category: "9/0101101IM/".into(),
+                        destination: Destination::Iban {
+                            iban: ente.iban.clone(),
+                            postal_iban: None,
+                        },
+                        company_name: None,
+                    }],
+                }],
+                service_id,
+                origin: Origin::Api,
+                created_by_account_id: created_by,
+                abandon_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    nav
+}
+
+async fn download(client: &reqwest::Client, app: &TestApp, iuv: &str) -> reqwest::Response {
+    client
+        .get(format!("{}/pagamenti/avviso/{iuv}.pdf", app.base))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn citizen_downloads_only_notices_they_may_pay(app: TestApp) {
+    let (client, id, cf) = citizen(&app, 1).await;
+    let ente_cf = app.state.ente().fiscal_code.clone();
+    let mine = position(&app, &cf, 2550, PositionStatus::Valid, None, None).await;
+    let started = position(
+        &app,
+        "RSSMRA80A01H501U",
+        700,
+        PositionStatus::Valid,
+        None,
+        Some(id),
+    )
+    .await;
+    let in_cart = position(
+        &app,
+        "BNCGLI85M41G337L",
+        900,
+        PositionStatus::Valid,
+        None,
+        None,
+    )
+    .await;
+    let someone_elses = position(
+        &app,
+        "BNCGLI85M41G337L",
+        1000,
+        PositionStatus::Valid,
+        None,
+        None,
+    )
+    .await;
+    let store = app.state.store();
+    let option = store
+        .option_by_nav(app.state.ente().id, in_cart.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    store.add_to_cart(id, option.option_id).await.unwrap();
+
+    let r = download(&client, &app, mine.iuv().as_str()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let (_dir, path) = save(&r.bytes().await.unwrap());
+    let pngs = rasterise(&path);
+    assert_eq!(
+        qr_codes(&pngs[0]),
+        [format!("PAGOPA|002|{}|{ente_cf}|2550", mine.as_str())]
+    );
+    // The ente has a postal account: the Poste section and its Data Matrix are there.
+    let text = pages_text(&path).join("\n");
+    assert_has(
+        &text,
+        &["BOLLETTINO POSTALE PA", "1234567", &mine.grouped(), &cf],
+    );
+    let dm = data_matrices(&pngs[0]);
+    assert_eq!(dm.len(), 1);
+    assert!(
+        dm[0].starts_with(&format!(
+            "codfase=NBPA;18{}12000001234567100000002550{}",
+            mine.as_str(),
+            "38961P1"
+        )),
+        "{dm:?}"
+    );
+
+    for nav in [&started, &in_cart] {
+        let r = download(&client, &app, nav.iuv().as_str()).await;
+        assert_eq!(r.status(), 200, "{nav}");
+    }
+    // Not theirs, not existing, not a IUV: all the same 404.
+    for iuv in [someone_elses.iuv().as_str(), "01000000099999999", "abc"] {
+        let r = download(&client, &app, iuv).await;
+        assert_eq!(r.status(), 404, "{iuv}");
+    }
+    // Anonymous: to the login page.
+    let r = download(&browser(), &app, mine.iuv().as_str()).await;
+    assert_eq!(r.status(), 303);
+    app.stop().await;
+}
+
+async fn the_api_serves_the_notice_behind_the_key(app: TestApp) {
+    let ente_cf = app.state.ente().fiscal_code.clone();
+    let nav = position(
+        &app,
+        "RSSMRA80A01H501U",
+        4321,
+        PositionStatus::Valid,
+        None,
+        None,
+    )
+    .await;
+    let iupd = format!("PDF-{}", nav.as_str());
+    let url = format!(
+        "{}/gpd/debt-positions-service/v1/organizations/{ente_cf}/debtpositions/{iupd}/notice.pdf",
+        app.base
+    );
+    let r = app.client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = app
+        .client
+        .get(&url)
+        .header("Ocp-Apim-Subscription-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let (_dir, path) = save(&r.bytes().await.unwrap());
+    assert_eq!(
+        qr_codes(&rasterise(&path)[0]),
+        [format!("PAGOPA|002|{}|{ente_cf}|4321", nav.as_str())]
+    );
+    let r = app
+        .client
+        .get(url.replace(&iupd, "NOPE"))
+        .header("Ocp-Apim-Subscription-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    app.stop().await;
+}
+
+async fn bulk_zip_holds_one_notice_per_printable_position_of_the_service(app: TestApp) {
+    let mut expected = Vec::new();
+    for _ in 0..5 {
+        let nav = position(
+            &app,
+            "RSSMRA80A01H501U",
+            1500,
+            PositionStatus::Valid,
+            Some("multe"),
+            None,
+        )
+        .await;
+        expected.push(format!("avviso-{}.pdf", nav.as_str()));
+    }
+    // Left out: another service, a draft, a paid position.
+    position(
+        &app,
+        "RSSMRA80A01H501U",
+        1500,
+        PositionStatus::Valid,
+        Some("asilo_nido"),
+        None,
+    )
+    .await;
+    position(
+        &app,
+        "RSSMRA80A01H501U",
+        1500,
+        PositionStatus::Draft,
+        Some("multe"),
+        None,
+    )
+    .await;
+    position(
+        &app,
+        "RSSMRA80A01H501U",
+        1500,
+        PositionStatus::Paid,
+        Some("multe"),
+        None,
+    )
+    .await;
+    let store = app.state.store();
+    let ente = app.state.ente();
+    assert_eq!(
+        store
+            .count_service_positions(ente.id, "multe")
+            .await
+            .unwrap(),
+        5
+    );
+    let page = store
+        .service_positions_after(ente.id, "multe", 0, 2)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 2);
+    let rest = store
+        .service_positions_after(ente.id, "multe", page[1].id, 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 3);
+    assert!(
+        rest.iter()
+            .all(|p| p.id > page[1].id && p.options.len() == 1)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = std::fs::File::create(dir.path().join("avvisi.zip")).unwrap();
+    let mut seen = 0;
+    let (report, _) =
+        sportello::pdf::bulk::write_notices_zip(store, ente, &fonts(), "multe", file, |n| seen = n)
+            .await
+            .unwrap();
+    assert_eq!((report.written, report.skipped.len(), seen), (5, 0, 5));
+    let mut archive =
+        zip::ZipArchive::new(std::fs::File::open(dir.path().join("avvisi.zip")).unwrap()).unwrap();
+    let mut names: Vec<String> = archive.file_names().map(str::to_owned).collect();
+    // Every entry is a whole PDF.
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        assert!(bytes.starts_with(b"%PDF-1.7") && bytes.trim_ascii_end().ends_with(b"%%EOF"));
+    }
+    names.sort();
+    expected.sort();
+    assert_eq!(names, expected);
+    app.stop().await;
+}
+
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::spawn(super::TestDb::sqlite()).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    super::$scenario(super::spawn(db).await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_databases!(
+    citizen_downloads_only_notices_they_may_pay,
+    the_api_serves_the_notice_behind_the_key,
+    bulk_zip_holds_one_notice_per_printable_position_of_the_service,
+);

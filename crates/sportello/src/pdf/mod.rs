@@ -12,6 +12,7 @@
 //! decorations are `/Artifact`s. The title is in the document info and shown by viewers
 //! (`DisplayDocTitle`).
 
+pub mod bulk;
 mod notice;
 mod receipt;
 

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod cart;
+pub mod documents;
 pub mod ente;
 pub mod events;
 pub mod outbox;

@@ -1,6 +1,7 @@
 //! The HTTP server: pages, JSON API, SOAP, and the operational endpoints.
 
 pub mod gpd;
+pub mod gpd_documents;
 pub mod metrics;
 pub mod ops;
 pub mod pages;
@@ -130,6 +131,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::routes())
         .merge(gpd::routes())
+        .merge(gpd_documents::routes())
         .merge(pages)
         .route("/static/app.css", axum::routing::get(app_css))
         .nest_service("/static/bi", assets)

@@ -3,6 +3,7 @@
 
 mod auth;
 mod dev;
+mod documents;
 mod payments;
 mod private;
 
@@ -284,4 +285,5 @@ pub fn routes() -> Router<AppState> {
         .merge(private::routes())
         .merge(dev::routes())
         .merge(payments::routes())
+        .merge(documents::routes())
 }
