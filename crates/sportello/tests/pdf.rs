@@ -796,6 +796,130 @@ async fn bulk_zip_holds_one_notice_per_printable_position_of_the_service(app: Te
     app.stop().await;
 }
 
+/// A successful receipt for `nav` with `debtor_cf` as debtor; returns its row id.
+async fn receipt_row(
+    app: &TestApp,
+    receipt_id: &str,
+    nav: &NoticeNumber,
+    debtor_cf: &str,
+    cents: i64,
+) -> i64 {
+    let store = app.state.store();
+    let ente = app.state.ente();
+    let option = store
+        .option_by_nav(ente.id, nav.as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = store.db().begin().await.unwrap();
+    let pk = Store::insert_receipt_in(
+        &mut tx,
+        ente.id,
+        &sportello::store::receipts::NewReceipt {
+            receipt_id: receipt_id.into(),
+            payment_option_id: Some(option.option_id),
+            notice_number: nav.as_str().into(),
+            iuv: nav.iuv().as_str().into(),
+            outcome: "OK".into(),
+            amount: cents,
+            description: format!("Sanzione pagata {receipt_id}"),
+            company_name: ente.name.clone(),
+            debtor_type: "F".into(),
+            debtor_fiscal_code: debtor_cf.into(),
+            debtor_name: "Luca Verdi".into(),
+            id_psp: "BCITITMM".into(),
+            psp_company_name: "Intesa Sanpaolo S.p.A.".into(),
+            id_channel: "00799960158_01".into(),
+            payment_date_time: ts("2026-01-15T09:30:00Z"),
+            refund_required: false,
+            raw_xml: "<receipt/>".into(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    pk
+}
+
+async fn citizen_prints_their_receipts_one_per_page(app: TestApp) {
+    let (client, _id, cf) = citizen(&app, 2).await;
+    let ente_cf = app.state.ente().fiscal_code.clone();
+    let first = position(&app, &cf, 2550, PositionStatus::Paid, Some("multe"), None).await;
+    let second = position(&app, &cf, 990, PositionStatus::Paid, None, None).await;
+    let other = position(
+        &app,
+        "BNCGLI85M41G337L",
+        700,
+        PositionStatus::Paid,
+        None,
+        None,
+    )
+    .await;
+    let pk = receipt_row(&app, "R-ONE", &first, &cf, 2550).await;
+    receipt_row(&app, "R-TWO", &second, &cf, 990).await;
+    receipt_row(&app, "R-OTHER", &other, "BNCGLI85M41G337L", 700).await;
+    let iban = app.state.ente().iban.clone();
+    sportello::with_db!(app.state.store().db(), |pool| {
+        sqlx::query(
+            "INSERT INTO receipt_transfers (receipt_pk, id_transfer, amount, fiscal_code_pa, iban, remittance_information, category)
+             VALUES ($1, 1, 2550, $2, $3, 'Sanzione art. 7', '9/0101101IM/')",
+        )
+        .bind(pk)
+        .bind(&ente_cf)
+        .bind(&iban)
+        .execute(pool)
+        .await
+        .unwrap();
+    });
+    let get = |q: &str| {
+        client
+            .get(format!("{}/pagamenti/ricevute.pdf{q}", app.base))
+            .send()
+    };
+    let r = get("?id=R-TWO&id=R-ONE").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let (_dir, path) = save(&r.bytes().await.unwrap());
+    let pages = pages_text(&path);
+    assert_eq!(pages.len(), 2);
+    // 09:30 UTC in January is 10:30 in Rome (CET).
+    assert_has(
+        &pages[0],
+        &[
+            "R-TWO",
+            "9,90 €",
+            "15/01/2026 10:30",
+            &second.grouped(),
+            &cf,
+        ],
+    );
+    assert_has(
+        &pages[1],
+        &[
+            "R-ONE",
+            "25,50 €",
+            &first.grouped(),
+            &iban,
+            "Sanzione art. 7",
+            "Versamento 1",
+        ],
+    );
+    let pngs = rasterise(&path);
+    assert_eq!(
+        qr_codes(&pngs[0]),
+        [format!("PAGOPA|002|{}|{ente_cf}|990", second.as_str())]
+    );
+    assert_eq!(
+        qr_codes(&pngs[1]),
+        [format!("PAGOPA|002|{}|{ente_cf}|2550", first.as_str())]
+    );
+    // Someone else's among them, unknown, or none asked: 404, nothing printed.
+    for q in ["?id=R-ONE&id=R-OTHER", "?id=R-NONE", "", "?id="] {
+        assert_eq!(get(q).await.unwrap().status(), 404, "{q}");
+    }
+    app.stop().await;
+}
+
 macro_rules! on_both_databases {
     ($($scenario:ident),* $(,)?) => {
         mod sqlite {
@@ -822,4 +946,5 @@ on_both_databases!(
     citizen_downloads_only_notices_they_may_pay,
     the_api_serves_the_notice_behind_the_key,
     bulk_zip_holds_one_notice_per_printable_position_of_the_service,
+    citizen_prints_their_receipts_one_per_page,
 );
