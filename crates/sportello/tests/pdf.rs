@@ -91,7 +91,8 @@ fn run(cmd: &mut Command) -> String {
         "{cmd:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    // Lossy: `pdfinfo -struct-text` prints UTF-16 titles as raw bytes.
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The text of each page (pdftotext -layout splits pages with form feeds).
@@ -409,17 +410,62 @@ fn pdfs_are_tagged_in_italian_with_a_title_and_embedded_fonts() {
             "Page size: 595.28 x 841.89 pts (A4)",
         ],
     );
-    let fonts = run(Command::new("pdffonts").arg(&path));
-    let embedded: Vec<&str> = fonts
+    let font_list = run(Command::new("pdffonts").arg(&path));
+    let embedded: Vec<&str> = font_list
         .lines()
         .filter(|l| l.contains("TitilliumWeb"))
         .collect();
-    assert_eq!(embedded.len(), 2, "{fonts}");
+    assert_eq!(embedded.len(), 2, "{font_list}");
     for line in embedded {
         // Columns: name type encoding emb sub uni ...
         let cols: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(cols[3], "yes", "not embedded: {line}");
     }
+    // The structure tree as poppler reads it: headings, paragraphs and the QR as a figure.
+    let tree = run(Command::new("pdfinfo").arg("-struct-text").arg(&path));
+    assert_has(
+        &tree,
+        &[
+            "H1 (block) \"RICEVUTA DI PAGAMENTO\"",
+            "H2 (block) \"Dati del pagamento\"",
+            "P (block) \"Importo pagato\"",
+            "Figure",
+        ],
+    );
+    let notice_pdf = render_notice(
+        &fonts(),
+        &notice(
+            true,
+            Some(option(
+                "310000000000090203",
+                110,
+                "2026-12-31T12:00:00Z",
+                "TARI 2026",
+            )),
+            vec![],
+        ),
+    )
+    .unwrap();
+    let (_dir2, notice_path) = save(&notice_pdf);
+    let tree = run(Command::new("pdfinfo")
+        .arg("-struct-text")
+        .arg(&notice_path));
+    assert_has(
+        &tree,
+        &[
+            "H1 (block) \"AVVISO DI PAGAMENTO\"",
+            "H2 (block) \"DOVE PAGARE?\"",
+        ],
+    );
+    assert_eq!(
+        tree.matches("Figure").count(),
+        2,
+        "QR and Data Matrix: {tree}"
+    );
+    let raw_notice = String::from_utf8_lossy(&notice_pdf);
+    assert!(
+        raw_notice.contains("/Alt (Codice QR per il pagamento dell'avviso 3100 0000 0000 0902 03)")
+    );
     let raw = String::from_utf8_lossy(&pdf);
     assert!(raw.contains("/Lang (it-IT)"));
     assert!(raw.contains("/StructTreeRoot"));
