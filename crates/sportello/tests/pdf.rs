@@ -324,6 +324,52 @@ fn postal_section_carries_a_data_matrix_that_decodes_to_the_poste_payload() {
     assert_eq!(data_matrices(&pngs[0]), [expected]);
 }
 
+#[test]
+fn installments_only_with_postal_account_come_two_per_page_with_their_data_matrix() {
+    let seg = pagopa::SegregationCode::parse("47").unwrap();
+    let installments: Vec<NoticeOption> = (0..3u64)
+        .map(|i| {
+            let nav = NoticeNumber::from_aux3(seg, 2000 + i).unwrap();
+            option(
+                nav.as_str(),
+                3333,
+                "2027-06-30T10:00:00Z",
+                "Retta asilo nido",
+            )
+        })
+        .collect();
+    let last_nav = installments[2].nav.as_str().to_owned();
+    let doc = notice(true, None, installments);
+    let (_dir, path) = save(&render_notice(&fonts(), &doc).unwrap());
+    let pages = pages_text(&path);
+    assert_has(&pages[0], &["In 3 rate", "Nelle pagine seguenti"]);
+    let rate: Vec<usize> = pages.iter().map(|p| p.matches("Rata ").count()).collect();
+    assert_eq!(rate, [0, 2, 1]);
+    let poste: Vec<usize> = pages
+        .iter()
+        .map(|p| p.matches("BOLLETTINO POSTALE PA").count())
+        .collect();
+    assert_eq!(poste, [0, 2, 1]);
+    let pngs = rasterise(&path);
+    assert_eq!(
+        qr_codes(&pngs[2]),
+        [format!("PAGOPA|002|{last_nav}|00229080338|3333")]
+    );
+    let dm = data_matrices(&pngs[2]);
+    assert_eq!(dm.len(), 1);
+    assert_eq!(dm[0].len(), 256);
+    assert!(
+        dm[0].starts_with(&format!(
+            "codfase=NBPA;18{last_nav}120000123456781000000033333896"
+        )),
+        "{dm:?}"
+    );
+    // The notice's subject, in ASCII (the en dash becomes a hyphen), and the closing `A`.
+    assert!(dm[0].contains("Mario Rossi"), "{dm:?}");
+    assert!(dm[0].contains("TARI 2026 - tassa sui rifiuti"), "{dm:?}");
+    assert!(dm[0].ends_with('A'));
+}
+
 fn receipt(n: u32) -> ReceiptDocument {
     ReceiptDocument {
         ente_name: "Comune di Prova".into(),
