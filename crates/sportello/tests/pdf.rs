@@ -697,6 +697,8 @@ async fn citizen_downloads_only_notices_they_may_pay(app: TestApp) {
         None,
     )
     .await;
+    let draft = position(&app, &cf, 800, PositionStatus::Draft, None, None).await;
+    let cancelled = position(&app, &cf, 800, PositionStatus::Invalid, None, None).await;
     let someone_elses = position(
         &app,
         "BNCGLI85M41G337L",
@@ -744,8 +746,14 @@ async fn citizen_downloads_only_notices_they_may_pay(app: TestApp) {
         let r = download(&client, &app, nav.iuv().as_str()).await;
         assert_eq!(r.status(), 200, "{nav}");
     }
-    // Not theirs, not existing, not a IUV: all the same 404.
-    for iuv in [someone_elses.iuv().as_str(), "01000000099999999", "abc"] {
+    // Not theirs, a draft or cancelled one of theirs, not existing, not a IUV: all 404.
+    for iuv in [
+        someone_elses.iuv().as_str(),
+        draft.iuv().as_str(),
+        cancelled.iuv().as_str(),
+        "01000000099999999",
+        "abc",
+    ] {
         let r = download(&client, &app, iuv).await;
         assert_eq!(r.status(), 404, "{iuv}");
     }

@@ -19,9 +19,10 @@ pub const MAX_RECEIPTS_PER_PDF: usize = 50;
 const PRINTABLE: &str = "('PUBLISHED', 'VALID', 'PARTIALLY_PAID')";
 
 impl Store {
-    /// The position holding the option `iuv` of the ente, if the citizen (`account_id`,
-    /// `fiscal_code`) may pay it: they are its debtor, they started it, or it is in their cart.
-    /// `None` otherwise, so that callers cannot tell "not yours" from "does not exist".
+    /// The position holding the option `iuv` of the ente, if it is payable (published, valid
+    /// or partially paid) and the citizen (`account_id`, `fiscal_code`) may pay it: they are
+    /// its debtor, they started it, or it is in their cart. `None` otherwise, so that callers
+    /// cannot tell "not yours" from "does not exist" (nor see drafts or cancelled notices).
     pub async fn notice_position_for_citizen(
         &self,
         ente_id: i64,
@@ -31,7 +32,7 @@ impl Store {
     ) -> StoreResult<Option<Position>> {
         let sql = format!(
             "SELECT {cols} FROM debt_positions p
-             WHERE p.ente_id = $1
+             WHERE p.ente_id = $1 AND p.status IN {PRINTABLE}
                AND p.id = (SELECT o.position_id FROM payment_options o
                            WHERE o.ente_id = $1 AND o.iuv = $2)
                AND (upper(p.debtor_fiscal_code) = upper($3)
