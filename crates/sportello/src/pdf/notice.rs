@@ -302,7 +302,7 @@ fn header(doc: &mut Doc, n: &NoticeDocument) -> f32 {
          potresti pagare un importo diverso da quello indicato.",
         2,
     );
-    y -= 6.0;
+    y -= 10.0;
 
     doc.text(LEFT, y, Style::H2, "DOVE PAGARE?");
     doc.text_right(
