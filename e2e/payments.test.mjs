@@ -86,8 +86,8 @@ test('an empty cart, then a traffic fine and a nursery fee from their forms', as
   await checked('carrello');
   const rows = await page.locator('#carrello tbody tr').count();
   assert.equal(rows, 2);
-  await assert.doesNotReject(page.getByText('Verbale n. A-7781 del 05/04/2026 - targa AB123CD').waitFor());
-  await assert.doesNotReject(page.getByText('Retta asilo nido - rata 03 scadenza 31/03/2026').waitFor());
+  await assert.doesNotReject(page.getByText('Verbale n. A-7781 del 05/04/2026 - targa AB123CD', { exact: true }).waitFor());
+  await assert.doesNotReject(page.getByText('Retta asilo nido - rata 03 scadenza 31/03/2026', { exact: true }).waitFor());
 });
 
 test('a notice addressed to someone else, found by its code and added to the cart', async () => {

@@ -17,6 +17,7 @@ pub mod import;
 pub mod jobs;
 pub mod mail;
 pub mod payments;
+pub mod pdf;
 pub mod station;
 pub mod store;
 pub mod telemetry;

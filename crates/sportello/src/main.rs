@@ -48,6 +48,15 @@ enum Command {
     /// Import data in bulk.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Write the paper notices (PDF) of every payable position of a service into a ZIP.
+    Notices {
+        /// The catalog service code.
+        #[arg(long)]
+        service: String,
+        /// The ZIP file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -153,7 +162,54 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             publish,
             json,
         }) => import_positions(config, &file, partial, publish, json).await,
+        Command::Notices { service, out } => notices(config, &service, &out).await,
     }
+}
+
+/// `sportello notices`: streams the ZIP to `out` with a progress bar on the terminal.
+async fn notices(config: Config, service: &str, out: &std::path::Path) -> anyhow::Result<()> {
+    let fonts = sportello::pdf::Fonts::load(&config.assets_dir)?;
+    let store = Store::open(&config.database_url).await?;
+    let ente = store.upsert_ente(&config.ente).await?;
+    let total = store.count_service_positions(ente.id, service).await?;
+    let file = std::fs::File::create(out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
+    let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(0));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] [{bar:40}] {pos}/{len} avvisi ({per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let result = sportello::pdf::bulk::write_notices_zip(
+        &store,
+        &ente,
+        &fonts,
+        service,
+        std::io::BufWriter::new(file),
+        |n| bar.set_position(n),
+    )
+    .await;
+    bar.finish_and_clear();
+    store.close().await;
+    let (report, writer) = result?;
+    writer
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?
+        .sync_all()?;
+    for s in &report.skipped {
+        println!("escluso {s}");
+    }
+    println!(
+        "avvisi scritti: {}; esclusi: {}; {} in {:.1} s",
+        report.written,
+        report.skipped.len(),
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// `sportello import positions`: streams the file through the importer with a progress bar on

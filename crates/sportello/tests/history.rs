@@ -293,6 +293,36 @@ async fn visibility_filters_totals_and_paging(app: TestApp) {
         "all filtered rows when nothing is selected"
     );
     let _ = csrf_of; // forms of this page are GET: nothing changes state
+
+    // "Stampa la ricevuta": from the detail, and for the selected rows (one PDF, a page each).
+    assert!(
+        detail.contains("href=\"/pagamenti/ricevute.pdf?id=rcpt-1\""),
+        "{detail}"
+    );
+    let r = me
+        .get(format!(
+            "{}/pagamenti/storico/stampa?sel={paid_by_me}&sel={at_psp}&sel={strangers}",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        "/pagamenti/ricevute.pdf?id=rcpt-1&id=rcpt-2",
+        "someone else's row is dropped"
+    );
+    let pdf = me
+        .get(format!(
+            "{}/pagamenti/ricevute.pdf?id=rcpt-1&id=rcpt-2",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF"));
 }
 
 async fn keyset_pages_at_their_boundaries(app: TestApp) {
@@ -375,9 +405,18 @@ async fn keyset_pages_at_their_boundaries(app: TestApp) {
     assert_eq!(rows_of(&p50).len(), 25);
 }
 
+/// The app with the fonts of the npm package (the receipt PDF embeds Titillium Web).
+async fn spawn(db: TestDb) -> TestApp {
+    let assets = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../node_modules/bootstrap-italia/dist"
+    );
+    TestApp::spawn_with(db, &[("SPORTELLO_ASSETS_DIR", assets)]).await
+}
+
 #[tokio::test]
 async fn history_on_sqlite() {
-    visibility_filters_totals_and_paging(TestApp::spawn(TestDb::sqlite()).await).await;
+    visibility_filters_totals_and_paging(spawn(TestDb::sqlite()).await).await;
     keyset_pages_at_their_boundaries(TestApp::spawn(TestDb::sqlite()).await).await;
 }
 
@@ -386,7 +425,7 @@ async fn history_on_postgres() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
-    visibility_filters_totals_and_paging(TestApp::spawn(db).await).await;
+    visibility_filters_totals_and_paging(spawn(db).await).await;
     let Some(db) = TestDb::postgres().await else {
         return;
     };

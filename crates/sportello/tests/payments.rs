@@ -409,6 +409,10 @@ async fn a_traffic_fine_and_a_nursery_fee_become_positions_with_their_own_notice
     assert!(cart.contains("Verbale n. A-7781 del 05/04/2026 - targa AB123CD"));
     assert!(cart.contains("Retta asilo nido - rata 03 scadenza 31/03/2026"));
     assert!(cart.contains(&nav.grouped()));
+    assert!(
+        cart.contains(&format!("/pagamenti/avviso/{}.pdf", nav.iuv().as_str())),
+        "the notice can be downloaded from the cart"
+    );
     assert!(cart.contains("Rossi Mario"), "the debtor as entered");
 
     let ente = app.state.ente().id;

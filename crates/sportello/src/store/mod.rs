@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cart;
 pub mod checkouts;
+pub mod documents;
 pub mod ente;
 pub mod events;
 pub mod history;

@@ -19,9 +19,9 @@ fn decode_err(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("stored {what} {value:?} is not valid").into())
 }
 
-const POSITION_COLUMNS: &str = "id, ente_id, iupd, debtor_type, debtor_fiscal_code, full_name, street_name, civic_number, postal_code, city, province, region, country, email, phone, company_name, office_name, validity_date, switch_to_expired, status, service_id, origin, created_by_account_id, published_at, payment_date, version, created_at, updated_at, pay_stand_in, content_hash";
+pub(super) const POSITION_COLUMNS: &str = "id, ente_id, iupd, debtor_type, debtor_fiscal_code, full_name, street_name, civic_number, postal_code, city, province, region, country, email, phone, company_name, office_name, validity_date, switch_to_expired, status, service_id, origin, created_by_account_id, published_at, payment_date, version, created_at, updated_at, pay_stand_in, content_hash";
 
-fn position_from_row(row: &impl DbRow) -> Result<Position, sqlx::Error> {
+pub(super) fn position_from_row(row: &impl DbRow) -> Result<Position, sqlx::Error> {
     let kind: String = row.col("debtor_type")?;
     let status: String = row.col("status")?;
     let origin: String = row.col("origin")?;
@@ -662,7 +662,10 @@ impl Store {
     }
 
     /// Loads the options and transfers of the given positions (two queries, whatever the count).
-    async fn attach_options(&self, mut positions: Vec<Position>) -> StoreResult<Vec<Position>> {
+    pub(super) async fn attach_options(
+        &self,
+        mut positions: Vec<Position>,
+    ) -> StoreResult<Vec<Position>> {
         if positions.is_empty() {
             return Ok(positions);
         }

@@ -1,6 +1,7 @@
 //! The HTTP server: pages, JSON API, SOAP, and the operational endpoints.
 
 pub mod gpd;
+pub mod gpd_documents;
 pub mod metrics;
 pub mod ops;
 pub mod pages;
@@ -146,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(gpd::routes())
         .merge(soap::routes())
+        .merge(gpd_documents::routes())
         .merge(pages)
         .route("/static/app.css", axum::routing::get(app_css))
         .route("/static/history.js", axum::routing::get(history_js))

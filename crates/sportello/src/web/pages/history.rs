@@ -19,6 +19,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/pagamenti/storico", get(history))
         .route("/pagamenti/storico.csv", get(csv))
+        .route("/pagamenti/storico/stampa", get(print_selected))
         .route("/pagamenti/storico/{id}", get(detail))
 }
 
@@ -501,8 +502,45 @@ async fn detail(State(state): State<AppState>, session: Session, Path(id): Path<
                 )
             })
             .collect(),
-        pdf_href: String::new(),
+        pdf_href: format!(
+            "/pagamenti/ricevute.pdf?id={}",
+            url_encode(&d.row.receipt_id)
+        ),
     })
+}
+
+/// "Stampa la ricevuta" for the selected rows: one PDF, one receipt per page.
+async fn print_selected(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Some(account) = session.account() else {
+        return to_login("/pagamenti/storico");
+    };
+    let p = parse_params(query.as_deref().unwrap_or_default());
+    let rows = match state
+        .store()
+        .history_rows(
+            state.ente().id,
+            account.id,
+            &account.fiscal_code,
+            &p.selected,
+        )
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
+    if rows.is_empty() {
+        return axum::response::Redirect::to("/pagamenti/storico").into_response();
+    }
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|r| format!("id={}", url_encode(&r.receipt_id)))
+        .collect();
+    axum::response::Redirect::to(&format!("/pagamenti/ricevute.pdf?{}", ids.join("&")))
+        .into_response()
 }
 
 #[cfg(test)]

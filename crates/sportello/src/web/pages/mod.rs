@@ -3,6 +3,7 @@
 
 mod auth;
 mod dev;
+mod documents;
 mod history;
 mod payments;
 mod private;
@@ -289,4 +290,5 @@ pub fn routes() -> Router<AppState> {
         .merge(dev::routes())
         .merge(payments::routes())
         .merge(history::routes())
+        .merge(documents::routes())
 }

@@ -53,6 +53,8 @@ struct CartRow {
     cents: i64,
     causale: String,
     nav: String,
+    /// For the notice download link.
+    iuv: String,
     service: String,
     debtor: String,
     amount: String,
@@ -120,6 +122,7 @@ async fn cart_view(
                 option_id: o.option_id,
                 cents: o.amount,
                 causale: o.description.clone(),
+                iuv: o.iuv.clone(),
                 nav: NoticeNumber::parse(&o.nav)
                     .map(|n| n.grouped())
                     .unwrap_or(o.nav.clone()),
