@@ -568,6 +568,26 @@ fn recovery_answer(state: &AppState, session: &Session, title: &str, text: Strin
     })
 }
 
+/// A recovery request (resend activation, forgotten username or password): throttled per
+/// address, then answered the same way whether or not an account matched.
+async fn recovery_request(
+    state: &AppState,
+    session: &Session,
+    title: &str,
+    text: &str,
+    request: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> Response {
+    match throttle(state, session, "recovery", 10).await {
+        Ok(Some(refused)) => return refused,
+        Ok(None) => {}
+        Err(e) => return internal(e),
+    }
+    if let Err(e) = request.await {
+        return internal(e);
+    }
+    recovery_answer(state, session, title, text.to_owned())
+}
+
 async fn resend_page(State(state): State<AppState>, session: Session) -> Response {
     render(&simple_form(
         &state,
@@ -591,19 +611,8 @@ async fn resend(
     session: Session,
     Form(form): Form<WhoForm>,
 ) -> Response {
-    match throttle(&state, &session, "recovery", 10).await {
-        Ok(Some(refused)) => return refused,
-        Ok(None) => {}
-        Err(e) => return internal(e),
-    }
-    if let Err(e) = state
-        .accounts()
-        .resend_activation(&form.chi, &session.ip)
-        .await
-    {
-        return internal(e);
-    }
-    recovery_answer(&state, &session, "Nuovo collegamento di attivazione", "Se esiste un account da attivare con questi dati, abbiamo inviato un nuovo collegamento di attivazione all'indirizzo e-mail registrato. Il collegamento vale 48 ore; quelli inviati prima non valgono più.".into())
+    let request = state.accounts().resend_activation(&form.chi, &session.ip);
+    recovery_request(&state, &session, "Nuovo collegamento di attivazione", "Se esiste un account da attivare con questi dati, abbiamo inviato un nuovo collegamento di attivazione all'indirizzo e-mail registrato. Il collegamento vale 48 ore; quelli inviati prima non valgono più.", request).await
 }
 
 async fn forgot_username_page(State(state): State<AppState>, session: Session) -> Response {
@@ -639,24 +648,15 @@ async fn forgot_username(
     session: Session,
     Form(form): Form<EmailForm>,
 ) -> Response {
-    match throttle(&state, &session, "recovery", 10).await {
-        Ok(Some(refused)) => return refused,
-        Ok(None) => {}
-        Err(e) => return internal(e),
-    }
-    if let Err(e) = state
-        .accounts()
-        .remind_username(&form.email, &session.ip)
-        .await
-    {
-        return internal(e);
-    }
-    recovery_answer(
+    let request = state.accounts().remind_username(&form.email, &session.ip);
+    recovery_request(
         &state,
         &session,
         "Username dimenticato?",
-        "Se l'indirizzo è registrato, riceverai a breve un'e-mail con il tuo nome utente.".into(),
+        "Se l'indirizzo è registrato, riceverai a breve un'e-mail con il tuo nome utente.",
+        request,
     )
+    .await
 }
 
 async fn forgot_password_page(State(state): State<AppState>, session: Session) -> Response {
@@ -682,19 +682,10 @@ async fn forgot_password(
     session: Session,
     Form(form): Form<UsernameForm>,
 ) -> Response {
-    match throttle(&state, &session, "recovery", 10).await {
-        Ok(Some(refused)) => return refused,
-        Ok(None) => {}
-        Err(e) => return internal(e),
-    }
-    if let Err(e) = state
+    let request = state
         .accounts()
-        .request_password_reset(&form.username, &session.ip)
-        .await
-    {
-        return internal(e);
-    }
-    recovery_answer(&state, &session, "Password dimenticata?", "Se il nome utente è registrato, riceverai a breve un'e-mail con un collegamento per scegliere una nuova password. Il collegamento vale 1 ora.".into())
+        .request_password_reset(&form.username, &session.ip);
+    recovery_request(&state, &session, "Password dimenticata?", "Se il nome utente è registrato, riceverai a breve un'e-mail con un collegamento per scegliere una nuova password. Il collegamento vale 1 ora.", request).await
 }
 
 fn reset_view(state: &AppState, session: &Session, token: &str, errors: &FieldErrors) -> FormPage {
