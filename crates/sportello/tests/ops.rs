@@ -85,3 +85,37 @@ async fn readiness_fails_when_the_database_goes_away() {
     assert_eq!(body["status"], "not ready");
     assert_eq!(body["database"]["status"], "unreachable");
 }
+
+/// A request in flight when shutdown begins still gets its whole answer; new connections after
+/// the drain are refused.
+#[tokio::test]
+async fn shutdown_lets_requests_in_flight_finish() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut app = TestApp::spawn(TestDb::sqlite()).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let body = "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body>not a message</soapenv:Body></soapenv:Envelope>";
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /pagopa/paForNode HTTP/1.1\r\nHost: {addr}\r\nSOAPAction: paVerifyPaymentNotice\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    // Headers and half of the body: the handler is now waiting for the rest.
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..20]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app.begin_shutdown();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stream.write_all(&body.as_bytes()[20..]).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    assert!(
+        answer.contains("PAA_SINTASSI_XSD"),
+        "the station answered the request in flight: {answer}"
+    );
+    app.stop().await;
+    assert!(
+        tokio::net::TcpStream::connect(&addr).await.is_err(),
+        "no new connections after shutdown"
+    );
+}

@@ -176,6 +176,13 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Signals shutdown (as SIGTERM does) without waiting for the app to finish.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
     /// Stops the app and waits for it to finish.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
