@@ -925,6 +925,7 @@ async fn the_openapi_document_is_served() {
         "/organizations/{organizationfiscalcode}/debtpositions/{iupd}/publish",
         "/organizations/{organizationfiscalcode}/debtpositions/{iupd}/invalidate",
         "/organizations/{organizationfiscalcode}/debtpositions/import",
+        "/organizations/{organizationfiscalcode}/debtpositions/{iupd}/notice.pdf",
     ] {
         assert!(paths.contains_key(p), "{p} missing");
     }

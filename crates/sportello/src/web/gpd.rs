@@ -555,10 +555,10 @@ impl utoipa::Modify for SecurityAddon {
 #[openapi(
     info(
         title = "Sportello — Debt Positions API (pagoPA GPD compatible)",
-        description = "Debt positions of the ente, wire-compatible with pagoPA GPD `openapi/gpd.json` (debt-positions-service v1). Extensions: IUV/NAV minting when `iuv` is absent, and the CSV bulk import.",
+        description = "Debt positions of the ente, wire-compatible with pagoPA GPD `openapi/gpd.json` (debt-positions-service v1). Extensions: IUV/NAV minting when `iuv` is absent, the CSV bulk import, and the notice PDF.",
     ),
     servers((url = "/gpd/debt-positions-service/v1")),
-    paths(create, list, get_one, update, delete, publish, invalidate, import),
+    paths(create, list, get_one, update, delete, publish, invalidate, import, super::gpd_documents::notice),
     components(schemas(
         PaymentPositionModel, PaymentOptionModel, TransferModel, Stamp, MetadataModel,
         PaymentPositionModelBaseResponse, PaymentOptionModelResponse, TransferModelResponse,

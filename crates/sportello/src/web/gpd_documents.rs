@@ -24,7 +24,27 @@ pub fn routes() -> Router<AppState> {
     )
 }
 
-async fn notice(
+/// The paper notice (avviso di pagamento) of a position, as PDF.
+#[utoipa::path(
+    get,
+    path = "/organizations/{organizationfiscalcode}/debtpositions/{iupd}/notice.pdf",
+    tag = "Sportello extensions",
+    operation_id = "getNoticePdf",
+    summary = "The payment notice (avviso di pagamento) of a debt position, as PDF.",
+    description = "pagoPA's notice layout: single payment and installments, each with its notice code and QR; the Poste section with its Data Matrix when the ente has a postal account.",
+    params(
+        ("organizationfiscalcode" = String, Path, description = "Organization fiscal code."),
+        ("iupd" = String, Path, description = "Debt position identifier."),
+    ),
+    responses(
+        (status = 200, description = "The notice.", content_type = "application/pdf"),
+        (status = 401, description = "Missing or wrong API key.", body = ProblemJson),
+        (status = 404, description = "No such organization or position.", body = ProblemJson),
+        (status = 409, description = "Nothing left to pay: no notice to print.", body = ProblemJson),
+    ),
+    security(("ApiKey" = []))
+)]
+pub(crate) async fn notice(
     _client: ApiClient,
     State(state): State<AppState>,
     Path((organization, iupd)): Path<(String, String)>,
