@@ -111,7 +111,9 @@ test('register, confirm by e-mail, log in, reach Pagamenti OnLine, log out, rese
 });
 
 test('a registration with every field wrong shows every error, next to its field and in a summary', async () => {
-  const page = await context.newPage();
+  // A visitor, not the citizen logged in above (a logged-in citizen is sent to the private area).
+  const visitor = await browser.newContext({ bypassCSP: true, locale: 'it-IT', viewport: { width: 1280, height: 900 } });
+  const page = await visitor.newPage();
   await page.goto(app.base + '/registrazione');
   await page.getByLabel(/^Cognome/).fill('B1anchi');
   await page.getByLabel('Codice fiscale').fill('BNCGLI85M41G337X');
@@ -132,5 +134,5 @@ test('a registration with every field wrong shows every error, next to its field
   assert.equal(await page.getByLabel('Codice fiscale').inputValue(), 'BNCGLI85M41G337X', 'typed values are kept');
   assert.equal(await page.getByLabel('Scegli una password').inputValue(), '', 'passwords are not echoed');
   await checked(page, 'registrazione-errori');
-  await page.close();
+  await visitor.close();
 });

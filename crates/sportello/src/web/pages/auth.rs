@@ -433,6 +433,9 @@ fn register_view(
 }
 
 async fn register_page(State(state): State<AppState>, session: Session) -> Response {
+    if session.account().is_some() {
+        return Redirect::to("/area-privata").into_response();
+    }
     render(&register_view(
         &state,
         &session,
