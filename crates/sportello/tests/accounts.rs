@@ -104,6 +104,28 @@ async fn active_account(app: &TestApp, sink: &SmtpSink, p: &Person) {
     assert_eq!(status, 200);
 }
 
+/// Opens a reset link's form (for its CSRF token) and submits `password` twice, like a browser.
+async fn submit_reset(
+    app: &TestApp,
+    client: &reqwest::Client,
+    path: &str,
+    token: &str,
+    password: &str,
+) -> reqwest::Response {
+    let (_, form) = app.page(client, path).await;
+    client
+        .post(format!("{}/password/reimposta", app.base))
+        .form(&[
+            ("csrf_token", csrf_of(&form).as_str()),
+            ("token", token),
+            ("password", password),
+            ("password2", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 fn session_cookie(r: &reqwest::Response) -> Option<String> {
     r.headers()
         .get_all("set-cookie")
@@ -510,35 +532,12 @@ async fn forgotten_username_and_password_reset_end_every_session() {
     let token = path.split("token=").nth(1).unwrap().to_owned();
 
     // Opening the link does not use it up (mail scanners open links).
-    let (status, form) = app.page(&client, path).await;
+    let (status, _) = app.page(&client, path).await;
     assert_eq!(status, 200);
-    let csrf = csrf_of(&form);
-    let weak = client
-        .post(format!("{}/password/reimposta", app.base))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("token", &token),
-            ("password", "password"),
-            ("password2", "password"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let weak = submit_reset(&app, &client, path, &token, "password").await;
     assert_eq!(weak.status(), 422);
     assert!(weak.text().await.unwrap().contains("tra le più usate"));
-    let (_, form) = app.page(&client, path).await;
-    let csrf = csrf_of(&form);
-    let done = client
-        .post(format!("{}/password/reimposta", app.base))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("token", &token),
-            ("password", "una nuova frase segreta"),
-            ("password2", "una nuova frase segreta"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let done = submit_reset(&app, &client, path, &token, "una nuova frase segreta").await;
     assert_eq!(done.status(), 200);
     assert_eq!(
         app.state
@@ -575,18 +574,7 @@ async fn forgotten_username_and_password_reset_end_every_session() {
         303
     );
     // The link worked once.
-    let (_, form) = app.page(&client, path).await;
-    let again = client
-        .post(format!("{}/password/reimposta", app.base))
-        .form(&[
-            ("csrf_token", csrf_of(&form).as_str()),
-            ("token", &token),
-            ("password", "ancora un'altra frase"),
-            ("password2", "ancora un'altra frase"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let again = submit_reset(&app, &client, path, &token, "ancora un'altra frase").await;
     assert_eq!(again.status(), 400);
     app.stop().await;
 }
@@ -627,18 +615,7 @@ async fn reset_links_expire_after_an_hour() {
     .rows_affected());
     let path = link.trim_start_matches(&app.base);
     let token = path.split("token=").nth(1).unwrap();
-    let (_, form) = app.page(&client, path).await;
-    let r = client
-        .post(format!("{}/password/reimposta", app.base))
-        .form(&[
-            ("csrf_token", csrf_of(&form).as_str()),
-            ("token", token),
-            ("password", "una nuova frase segreta"),
-            ("password2", "una nuova frase segreta"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = submit_reset(&app, &client, path, token, "una nuova frase segreta").await;
     assert_eq!(r.status(), 400);
     app.stop().await;
 }
