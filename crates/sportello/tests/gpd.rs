@@ -34,7 +34,8 @@ fn body(iupd: &str, iuvs: &[Option<&str>]) -> Value {
                 "amount": 10050,
                 "description": format!("Rata {}", i + 1),
                 "isPartialPayment": iuvs.len() > 1,
-                "dueDate": format!("2030-0{}-28T22:59:59Z", i + 1),
+                // GPD's form: Rome's wall-clock time, no offset.
+                "dueDate": format!("2030-0{}-28T23:59:59", i + 1),
                 "fee": 0,
                 "transfer": [
                     {"idTransfer": "1", "amount": 10000, "remittanceInformation": "TARI quota 1",
@@ -163,7 +164,7 @@ async fn create_then_get_returns_gpd_models(app: TestApp) {
     assert_eq!(option["iuv"], iuv1);
     assert_eq!(option["nav"], format!("3{iuv1}"));
     assert_eq!(option["amount"], 10050);
-    assert_eq!(option["dueDate"], "2030-01-28T22:59:59.000000Z");
+    assert_eq!(option["dueDate"], "2030-01-28T23:59:59");
     assert_eq!(option["transfer"][1]["stamp"]["stampType"], "01");
     assert_eq!(option["transfer"][1]["transferMetadata"][0]["key"], "k");
     assert_eq!(option["transfer"][0]["organizationFiscalCode"], ORG);

@@ -426,8 +426,9 @@ pub struct ProblemJson {
     pub detail: String,
 }
 
+/// GPD's date-times are Java `LocalDateTime`s: Rome's wall-clock time, without an offset.
 fn ts(t: Timestamp) -> String {
-    t.to_utc_text()
+    t.to_iso_rome()
 }
 
 fn metadata_list(json: &str) -> Vec<MetadataModel> {

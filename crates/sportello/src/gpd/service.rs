@@ -4,7 +4,7 @@
 
 use pagopa::{NoticeNumber, SegregationCode};
 use serde_json::json;
-use time::{Date, Duration, Time};
+use time::{Date, Duration};
 
 use super::model::{PageInfo, PaymentPositionModel, ProblemJson};
 use super::validate::{self, Context};
@@ -135,8 +135,9 @@ pub struct ListRequest {
     pub filter: PositionFilter,
 }
 
-/// Turns GPD's optional `*_from`/`*_to` dates into inclusive UTC instants: a missing end is
-/// [`DEFAULT_INTERVAL_DAYS`] away from the other, as in GPD; `from` must not follow `to`.
+/// Turns GPD's optional `*_from`/`*_to` dates (days in Rome) into inclusive instants, from
+/// the first to the last microsecond of those days: a missing end is [`DEFAULT_INTERVAL_DAYS`]
+/// away from the other, as in GPD; `from` must not follow `to`.
 pub fn date_interval(
     name: &str,
     from: Option<Date>,
@@ -153,12 +154,10 @@ pub fn date_interval(
             "{name}_from must not follow {name}_to"
         )));
     }
-    let start = Timestamp::from(from.with_time(Time::MIDNIGHT).assume_utc());
-    let end = Timestamp::from(
-        to.with_time(Time::from_hms_micro(23, 59, 59, 999_999).expect("valid time"))
-            .assume_utc(),
-    );
-    Ok((Some(start), Some(end)))
+    Ok((
+        Some(Timestamp::rome_day_start(from)),
+        Some(Timestamp::rome_day_end(to)),
+    ))
 }
 
 /// Applies the time rules to a position read from the store, so that an answer never shows a
@@ -549,11 +548,14 @@ mod tests {
 
     #[test]
     fn a_missing_end_of_an_interval_is_thirty_days_away() {
+        // Days in Rome: 1 January starts at 23:00 UTC on 31 December.
         let (from, to) = date_interval("due_date", Some(date!(2026 - 01 - 01)), None).unwrap();
-        assert_eq!(from.unwrap().to_utc_text(), "2026-01-01T00:00:00.000000Z");
-        assert_eq!(to.unwrap().to_utc_text(), "2026-01-31T23:59:59.999999Z");
+        assert_eq!(from.unwrap().to_utc_text(), "2025-12-31T23:00:00.000000Z");
+        assert_eq!(to.unwrap().to_utc_text(), "2026-01-31T22:59:59.999999Z");
         let (from, _) = date_interval("due_date", None, Some(date!(2026 - 01 - 31))).unwrap();
-        assert_eq!(from.unwrap().to_utc_text(), "2026-01-01T00:00:00.000000Z");
+        assert_eq!(from.unwrap().to_utc_text(), "2025-12-31T23:00:00.000000Z");
+        let (_, to) = date_interval("due_date", None, Some(date!(2026 - 07 - 31))).unwrap();
+        assert_eq!(to.unwrap().to_utc_text(), "2026-07-31T21:59:59.999999Z");
         assert_eq!(date_interval("x", None, None).unwrap(), (None, None));
         assert!(matches!(
             date_interval(

@@ -11,7 +11,7 @@ use crate::clock::Timestamp;
 use crate::db::{DbRow, Tx};
 use crate::domain::position::{
     Debtor, Destination, NewPosition, OptionDetails, OptionStatus, Origin, PaymentOption, Position,
-    PositionStatus, SubjectType, Transfer,
+    PositionStatus, SubjectType, Transfer, due_cutoff,
 };
 use crate::{with_db, with_tx};
 
@@ -889,33 +889,38 @@ impl Store {
         let base = "UPDATE debt_positions SET status = 'EXPIRED', version = version + 1, updated_at = $1
              WHERE status = 'VALID' AND switch_to_expired = TRUE
                AND EXISTS (SELECT 1 FROM payment_options o WHERE o.position_id = debt_positions.id AND o.status = 'PO_UNPAID')
-               AND NOT EXISTS (SELECT 1 FROM payment_options o WHERE o.position_id = debt_positions.id AND o.status = 'PO_UNPAID' AND o.due_date >= $1)";
-        self.time_rule(base, now, one).await
+               AND NOT EXISTS (SELECT 1 FROM payment_options o WHERE o.position_id = debt_positions.id AND o.status = 'PO_UNPAID' AND o.due_date >= $2)";
+        self.time_rule(base, now, due_cutoff(now), one).await
     }
 
     async fn activate_where(&self, now: Timestamp, one: Option<(i64, &str)>) -> StoreResult<u64> {
         let base =
             "UPDATE debt_positions SET status = 'VALID', version = version + 1, updated_at = $1
-             WHERE status = 'PUBLISHED' AND validity_date IS NOT NULL AND validity_date <= $1";
-        self.time_rule(base, now, one).await
+             WHERE status = 'PUBLISHED' AND validity_date IS NOT NULL AND validity_date <= $2";
+        self.time_rule(base, now, now, one).await
     }
 
+    /// Runs `base` with `$1` = `now` (the update time) and `$2` = the instant the rule compares
+    /// with, on every position or on one.
     async fn time_rule(
         &self,
         base: &str,
         now: Timestamp,
+        threshold: Timestamp,
         one: Option<(i64, &str)>,
     ) -> StoreResult<u64> {
         let result = match one {
             None => with_db!(self.db(), |pool| sqlx::query(base)
                 .bind(now)
+                .bind(threshold)
                 .execute(pool)
                 .await?
                 .rows_affected()),
             Some((ente_id, iupd)) => {
-                let sql = format!("{base} AND ente_id = $2 AND iupd = $3");
+                let sql = format!("{base} AND ente_id = $3 AND iupd = $4");
                 with_db!(self.db(), |pool| sqlx::query(&sql)
                     .bind(now)
+                    .bind(threshold)
                     .bind(ente_id)
                     .bind(iupd)
                     .execute(pool)
