@@ -420,6 +420,18 @@ pub fn due_cutoff(now: Timestamp) -> Timestamp {
     now.start_of_second()
 }
 
+/// How long after an activation (`paGetPayment[V2]`) the node may still be collecting the money:
+/// pagoPA's longest payment-token validity, 30 minutes.
+pub const ACTIVATION_HOLD: time::Duration = time::Duration::minutes(30);
+
+/// Whether a payment may be under way at `now`, the last activation of the position's options
+/// having been at `last_activation`. Meanwhile the position must stay as the node saw it: it
+/// cannot be replaced, deleted or invalidated (the receipt would arrive for a position that is
+/// no longer there).
+pub fn is_being_paid(last_activation: Option<Timestamp>, now: Timestamp) -> bool {
+    last_activation.is_some_and(|at| now < at.plus(ACTIVATION_HOLD))
+}
+
 /// Whether a position with `switch_to_expired` has expired at `now`: it is VALID and every
 /// option still unpaid is past its due date.
 pub fn is_overdue(

@@ -172,8 +172,14 @@ impl Checker {
             self.fail(field, "al massimo 10 coppie chiave/valore");
         }
         for (i, m) in list.iter().enumerate() {
-            if m.key.as_deref().is_none_or(|k| k.trim().is_empty()) {
-                self.fail(format!("{field}[{i}].key"), "la chiave è obbligatoria");
+            match m.key.as_deref() {
+                Some(k) if !k.trim().is_empty() => {
+                    self.max_len(&format!("{field}[{i}].key"), k, 140)
+                }
+                _ => self.fail(format!("{field}[{i}].key"), "la chiave è obbligatoria"),
+            }
+            if let Some(v) = m.value.as_deref() {
+                self.max_len(&format!("{field}[{i}].value"), v, 140);
             }
         }
         serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned())

@@ -759,7 +759,7 @@ impl Store {
 
     /// Replaces a position's data, options and transfers (GPD's PUT) inside `tx`, keeping its
     /// id, iupd and creation time and bumping its version. Options still referenced by a cart or
-    /// a receipt cannot be removed: that is a [`StoreError::Conflict`].
+    /// a receipt cannot be removed: that is a [`StoreError::Referenced`].
     pub async fn replace_position_in(
         tx: &mut Tx,
         ente_id: i64,
@@ -848,7 +848,7 @@ impl Store {
     }
 
     /// Deletes a position with its options and transfers inside `tx`. One still referenced by a
-    /// cart or a receipt is a [`StoreError::Conflict`].
+    /// cart or a receipt is a [`StoreError::Referenced`].
     pub async fn delete_position_in(tx: &mut Tx, id: i64) -> StoreResult<()> {
         with_tx!(tx, |conn| {
             sqlx::query("DELETE FROM debt_positions WHERE id = $1")
@@ -858,6 +858,71 @@ impl Store {
                 .map_err(|e| referenced(e, "a payment option is in a cart or has a receipt"))?;
         });
         Ok(())
+    }
+
+    /// The last activation (`paGetPayment[V2]`) of any option of a position, read inside `tx`.
+    pub async fn last_activation_in(
+        tx: &mut Tx,
+        position_id: i64,
+    ) -> StoreResult<Option<Timestamp>> {
+        Ok(with_tx!(tx, |conn| {
+            sqlx::query_scalar(
+                "SELECT MAX(a.created_at) FROM payment_attempts a
+                 JOIN payment_options o ON o.id = a.payment_option_id
+                 WHERE o.position_id = $1",
+            )
+            .bind(position_id)
+            .fetch_one(conn)
+            .await?
+        }))
+    }
+
+    /// Replaces the IBAN `old` by `new` on at most `limit` transfers of the ente's unpaid options
+    /// in positions still open to payment (DRAFT, PUBLISHED, VALID, PARTIALLY_PAID: GPD's
+    /// `updateTransferIbanMassive`), inside `tx`, and touches those positions. Returns how many
+    /// transfers changed.
+    pub async fn replace_transfer_iban_in(
+        tx: &mut Tx,
+        ente_id: i64,
+        old: &str,
+        new: &str,
+        limit: u32,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let option_ids: Vec<i64> = with_tx!(tx, |conn| {
+            sqlx::query_scalar(
+                "UPDATE transfers SET iban = $1 WHERE id IN (
+                    SELECT t.id FROM transfers t
+                    JOIN payment_options o ON o.id = t.payment_option_id
+                    JOIN debt_positions p ON p.id = o.position_id
+                    WHERE p.ente_id = $2 AND t.iban = $3 AND o.status = 'PO_UNPAID'
+                      AND p.status IN ('DRAFT', 'PUBLISHED', 'VALID', 'PARTIALLY_PAID')
+                    ORDER BY t.id LIMIT $4)
+                 RETURNING payment_option_id",
+            )
+            .bind(new)
+            .bind(ente_id)
+            .bind(old)
+            .bind(i64::from(limit))
+            .fetch_all(conn)
+            .await?
+        });
+        let mut touched = option_ids.clone();
+        touched.sort_unstable();
+        touched.dedup();
+        for chunk in touched.chunks(KEYS_PER_LOOKUP) {
+            let sql = format!(
+                "UPDATE debt_positions SET version = version + 1, updated_at = $1
+                 WHERE id IN (SELECT position_id FROM payment_options WHERE id IN ({}))",
+                in_placeholders('$', 2, chunk.len())
+            );
+            let mut vals = vec![Val::Ts(now)];
+            vals.extend(chunk.iter().map(|id| Val::Int(*id)));
+            with_tx!(tx, |conn| {
+                bind_vals!(sqlx::query(&sql), vals).execute(conn).await?;
+            });
+        }
+        Ok(option_ids.len() as u64)
     }
 
     /// Moves to EXPIRED every VALID position with `switch_to_expired` whose unpaid options are
@@ -1076,7 +1141,7 @@ fn savepoint_name(name: &str) -> String {
 fn referenced(err: sqlx::Error, what: &str) -> StoreError {
     match &err {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-            StoreError::Conflict(what.to_owned())
+            StoreError::Referenced(what.to_owned())
         }
         _ => StoreError::Db(err),
     }
