@@ -1033,6 +1033,90 @@ async fn the_openapi_document_is_served() {
         doc["components"]["securitySchemes"]["ApiKey"]["name"],
         "Ocp-Apim-Subscription-Key"
     );
+    // Each GPD operation declares exactly the codes it sends (docs/gpd-api.md): those of
+    // pagoPA's gpd.json, less 429, which Sportello never sends.
+    let declared = |path: &str, method: &str| -> Vec<String> {
+        let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
+        responses.keys().cloned().collect()
+    };
+    let org = "/organizations/{organizationfiscalcode}/debtpositions";
+    let one = format!("{org}/{{iupd}}");
+    for (path, method, operation, codes) in [
+        (
+            org.to_owned(),
+            "get",
+            "getOrganizationDebtPositions",
+            "200 400 401 403 500",
+        ),
+        (
+            org.to_owned(),
+            "post",
+            "createPosition",
+            "201 400 401 403 409 500",
+        ),
+        (
+            format!("{org}/transfers"),
+            "patch",
+            "updateTransferIbanMassive",
+            "200 400 401 403 500",
+        ),
+        (
+            one.clone(),
+            "get",
+            "getOrganizationDebtPositionByIUPD",
+            "200 401 403 404 500",
+        ),
+        (
+            one.clone(),
+            "put",
+            "updatePosition",
+            "200 400 401 403 404 409 500",
+        ),
+        (
+            one.clone(),
+            "delete",
+            "deletePosition",
+            "200 401 403 404 409 500",
+        ),
+        (
+            format!("{one}/publish"),
+            "post",
+            "publishPosition",
+            "200 401 403 404 409 500",
+        ),
+        (
+            format!("{one}/invalidate"),
+            "post",
+            "invalidatePosition",
+            "200 401 403 404 409 500",
+        ),
+    ] {
+        assert_eq!(doc["paths"][&path][method]["operationId"], operation);
+        assert_eq!(declared(&path, method).join(" "), codes, "{operation}");
+        let forbidden = &doc["paths"][&path][method]["responses"]["403"]["content"]["application/json"]
+            ["schema"];
+        assert_eq!(
+            forbidden["$ref"], "#/components/schemas/GatewayError",
+            "{operation}"
+        );
+    }
+    // Date-times are local (no `date-time` format, which needs an offset).
+    let due = &schemas["PaymentOptionModelResponse"]["properties"]["dueDate"];
+    assert!(due.get("format").is_none(), "{due}");
+    assert_eq!(
+        due["pattern"],
+        r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
+    );
+    // The links from a created position, spelled as OpenAPI spells them.
+    let links = &doc["paths"][org]["post"]["responses"]["201"]["links"];
+    assert_eq!(
+        links["GetCreatedPosition"]["operationId"],
+        "getOrganizationDebtPositionByIUPD"
+    );
+    assert_eq!(
+        links["GetCreatedPosition"]["parameters"]["iupd"],
+        "$response.body#/iupd"
+    );
     app.stop().await;
 }
 

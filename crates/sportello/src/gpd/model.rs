@@ -223,7 +223,7 @@ pub struct PaymentOptionModel {
 pub struct PaymentPositionModel {
     /// Unique id of the position within the organization (no `/`).
     #[serde(default)]
-    #[schema(value_type = String, required = true, min_length = 1, max_length = 140, pattern = r"^[^/]*[^/\s][^/]*$")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 140, pattern = r"^[^/\x00-\x1f\x7f-\x9f]*[^/\s\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*$")]
     pub iupd: Option<String>,
     /// F (natural person) or G (legal person).
     #[serde(default, rename = "type")]

@@ -740,7 +740,15 @@ pub const ACCEPTED_DATE_TIME: &str =
 /// What an answer carries as a date-time: Rome's wall-clock time, without an offset, as GPD.
 pub const ANSWERED_DATE_TIME: &str = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$";
 
+/// Free text as validation accepts it: no control characters (Unicode `Cc`).
+pub const TEXT: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+
+/// Required free text: no control characters, and not blank.
+pub const REQUIRED_TEXT: &str =
+    r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+
 /// Declares the document as the API behaves where the macros cannot say it:
+/// - free text cannot hold control characters (and required text cannot be blank);
 /// - date-times are GPD's `LocalDateTime` (no offset), not RFC 3339 `date-time`, which needs
 ///   one: a pattern says what is accepted and what is answered;
 /// - every GPD operation takes and echoes `X-Request-Id`, as GPD does;
@@ -763,6 +771,14 @@ impl utoipa::Modify for GpdDocument {
                     let RefOr::T(Schema::Object(p)) = property else {
                         continue;
                     };
+                    // Free text: validation refuses control characters, and blank required text.
+                    if !answered {
+                        match p.pattern.as_deref() {
+                            Some(r"\S") => p.pattern = Some(REQUIRED_TEXT.to_owned()),
+                            None if p.max_length.is_some() => p.pattern = Some(TEXT.to_owned()),
+                            _ => {}
+                        }
+                    }
                     if p.format == Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)) {
                         p.format = None;
                         p.pattern = Some(
