@@ -152,22 +152,19 @@ pub struct Target {
     pub iupd: String,
 }
 
-/// The segment after `organizations/` in the raw path, and the last one.
-fn raw_segments(path: &str) -> (Option<&str>, &str) {
-    let mut segments = path.split('/');
-    let organization = segments
-        .by_ref()
-        .skip_while(|s| *s != "organizations")
-        .nth(1);
-    (organization, path.rsplit('/').next().unwrap_or_default())
+/// The raw segments after `organizations/` and after `debtpositions/` in the path.
+fn raw_segments(path: &str) -> (Option<&str>, Option<&str>) {
+    let after = |name: &str| path.split('/').skip_while(|s| *s != name).nth(1);
+    (after("organizations"), after("debtpositions"))
 }
 
 impl FromRequestParts<AppState> for Target {
     type Rejection = GpdError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, GpdError> {
-        let (raw_organization, last) = raw_segments(parts.uri.path());
-        let last = last.to_owned();
+        let (raw_organization, raw_iupd) = raw_segments(parts.uri.path());
+        // Routes with a fixed name where `{iupd}` stands (`transfers`, `import`) name it so.
+        let named = raw_iupd.unwrap_or_default().to_owned();
         let raw_organization = raw_organization.unwrap_or_default().to_owned();
         let params = match Path::<HashMap<String, String>>::from_request_parts(parts, state).await {
             Ok(Path(params)) => params,
@@ -180,7 +177,7 @@ impl FromRequestParts<AppState> for Target {
                 return Err(if key == "iupd" && raw_organization == *ente {
                     GpdError::NotFound {
                         organization: ente.clone(),
-                        iupd: String::from_utf8_lossy(last.as_bytes()).into_owned(),
+                        iupd: named,
                     }
                 } else {
                     GpdError::Forbidden(raw_organization)
@@ -196,7 +193,7 @@ impl FromRequestParts<AppState> for Target {
             .get("organizationfiscalcode")
             .cloned()
             .unwrap_or_default();
-        let iupd = params.get("iupd").cloned().unwrap_or(last);
+        let iupd = params.get("iupd").cloned().unwrap_or(named);
         Ok(Target { organization, iupd })
     }
 }
