@@ -16,14 +16,14 @@ use std::io::{BufRead, BufReader, Read};
 
 use pagopa::{Cents, Iban, NoticeNumber, SegregationCode};
 use serde::Serialize;
-use time::{Date, UtcOffset};
+use time::Date;
 use utoipa::ToSchema;
 
-use crate::clock::{Timestamp, parse_date, rome_offset};
+use crate::clock::{Timestamp, parse_date};
 use crate::db::{Dialect, Tx};
 use crate::domain::position::{
     Debtor, Destination, NewPosition, OptionStatus, Origin, PaymentOption, PositionStatus,
-    SubjectType, Transfer, publication,
+    SubjectType, Transfer, is_past_due, publication,
 };
 use crate::gpd::validate::{self, MAX_AMOUNT};
 use crate::store::audit::AuditEvent;
@@ -212,18 +212,10 @@ fn detect_delimiter(header: &[u8]) -> u8 {
     if comma > semi { b',' } else { b';' }
 }
 
-/// End of a day in Rome (23:59:59.999999 local time), the instant a `gg/mm/aaaa` due date means.
+/// The last second of a day in Rome (23:59:59 local time, as GPD writes a due date), the
+/// instant a `gg/mm/aaaa` due date means: payable until that second ends.
 fn end_of_day_rome(date: Date) -> Timestamp {
-    let local = date
-        .with_hms_micro(23, 59, 59, 999_999)
-        .expect("valid time");
-    let summer = UtcOffset::from_hms(2, 0, 0).expect("valid offset");
-    let t = local.assume_offset(summer);
-    if rome_offset(t) == summer {
-        Timestamp::from(t)
-    } else {
-        Timestamp::from(local.assume_offset(UtcOffset::from_hms(1, 0, 0).expect("valid offset")))
-    }
+    Timestamp::from_rome(date.with_hms(23, 59, 59).expect("valid time"))
 }
 
 /// A `gg/mm/aaaa` date (or ISO `aaaa-mm-gg`).
@@ -382,7 +374,7 @@ fn parse_row(
     let due_date = match day(columns.get(record, "scadenza")) {
         Ok(d) => {
             let due = end_of_day_rome(d);
-            if due < now {
+            if is_past_due(due, now) {
                 fail("scadenza", "La scadenza è già passata".into());
             }
             Some(due)
@@ -1024,9 +1016,9 @@ mod tests {
     #[test]
     fn due_dates_end_in_rome() {
         let winter = end_of_day_rome(time::macros::date!(2026 - 12 - 31));
-        assert_eq!(winter.to_utc_text(), "2026-12-31T22:59:59.999999Z");
+        assert_eq!(winter.to_utc_text(), "2026-12-31T22:59:59.000000Z");
         let summer = end_of_day_rome(time::macros::date!(2026 - 07 - 31));
-        assert_eq!(summer.to_utc_text(), "2026-07-31T21:59:59.999999Z");
+        assert_eq!(summer.to_utc_text(), "2026-07-31T21:59:59.000000Z");
         assert_eq!(
             day("2026-07-31").unwrap(),
             time::macros::date!(2026 - 07 - 31)

@@ -22,10 +22,7 @@ pub const MAX_CART: usize = 5;
 pub fn due_date_in(days: u16, now: Timestamp) -> Timestamp {
     let rome = now.in_rome();
     let date = rome.date() + time::Duration::days(i64::from(days));
-    let local = date.with_hms(23, 59, 59).expect("valid time");
-    // The offset of that evening, which may differ from today's across a summer-time change.
-    let offset = crate::clock::rome_offset(local.assume_utc() - time::Duration::hours(2));
-    Timestamp::from(local.assume_offset(offset))
+    Timestamp::from_rome(date.with_hms(23, 59, 59).expect("valid time"))
 }
 
 /// Creates the debt position of a spontaneous payment: its own aux-3 notice number, the debtor

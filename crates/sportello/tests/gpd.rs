@@ -34,7 +34,8 @@ fn body(iupd: &str, iuvs: &[Option<&str>]) -> Value {
                 "amount": 10050,
                 "description": format!("Rata {}", i + 1),
                 "isPartialPayment": iuvs.len() > 1,
-                "dueDate": format!("2030-0{}-28T22:59:59Z", i + 1),
+                // GPD's form: Rome's wall-clock time, no offset.
+                "dueDate": format!("2030-0{}-28T23:59:59", i + 1),
                 "fee": 0,
                 "transfer": [
                     {"idTransfer": "1", "amount": 10000, "remittanceInformation": "TARI quota 1",
@@ -143,6 +144,9 @@ on_both!(
     a_paid_position_cannot_be_changed,
     list_pages_filters_and_orders,
     overdue_positions_read_as_expired,
+    expiry_comes_when_the_due_second_ends_also_across_summer_time,
+    transfer_ibans_change_on_unpaid_transfers_only,
+    dates_are_answered_as_gpd_writes_them,
 );
 
 async fn create_then_get_returns_gpd_models(app: TestApp) {
@@ -163,7 +167,7 @@ async fn create_then_get_returns_gpd_models(app: TestApp) {
     assert_eq!(option["iuv"], iuv1);
     assert_eq!(option["nav"], format!("3{iuv1}"));
     assert_eq!(option["amount"], 10050);
-    assert_eq!(option["dueDate"], "2030-01-28T22:59:59.000000Z");
+    assert_eq!(option["dueDate"], "2030-01-28T23:59:59");
     assert_eq!(option["transfer"][1]["stamp"]["stampType"], "01");
     assert_eq!(option["transfer"][1]["transferMetadata"][0]["key"], "k");
     assert_eq!(option["transfer"][0]["organizationFiscalCode"], ORG);
@@ -443,12 +447,19 @@ async fn update_replaces_and_delete_removes(app: TestApp) {
     assert_eq!(status, 404);
     assert_problem(&problem, 404, "NOPE");
 
-    let (status, answer) = send(&app, reqwest::Method::DELETE, &format!("{url}/UPD-1"), None).await;
-    assert_eq!(status, 200);
-    // As GPD sends it: the bare text (not a JSON string literal).
+    let res = app
+        .client
+        .delete(format!("{url}/UPD-1"))
+        .header("Ocp-Apim-Subscription-Key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    // As GPD sends it (and gpd.json declares it): a JSON string.
     assert_eq!(
-        answer,
-        Value::String("The debt position was successfully deleted".into())
+        res.text().await.unwrap(),
+        "\"The debt position was successfully deleted\""
     );
     let (status, _) = send(&app, reqwest::Method::GET, &format!("{url}/UPD-1"), None).await;
     assert_eq!(status, 404);
@@ -728,10 +739,15 @@ async fn a_missing_or_wrong_key_is_401() {
     let url = base(&app);
     let res = app.client.get(&url).send().await.unwrap();
     assert_eq!(res.status(), 401);
-    assert_problem(
-        &res.json::<Value>().await.unwrap(),
-        401,
-        "Ocp-Apim-Subscription-Key",
+    // pagoPA's gateway answers before GPD, in its own shape.
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let answer = res.json::<Value>().await.unwrap();
+    assert_eq!(answer["statusCode"], 401, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing subscription key")
     );
     let res = app
         .client
@@ -742,6 +758,13 @@ async fn a_missing_or_wrong_key_is_401() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
+    let answer = res.json::<Value>().await.unwrap();
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid subscription key")
+    );
     let res = app
         .client
         .get(&url)
@@ -793,34 +816,96 @@ async fn a_missing_or_wrong_key_is_401() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_organization_or_iupd_is_404() {
+async fn another_organization_is_403_and_an_unknown_iupd_404() {
     let app = TestApp::spawn(TestDb::sqlite()).await;
+    let url = base(&app);
+    send(
+        &app,
+        reqwest::Method::POST,
+        &url,
+        Some(&body("MINE-1", &[None])),
+    )
+    .await;
     let other = format!(
         "{}/gpd/debt-positions-service/v1/organizations/01234567890/debtpositions",
         app.base
     );
-    let (status, problem) = send(&app, reqwest::Method::GET, &other, None).await;
-    assert_eq!(status, 404);
-    assert_problem(&problem, 404, "01234567890");
+    // Every operation: the key is not entitled to another organization (gpd.json: 403), even
+    // for a position that exists under ours; the key is checked first.
+    let forbidden =
+        json!({"statusCode": 403, "message": "You are not allowed to access this resource."});
+    for (method, path, payload) in [
+        (reqwest::Method::GET, String::new(), None),
+        (
+            reqwest::Method::POST,
+            String::new(),
+            Some(body("X", &[None])),
+        ),
+        (reqwest::Method::GET, "/MINE-1".to_owned(), None),
+        (
+            reqwest::Method::PUT,
+            "/MINE-1".to_owned(),
+            Some(body("MINE-1", &[None])),
+        ),
+        (reqwest::Method::DELETE, "/MINE-1".to_owned(), None),
+        (reqwest::Method::POST, "/MINE-1/publish".to_owned(), None),
+        (reqwest::Method::POST, "/MINE-1/invalidate".to_owned(), None),
+        (reqwest::Method::GET, "/MINE-1/notice.pdf".to_owned(), None),
+        (
+            reqwest::Method::PATCH,
+            format!("/transfers?oldIban={IBAN}"),
+            Some(json!({"newIban": IBAN})),
+        ),
+    ] {
+        let (status, answer) = send(
+            &app,
+            method.clone(),
+            &format!("{other}{path}"),
+            payload.as_ref(),
+        )
+        .await;
+        assert_eq!((status, &answer), (403, &forbidden), "{method} {path}");
+        let res = app
+            .client
+            .request(method.clone(), format!("{other}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "no key: {method} {path}");
+    }
+    // A path parameter that is not UTF-8 once decoded names nothing that exists.
     let (status, _) = send(
         &app,
-        reqwest::Method::POST,
-        &other,
-        Some(&body("X", &[None])),
+        reqwest::Method::GET,
+        &format!(
+            "{}/gpd/debt-positions-service/v1/organizations/%FF/debtpositions",
+            app.base
+        ),
+        None,
     )
     .await;
+    assert_eq!(status, 403);
+    let (status, problem) = send(&app, reqwest::Method::GET, &format!("{url}/%FF%FE"), None).await;
     assert_eq!(status, 404);
-    let url = base(&app);
+    assert_eq!(problem["title"], "Not found the debt position");
     for (method, path) in [
         (reqwest::Method::GET, "/MISSING"),
         (reqwest::Method::DELETE, "/MISSING"),
         (reqwest::Method::POST, "/MISSING/publish"),
         (reqwest::Method::POST, "/MISSING/invalidate"),
+        // Fixed names beside {iupd} are still positions for GET/PUT/DELETE, as in GPD.
+        (reqwest::Method::GET, "/transfers"),
+        (reqwest::Method::DELETE, "/import"),
     ] {
         let (status, problem) = send(&app, method, &format!("{url}{path}"), None).await;
         assert_eq!(status, 404, "{path}");
         assert_eq!(problem["title"], "Not found the debt position");
     }
+    let (_, got) = send(&app, reqwest::Method::GET, &format!("{url}/MINE-1"), None).await;
+    assert_eq!(
+        got["status"], "DRAFT",
+        "nothing changed under our organization"
+    );
     app.stop().await;
 }
 
@@ -948,5 +1033,396 @@ async fn the_openapi_document_is_served() {
         doc["components"]["securitySchemes"]["ApiKey"]["name"],
         "Ocp-Apim-Subscription-Key"
     );
+    // Each GPD operation declares exactly the codes it sends (docs/gpd-api.md): those of
+    // pagoPA's gpd.json, less 429, which Sportello never sends.
+    let declared = |path: &str, method: &str| -> Vec<String> {
+        let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
+        responses.keys().cloned().collect()
+    };
+    let org = "/organizations/{organizationfiscalcode}/debtpositions";
+    let one = format!("{org}/{{iupd}}");
+    for (path, method, operation, codes) in [
+        (
+            org.to_owned(),
+            "get",
+            "getOrganizationDebtPositions",
+            "200 400 401 403 500",
+        ),
+        (
+            org.to_owned(),
+            "post",
+            "createPosition",
+            "201 400 401 403 409 500",
+        ),
+        (
+            format!("{org}/transfers"),
+            "patch",
+            "updateTransferIbanMassive",
+            "200 400 401 403 500",
+        ),
+        (
+            one.clone(),
+            "get",
+            "getOrganizationDebtPositionByIUPD",
+            "200 401 403 404 500",
+        ),
+        (
+            one.clone(),
+            "put",
+            "updatePosition",
+            "200 400 401 403 404 409 500",
+        ),
+        (
+            one.clone(),
+            "delete",
+            "deletePosition",
+            "200 401 403 404 409 500",
+        ),
+        (
+            format!("{one}/publish"),
+            "post",
+            "publishPosition",
+            "200 401 403 404 409 500",
+        ),
+        (
+            format!("{one}/invalidate"),
+            "post",
+            "invalidatePosition",
+            "200 401 403 404 409 500",
+        ),
+    ] {
+        assert_eq!(doc["paths"][&path][method]["operationId"], operation);
+        assert_eq!(declared(&path, method).join(" "), codes, "{operation}");
+        let forbidden = &doc["paths"][&path][method]["responses"]["403"]["content"]["application/json"]
+            ["schema"];
+        assert_eq!(
+            forbidden["$ref"], "#/components/schemas/GatewayError",
+            "{operation}"
+        );
+    }
+    // Date-times are local (no `date-time` format, which needs an offset).
+    let due = &schemas["PaymentOptionModelResponse"]["properties"]["dueDate"];
+    assert!(due.get("format").is_none(), "{due}");
+    assert_eq!(
+        due["pattern"],
+        r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
+    );
+    // The links from a created position, spelled as OpenAPI spells them.
+    let links = &doc["paths"][org]["post"]["responses"]["201"]["links"];
+    assert_eq!(
+        links["GetCreatedPosition"]["operationId"],
+        "getOrganizationDebtPositionByIUPD"
+    );
+    assert_eq!(
+        links["GetCreatedPosition"]["parameters"]["iupd"],
+        "$response.body#/iupd"
+    );
+    app.stop().await;
+}
+
+/// Runs `sql` on the app's database (to put a row in a state only the station reaches).
+async fn execute(app: &TestApp, sql: &str) {
+    match app.state.store().db() {
+        sportello::db::Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        sportello::db::Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    }
+    .unwrap();
+}
+
+async fn expiry_comes_when_the_due_second_ends_also_across_summer_time(app: TestApp) {
+    let store = app.state.store();
+    let ente = app.state.ente().id;
+    // Due dates as the municipality writes them: an ordinary evening, the hour of October that
+    // happens twice (the first one is meant), the hour of March that does not exist (read as
+    // winter time, i.e. one hour later on the clock).
+    for (i, (wall_clock, utc)) in [
+        ("2027-05-31T23:59:59", "2027-05-31T21:59:59.000000Z"),
+        ("2027-10-31T02:30:00", "2027-10-31T00:30:00.000000Z"),
+        ("2027-03-28T02:30:00", "2027-03-28T01:30:00.000000Z"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let due = Timestamp::parse_iso_rome(wall_clock).unwrap();
+        assert_eq!(due.to_utc_text(), utc);
+        let iupd = format!("DST-{i}");
+        store
+            .insert_position(ente, &overdue(&iupd, 940_001 + i as u64, due))
+            .await
+            .unwrap();
+        let status = |iupd: String| async move {
+            store
+                .position_by_iupd(ente, &iupd)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+        };
+        // The whole second is still payable, in the background job's query and in the cart's.
+        let last_moment = due.plus(time::Duration::microseconds(999_999));
+        store.expire_overdue(last_moment).await.unwrap();
+        assert_eq!(
+            status(iupd.clone()).await,
+            PositionStatus::Valid,
+            "{wall_clock}"
+        );
+        let cart = store
+            .cart(ente, 0, "RSSMRA80A01H501U", last_moment)
+            .await
+            .unwrap();
+        assert!(
+            cart.iter().any(|(o, _)| o.due_date == due),
+            "{wall_clock}: in the cart until the second ends"
+        );
+        let after = due.plus(time::Duration::SECOND);
+        let cart = store
+            .cart(ente, 0, "RSSMRA80A01H501U", after)
+            .await
+            .unwrap();
+        assert!(
+            !cart.iter().any(|(o, _)| o.due_date == due),
+            "{wall_clock}: out of the cart once the second is over"
+        );
+        assert_eq!(
+            store.expire_overdue(after).await.unwrap(),
+            1,
+            "{wall_clock}"
+        );
+        assert_eq!(status(iupd).await, PositionStatus::Expired, "{wall_clock}");
+    }
+    app.stop().await;
+}
+
+async fn transfer_ibans_change_on_unpaid_transfers_only(app: TestApp) {
+    const NEW: &str = "IT07X0542811101000000654321";
+    let url = base(&app);
+    // A draft, a published position, one paid, one invalidated: each option's first transfer
+    // goes to IBAN (the second is a stamp).
+    for (iupd, publish) in [
+        ("IBAN-DRAFT", false),
+        ("IBAN-VALID", true),
+        ("IBAN-PAID", true),
+        ("IBAN-INVALID", true),
+    ] {
+        let (status, _) = send(
+            &app,
+            reqwest::Method::POST,
+            &format!("{url}?toPublish={publish}"),
+            Some(&body(iupd, &[None, None])),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    execute(
+        &app,
+        "UPDATE debt_positions SET status = 'PAID' WHERE iupd = 'IBAN-PAID'",
+    )
+    .await;
+    let (status, _) = send(
+        &app,
+        reqwest::Method::POST,
+        &format!("{url}/IBAN-INVALID/invalidate"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let before = |iupd: &'static str| {
+        let app = &app;
+        let url = url.clone();
+        async move {
+            let (_, got) = send(app, reqwest::Method::GET, &format!("{url}/{iupd}"), None).await;
+            got
+        }
+    };
+    let valid_before = before("IBAN-VALID").await;
+
+    let patch = |query: String, payload: Value| {
+        let app = &app;
+        let url = url.clone();
+        async move {
+            send(
+                app,
+                reqwest::Method::PATCH,
+                &format!("{url}/transfers?{query}"),
+                Some(&payload),
+            )
+            .await
+        }
+    };
+    let (status, answer) = patch(format!("oldIban={IBAN}"), json!({"newIban": NEW})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        json!({"description": "Updated IBAN on 4 Transfers", "updatedTransfers": 4})
+    );
+    let ibans = |got: &Value| -> Vec<String> {
+        got["paymentOption"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["transfer"][0]["iban"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (iupd, expected) in [
+        ("IBAN-DRAFT", NEW),
+        ("IBAN-VALID", NEW),
+        ("IBAN-PAID", IBAN),
+        ("IBAN-INVALID", IBAN),
+    ] {
+        let got = before(iupd).await;
+        assert_eq!(ibans(&got), [expected, expected], "{iupd}");
+    }
+    let valid_after = before("IBAN-VALID").await;
+    assert_eq!(valid_after["status"], "VALID", "nothing else changes");
+    assert_eq!(
+        valid_after["paymentOption"][0]["transfer"][1]["stamp"],
+        valid_before["paymentOption"][0]["transfer"][1]["stamp"],
+        "the stamp is untouched"
+    );
+    assert_ne!(
+        valid_after["lastUpdatedDate"], valid_before["lastUpdatedDate"],
+        "the position records the change"
+    );
+    let audit = app
+        .state
+        .store()
+        .recent_audit(Some("gpd.update_transfer_iban"), 5)
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+
+    // At most `limit` transfers; nothing left to change is a 200 with 0.
+    let (status, answer) = patch(format!("oldIban={NEW}&limit=1"), json!({"newIban": IBAN})).await;
+    assert_eq!(
+        (status, answer["updatedTransfers"].clone()),
+        (200, json!(1))
+    );
+    let (_, answer) = patch(
+        "oldIban=IT60X0542811101000000123456".into(),
+        json!({"newIban": NEW}),
+    )
+    .await;
+    assert_eq!(answer["updatedTransfers"], 1, "the one moved back");
+    let (_, answer) = patch(format!("oldIban={IBAN}"), json!({"newIban": NEW})).await;
+    assert_eq!(answer["updatedTransfers"], 0);
+
+    for (query, payload, field) in [
+        (String::new(), json!({"newIban": NEW}), "oldIban"),
+        (format!("oldIban={IBAN}"), json!({}), "newIban"),
+        (
+            format!("oldIban={IBAN}"),
+            json!({"newIban": "IT00X0000000000000000000000"}),
+            "newIban",
+        ),
+        ("oldIban=nope".into(), json!({"newIban": NEW}), "oldIban"),
+        (
+            format!("oldIban={IBAN}&limit=1001"),
+            json!({"newIban": NEW}),
+            "limit",
+        ),
+        (
+            format!("oldIban={IBAN}&limit=-1"),
+            json!({"newIban": NEW}),
+            "limit",
+        ),
+        (format!("oldIban={IBAN}"), json!({"newIban": 7}), "newIban"),
+    ] {
+        let (status, problem) = patch(query.clone(), payload).await;
+        assert_eq!(status, 400, "{query}: {problem}");
+        assert_problem(&problem, 400, field);
+    }
+    app.stop().await;
+}
+
+async fn dates_are_answered_as_gpd_writes_them(app: TestApp) {
+    let url = base(&app);
+    let mut b = body("DATES-1", &[None, None]);
+    // Rome's wall clock, as GPD clients send it; and the same instant with an offset.
+    b["paymentOption"][0]["dueDate"] = json!("2031-05-31T23:59:59");
+    b["paymentOption"][1]["dueDate"] = json!("2031-06-30T21:59:59Z");
+    b["paymentOption"][1]["retentionDate"] = json!("2031-12-31T23:59:59.5");
+    b["validityDate"] = json!("2031-01-01T00:00");
+    let (status, created) = send(&app, reqwest::Method::POST, &url, Some(&b)).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["validityDate"], "2031-01-01T00:00:00");
+    assert_eq!(
+        created["paymentOption"][0]["dueDate"],
+        "2031-05-31T23:59:59"
+    );
+    assert_eq!(
+        created["paymentOption"][1]["dueDate"],
+        "2031-06-30T23:59:59"
+    );
+    assert_eq!(
+        created["paymentOption"][1]["retentionDate"],
+        "2031-12-31T23:59:59.5"
+    );
+    // Stored as the instant it names.
+    let stored = app
+        .state
+        .store()
+        .position_by_iupd(app.state.ente().id, "DATES-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.options[0].due_date.to_utc_text(),
+        "2031-05-31T21:59:59.000000Z"
+    );
+    assert_eq!(
+        stored.validity_date.unwrap().to_utc_text(),
+        "2030-12-31T23:00:00.000000Z"
+    );
+    let (_, got) = send(&app, reqwest::Method::GET, &format!("{url}/DATES-1"), None).await;
+    assert_eq!(got["paymentOption"][0]["dueDate"], "2031-05-31T23:59:59");
+    let pattern = |text: &str| {
+        let b = text.as_bytes();
+        b.len() >= 19 && b[10] == b'T' && !text.ends_with('Z') && !text[19..].contains(['+', '-'])
+    };
+    for field in ["insertedDate", "lastUpdatedDate"] {
+        let text = got[field].as_str().unwrap();
+        assert!(pattern(text), "{field}: {text} is a local date-time");
+    }
+    // Days in the list filters are days in Rome: 31 May holds the first option only.
+    let iupds = |answer: &Value| -> Vec<String> {
+        answer["payment_position_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["iupd"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, may) = send(
+        &app,
+        reqwest::Method::GET,
+        &format!("{url}?due_date_from=2031-05-31&due_date_to=2031-05-31"),
+        None,
+    )
+    .await;
+    assert_eq!(iupds(&may), ["DATES-1"]);
+    let (_, june_first) = send(
+        &app,
+        reqwest::Method::GET,
+        &format!("{url}?due_date_from=2031-06-01&due_date_to=2031-06-01"),
+        None,
+    )
+    .await;
+    assert!(iupds(&june_first).is_empty(), "{june_first}");
+    for bad in [
+        "31/05/2031",
+        "2031-05-31",
+        "2031-05-31T23:59:59+2",
+        "2031-02-30T10:00:00",
+    ] {
+        let mut b = body("DATES-2", &[None]);
+        b["paymentOption"][0]["dueDate"] = json!(bad);
+        let (status, problem) = send(&app, reqwest::Method::POST, &url, Some(&b)).await;
+        assert_eq!(status, 400, "{bad}");
+        assert_problem(
+            &problem,
+            400,
+            "paymentOption[0].dueDate: data e ora non valide",
+        );
+    }
     app.stop().await;
 }

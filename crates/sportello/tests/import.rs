@@ -130,8 +130,13 @@ async fn a_good_file_creates_positions_with_installments(store: Store) {
     );
     assert_eq!(
         tari.options[0].due_date.to_utc_text(),
-        "2030-01-31T22:59:59.999999Z",
-        "end of the day in Rome"
+        "2030-01-31T22:59:59.000000Z",
+        "the last second of the day in Rome"
+    );
+    assert_eq!(
+        tari.options[0].due_date.to_iso_rome(),
+        "2030-01-31T23:59:59",
+        "what the API answers, as GPD would"
     );
     assert!(
         tari.options

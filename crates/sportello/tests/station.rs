@@ -61,6 +61,9 @@ both!(
     a_checkout_is_settled_by_its_receipts,
     a_cart_paid_all_at_once_ends_paid,
     installments_paid_all_at_once_end_paid,
+    gpd_due_dates_reach_the_station_as_the_municipality_wrote_them,
+    gpd_put_and_delete_are_refused_after_an_activation,
+    gpd_put_and_delete_are_refused_after_a_partial_payment,
 );
 
 // ------------------------------------------------------------------------------------------
@@ -1341,4 +1344,187 @@ async fn access_can_be_restricted_by_key_and_address() {
         .unwrap();
     assert_eq!(res.status(), 200);
     app.stop().await;
+}
+
+// ------------------------------------------------------------------------------------------
+// The debt-position API and the station together
+// ------------------------------------------------------------------------------------------
+
+const API_KEY: &str = "sportello-demo-key";
+
+/// Calls the debt-position API on position `iupd` (or the collection when empty).
+async fn gpd(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let url = format!(
+        "{}/gpd/debt-positions-service/v1/organizations/{EC}/debtpositions{path}",
+        app.base
+    );
+    let mut req = app
+        .client
+        .request(method, url)
+        .header("Ocp-Apim-Subscription-Key", API_KEY);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    (status, res.json().await.expect("a JSON answer"))
+}
+
+/// A GPD body: one option per (IUV sequence, due date), 10,00 € each, to the demo IBAN.
+fn gpd_body(iupd: &str, options: &[(u64, &str)]) -> serde_json::Value {
+    let options: Vec<serde_json::Value> = options
+        .iter()
+        .map(|(seq, due)| {
+            serde_json::json!({
+                "iuv": nav(*seq).iuv().as_str(),
+                "amount": 1000,
+                "description": "TARI 2031",
+                "isPartialPayment": options.len() > 1,
+                "dueDate": due,
+                "transfer": [{"idTransfer": "1", "amount": 1000, "remittanceInformation": "TARI",
+                              "category": "9/0101108TS/", "iban": sportello::config::DEMO_IBAN}]
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "iupd": iupd, "type": "F", "fiscalCode": DEBTOR_CF, "fullName": "Mario Rossi",
+        "switchToExpired": true, "companyName": "Comune di Piacenza", "paymentOption": options
+    })
+}
+
+async fn stored(app: &TestApp, iupd: &str) -> sportello::domain::position::Position {
+    app.state
+        .store()
+        .position_by_iupd(app.state.ente().id, iupd)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn gpd_due_dates_reach_the_station_as_the_municipality_wrote_them(app: &TestApp) {
+    // The last second of 31 May in Rome (21:59:59 UTC): read as UTC it would be 1 June.
+    let (status, created) = gpd(
+        app,
+        reqwest::Method::POST,
+        "?toPublish=true",
+        Some(&gpd_body("GPD-DATE", &[(71, "2031-05-31T23:59:59")])),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let Response::Verify(verified) = expect_ok(app, &verify(&nav(71))).await else {
+        unreachable!()
+    };
+    let due = verified.payment_list.unwrap().due_date.unwrap();
+    assert_eq!(due.as_str(), "2031-05-31", "paVerifyPaymentNotice dueDate");
+    for version in [Version::V1, Version::V2] {
+        let Response::GetPayment(activated) =
+            expect_ok(app, &activate(version, &nav(71), Some(1000), None)).await
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            activated.data.unwrap().due_date.as_str(),
+            "2031-05-31",
+            "paGetPayment {version:?} dueDate"
+        );
+    }
+    // The citizen sees the same day (cart, notice and history show `rome_date`).
+    let position = stored(app, "GPD-DATE").await;
+    assert_eq!(position.options[0].due_date.rome_date(), "31/05/2031");
+    let document = sportello::pdf::NoticeDocument::from_position(app.state.ente(), &position)
+        .expect("a printable notice");
+    let single = document.single.expect("a single payment");
+    assert_eq!(single.due_date.rome_date(), "31/05/2031");
+}
+
+/// The 409 of GPD for a PUT and a DELETE, with nothing changed (row, options, activations).
+async fn refused_put_and_delete(app: &TestApp, iupd: &str, body: &serde_json::Value) {
+    let before = stored(app, iupd).await;
+    let (status, problem) = gpd(app, reqwest::Method::PUT, &format!("/{iupd}"), Some(body)).await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(
+        problem["title"],
+        "Existing related payment found or not in updatable state"
+    );
+    assert_eq!(problem["status"], 409);
+    let (status, problem) = gpd(app, reqwest::Method::DELETE, &format!("/{iupd}"), None).await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(problem["title"], "Existing related payment found");
+    let (status, problem) = gpd(
+        app,
+        reqwest::Method::POST,
+        &format!("/{iupd}/invalidate"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(stored(app, iupd).await, before, "nothing changed");
+}
+
+async fn gpd_put_and_delete_are_refused_after_an_activation(app: &TestApp) {
+    let body = gpd_body("GPD-ACTIVE", &[(72, "2031-05-31T23:59:59")]);
+    let (status, _) = gpd(app, reqwest::Method::POST, "?toPublish=true", Some(&body)).await;
+    assert_eq!(status, 201);
+    // Before any activation the municipality may still change it.
+    let (status, _) = gpd(
+        app,
+        reqwest::Method::PUT,
+        "/GPD-ACTIVE?toPublish=true",
+        Some(&body),
+    )
+    .await;
+    assert_eq!(status, 200);
+    expect_ok(app, &activate(Version::V2, &nav(72), Some(1000), None)).await;
+    let mut changed = body.clone();
+    changed["paymentOption"][0]["amount"] = serde_json::json!(2000);
+    changed["paymentOption"][0]["transfer"][0]["amount"] = serde_json::json!(2000);
+    refused_put_and_delete(app, "GPD-ACTIVE", &changed).await;
+    let notice = app
+        .state
+        .store()
+        .notice_option(app.state.ente().id, nav(72).as_str())
+        .await
+        .unwrap()
+        .unwrap();
+    let attempts = app
+        .state
+        .store()
+        .attempts_for(notice.option_id)
+        .await
+        .unwrap();
+    assert_eq!(attempts.len(), 1, "the activation is still on record");
+    // The payment the node started still goes through.
+    expect_ok(
+        app,
+        &send_rt(Version::V2, receipt(&nav(72), "R-GPD-ACTIVE", 1000, None)),
+    )
+    .await;
+    assert_eq!(
+        option_status(app, "GPD-ACTIVE").await.0,
+        PositionStatus::Paid
+    );
+}
+
+async fn gpd_put_and_delete_are_refused_after_a_partial_payment(app: &TestApp) {
+    let body = gpd_body(
+        "GPD-PARTIAL",
+        &[(73, "2031-05-31T23:59:59"), (74, "2031-06-30T23:59:59")],
+    );
+    let (status, _) = gpd(app, reqwest::Method::POST, "?toPublish=true", Some(&body)).await;
+    assert_eq!(status, 201);
+    expect_ok(
+        app,
+        &send_rt(Version::V2, receipt(&nav(73), "R-GPD-PARTIAL", 1000, None)),
+    )
+    .await;
+    assert_eq!(
+        option_status(app, "GPD-PARTIAL").await.0,
+        PositionStatus::PartiallyPaid
+    );
+    refused_put_and_delete(app, "GPD-PARTIAL", &body).await;
 }

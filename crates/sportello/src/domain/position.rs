@@ -400,11 +400,36 @@ pub fn publication(
     now: Timestamp,
 ) -> Result<(PositionStatus, Timestamp), PublishRefusal> {
     match validity_date {
-        None if earliest_due_date > now => Ok((PositionStatus::Valid, now)),
+        None if !is_past_due(earliest_due_date, now) => Ok((PositionStatus::Valid, now)),
         None => Err(PublishRefusal::DueDatePassed),
         Some(v) if v < now => Err(PublishRefusal::ValidityDatePassed),
         Some(v) => Ok((PositionStatus::Published, v)),
     }
+}
+
+/// Whether an option due at `due` is past due at `now`. A due date names a second on Rome's
+/// clock (GPD's `2031-05-31T23:59:59`): the option is payable until that second *ends*.
+pub fn is_past_due(due: Timestamp, now: Timestamp) -> bool {
+    due < due_cutoff(now)
+}
+
+/// The earliest due date still payable at `now`, for queries: an option is past due exactly
+/// when its due date is before this instant (see [`is_past_due`]).
+pub fn due_cutoff(now: Timestamp) -> Timestamp {
+    // Payable while now < start_of_second(due) + 1 s, i.e. while due >= start_of_second(now).
+    now.start_of_second()
+}
+
+/// How long after an activation (`paGetPayment[V2]`) the node may still be collecting the money:
+/// pagoPA's longest payment-token validity, 30 minutes.
+pub const ACTIVATION_HOLD: time::Duration = time::Duration::minutes(30);
+
+/// Whether a payment may be under way at `now`, the last activation of the position's options
+/// having been at `last_activation`. Meanwhile the position must stay as the node saw it: it
+/// cannot be replaced, deleted or invalidated (the receipt would arrive for a position that is
+/// no longer there).
+pub fn is_being_paid(last_activation: Option<Timestamp>, now: Timestamp) -> bool {
+    last_activation.is_some_and(|at| now < at.plus(ACTIVATION_HOLD))
 }
 
 /// Whether a position with `switch_to_expired` has expired at `now`: it is VALID and every
@@ -421,7 +446,7 @@ pub fn is_overdue(
         && options
             .iter()
             .filter(|o| o.status == OptionStatus::Unpaid)
-            .all(|o| o.due_date < now)
+            .all(|o| is_past_due(o.due_date, now))
 }
 
 #[cfg(test)]
@@ -481,6 +506,35 @@ mod lifecycle_tests {
             !is_overdue(Valid, true, std::slice::from_ref(&paid_future), now),
             "nothing left to pay"
         );
+    }
+
+    #[test]
+    fn an_option_is_payable_until_its_due_second_ends() {
+        let due = at("2031-05-31T21:59:59Z");
+        assert!(!is_past_due(due, at("2031-05-31T21:59:58.999999Z")));
+        assert!(!is_past_due(due, due));
+        assert!(!is_past_due(due, at("2031-05-31T21:59:59.999999Z")));
+        assert!(is_past_due(due, at("2031-05-31T22:00:00Z")));
+        // A due date with a fraction names the same second.
+        let fraction = at("2031-05-31T21:59:59.5Z");
+        assert!(!is_past_due(fraction, at("2031-05-31T21:59:59.9Z")));
+        assert!(is_past_due(fraction, at("2031-05-31T22:00:00Z")));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn past_due_exactly_from_the_end_of_the_due_second(
+            due_us in 0i64..4_102_444_800_000_000,
+            delta_us in -3_000_000i64..3_000_000,
+        ) {
+            let due = Timestamp::from(
+                time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(due_us) * 1000).unwrap(),
+            );
+            let now = due.plus(time::Duration::microseconds(delta_us));
+            let second_ends = due.start_of_second().plus(time::Duration::SECOND);
+            proptest::prop_assert_eq!(is_past_due(due, now), now >= second_ends);
+            proptest::prop_assert_eq!(is_past_due(due, now), due < due_cutoff(now));
+        }
     }
 
     #[test]

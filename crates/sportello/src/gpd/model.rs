@@ -83,9 +83,11 @@ fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D
 pub struct MetadataModel {
     /// Key (required).
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 140, pattern = r"\S")]
     pub key: Option<String>,
     /// Value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 140)]
     pub value: Option<String>,
 }
 
@@ -95,12 +97,15 @@ pub struct MetadataModel {
 pub struct Stamp {
     /// Hash of the document (base64, at most 72 characters).
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 72, pattern = r"\S")]
     pub hash_document: Option<String>,
     /// Stamp type (2 characters).
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 2, max_length = 2, pattern = r"^\S{2}$")]
     pub stamp_type: Option<String>,
     /// Province of residence, two capital letters.
     #[serde(default)]
+    #[schema(value_type = String, required = true, pattern = "^[A-Z]{2}$", example = "PC")]
     pub provincial_residence: Option<String>,
 }
 
@@ -110,34 +115,46 @@ pub struct Stamp {
 pub struct TransferModel {
     /// "1" to "5".
     #[serde(default, deserialize_with = "string_or_number")]
-    #[schema(value_type = String, example = "1")]
+    #[schema(value_type = String, required = true, pattern = "^[1-5]$", example = "1")]
     pub id_transfer: Option<String>,
     /// Amount in euro cents.
     #[serde(default)]
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 99_999_999_999_i64)]
     pub amount: Option<i64>,
     /// Fiscal code of the ente receiving the transfer (default: the organization of the path).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9]{11}$", example = "00229080338")]
     pub organization_fiscal_code: Option<String>,
     /// Remittance information (causale of the transfer).
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 140, pattern = r"\S")]
     pub remittance_information: Option<String>,
     /// Taxonomy category, e.g. `9/0101108TS/`.
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 140, pattern = r"\S", example = "9/0101108TS/")]
     pub category: Option<String>,
-    /// IBAN (mutually exclusive with `stamp`).
+    /// IBAN (mutually exclusive with `stamp`); it must be a valid one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        max_length = 35,
+        pattern = "^[A-Za-z0-9]{1,35}$",
+        example = "IT60X0542811101000000123456"
+    )]
     pub iban: Option<String>,
-    /// Postal IBAN, only together with `iban`.
+    /// Postal IBAN, only together with `iban`; it must be a valid one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 35, pattern = "^$|^[A-Za-z0-9]{1,35}$")]
     pub postal_iban: Option<String>,
     /// Digital stamp (mutually exclusive with `iban`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stamp: Option<Stamp>,
     /// Company name of the receiving ente.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 140)]
     pub company_name: Option<String>,
     /// At most 10 key/value pairs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 10)]
     pub transfer_metadata: Option<Vec<MetadataModel>>,
 }
 
@@ -151,22 +168,28 @@ pub struct PaymentOptionModel {
         deserialize_with = "ignore",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = String, read_only)]
     pub nav: Option<String>,
-    /// IUV (17 digits). Sportello extension: when absent, Sportello mints it (and the NAV).
+    /// IUV (17 digits: the station's segregation code, base and check digit). Sportello
+    /// extension: when absent, Sportello mints it (and the NAV).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9]{17}$")]
     pub iuv: Option<String>,
     /// Amount in euro cents (= sum of the transfers).
     #[serde(default)]
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 99_999_999_999_i64)]
     pub amount: Option<i64>,
     /// Description (causale), at most 140 characters.
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 140, pattern = r"\S")]
     pub description: Option<String>,
     /// Whether this is an installment.
     #[serde(default)]
+    #[schema(value_type = bool, required = true)]
     pub is_partial_payment: Option<bool>,
-    /// Due date.
+    /// Due date: Rome's wall-clock time (`2031-05-31T23:59:59`), payable until that second ends.
     #[serde(default)]
-    #[schema(value_type = String, format = DateTime)]
+    #[schema(value_type = String, required = true, format = DateTime, example = "2031-05-31T23:59:59")]
     pub due_date: Option<String>,
     /// Retention date (≥ due date).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,6 +197,7 @@ pub struct PaymentOptionModel {
     pub retention_date: Option<String>,
     /// Fee in cents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
     pub fee: Option<i64>,
     /// Notification fee in cents (read-only).
     #[serde(
@@ -181,12 +205,15 @@ pub struct PaymentOptionModel {
         deserialize_with = "ignore",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = i64, read_only)]
     pub notification_fee: Option<i64>,
     /// 1 to 5 transfers.
     #[serde(default)]
+    #[schema(value_type = Vec<TransferModel>, required = true, min_items = 1, max_items = 5)]
     pub transfer: Option<Vec<TransferModel>>,
     /// At most 10 key/value pairs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 10)]
     pub payment_option_metadata: Option<Vec<MetadataModel>>,
 }
 
@@ -194,56 +221,72 @@ pub struct PaymentOptionModel {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentPositionModel {
-    /// Unique id of the position within the organization.
+    /// Unique id of the position within the organization (no `/`).
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 140, pattern = r"^[^/\x00-\x1f\x7f-\x9f]*[^/\s\x00-\x1f\x7f-\x9f][^/\x00-\x1f\x7f-\x9f]*$")]
     pub iupd: Option<String>,
     /// F (natural person) or G (legal person).
     #[serde(default, rename = "type")]
+    #[schema(value_type = SubjectKind, required = true)]
     pub kind: Option<SubjectKind>,
     /// Whether the node may take payments in stand-in mode (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pay_stand_in: Option<bool>,
-    /// Debtor's codice fiscale or partita IVA (or `ANONIMO`).
+    /// Debtor's codice fiscale or partita IVA (or `ANONIMO`), with a valid check character.
     #[serde(default)]
+    #[schema(value_type = String, required = true, pattern = r"^\s*([A-Za-z0-9]{16}|[0-9]{11}|[Aa][Nn][Oo][Nn][Ii][Mm][Oo])\s*$", example = "RSSMRA80A01H501U")]
     pub fiscal_code: Option<String>,
     /// Debtor's name.
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 140, pattern = r"\S")]
     pub full_name: Option<String>,
     /// Street.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 140)]
     pub street_name: Option<String>,
     /// Civic number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 16)]
     pub civic_number: Option<String>,
     /// Postal code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 16)]
     pub postal_code: Option<String>,
     /// City.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 140)]
     pub city: Option<String>,
     /// Province.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 140)]
     pub province: Option<String>,
     /// Region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 140)]
     pub region: Option<String>,
     /// Country, two capital letters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Z]{2}$", example = "IT")]
     pub country: Option<String>,
     /// E-mail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 256, example = "email@domain.com")]
     pub email: Option<String>,
     /// Phone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 32)]
     pub phone: Option<String>,
     /// Whether the position expires after its due date.
     #[serde(default)]
+    #[schema(value_type = bool, required = true)]
     pub switch_to_expired: Option<bool>,
     /// Ente name, at most 140 characters.
     #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 140, pattern = r"\S")]
     pub company_name: Option<String>,
     /// Office name, at most 140 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 140)]
     pub office_name: Option<String>,
     /// When it becomes payable (absent: at publication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -265,8 +308,9 @@ pub struct PaymentPositionModel {
     )]
     #[schema(read_only)]
     pub status: Option<DebtPositionStatus>,
-    /// Payment options.
+    /// Payment options (at least one).
     #[serde(default)]
+    #[schema(value_type = Vec<PaymentOptionModel>, required = true, min_items = 1)]
     pub payment_option: Option<Vec<PaymentOptionModel>>,
 }
 
@@ -415,6 +459,73 @@ pub struct PaymentPositionsInfo {
     pub page_info: PageInfo,
 }
 
+/// GPD `UpdateTransferIbanMassiveModel`: the body of `updateTransferIbanMassive`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateTransferIbanMassiveModel {
+    /// The IBAN that replaces `oldIban` (required).
+    #[serde(default)]
+    #[schema(value_type = String, example = "IT60X0542811101000000123456")]
+    pub new_iban: Option<String>,
+}
+
+/// GPD `UpdateTransferIbanMassiveResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateTransferIbanMassiveResponse {
+    /// `Updated IBAN on N Transfers`, as GPD writes it.
+    pub description: String,
+    /// How many transfers changed.
+    pub updated_transfers: u32,
+}
+
+impl UpdateTransferIbanMassiveResponse {
+    /// GPD's answer for `n` transfers changed.
+    pub fn new(n: u64) -> Self {
+        UpdateTransferIbanMassiveResponse {
+            description: format!("Updated IBAN on {n} Transfers"),
+            updated_transfers: u32::try_from(n).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// Sort key of the position list (GPD `orderby`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderBy {
+    /// Creation time (the default).
+    InsertedDate,
+    /// IUPD.
+    Iupd,
+    /// Status.
+    Status,
+    /// Company name.
+    CompanyName,
+}
+
+/// Direction of the position list (GPD `ordering`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum Ordering {
+    /// Ascending.
+    #[serde(rename = "ASC")]
+    Asc,
+    /// Descending (the default).
+    #[serde(rename = "DESC")]
+    Desc,
+}
+
+/// What pagoPA's API gateway answers for a missing or wrong key (401) and for a key not entitled
+/// to the organization (403), before the request reaches GPD (`gpd.json`'s 403 example).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"statusCode": 403, "message": "You are not allowed to access this resource."}))]
+pub struct GatewayError {
+    /// HTTP status.
+    pub status_code: u16,
+    /// What happened.
+    pub message: String,
+}
+
 /// GPD `ProblemJson`: every error answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProblemJson {
@@ -426,8 +537,9 @@ pub struct ProblemJson {
     pub detail: String,
 }
 
+/// GPD's date-times are Java `LocalDateTime`s: Rome's wall-clock time, without an offset.
 fn ts(t: Timestamp) -> String {
-    t.to_utc_text()
+    t.to_iso_rome()
 }
 
 fn metadata_list(json: &str) -> Vec<MetadataModel> {

@@ -2,15 +2,17 @@
 //! runs in one transaction with its audit record, and every refusal is a [`GpdError`] carrying
 //! GPD's own title and status code.
 
-use pagopa::{NoticeNumber, SegregationCode};
+use pagopa::{Iban, NoticeNumber, SegregationCode};
 use serde_json::json;
-use time::{Date, Duration, Time};
+use time::{Date, Duration};
 
-use super::model::{PageInfo, PaymentPositionModel, ProblemJson};
+use super::model::{GatewayError, PageInfo, PaymentPositionModel, ProblemJson};
 use super::validate::{self, Context};
 use crate::clock::Timestamp;
 use crate::db::Tx;
-use crate::domain::position::{Position, PositionStatus, PublishRefusal, is_overdue, publication};
+use crate::domain::position::{
+    Position, PositionStatus, PublishRefusal, is_being_paid, is_overdue, publication,
+};
 use crate::store::audit::AuditEvent;
 use crate::store::ente::Ente;
 use crate::store::positions::{PositionFilter, PositionHead};
@@ -35,12 +37,15 @@ pub enum GpdError {
         /// What is wrong, naming the field.
         detail: String,
     },
-    /// No or a wrong API key (401).
-    #[error("missing or wrong subscription key")]
-    Unauthorized,
-    /// This deployment does not serve that organization (404).
-    #[error("organization {0} not served here")]
-    OrganizationNotFound(String),
+    /// No API key (401).
+    #[error("missing subscription key")]
+    MissingKey,
+    /// A key that is not one of ours (401).
+    #[error("wrong subscription key")]
+    WrongKey,
+    /// The key is not entitled to that organization: this deployment serves another one (403).
+    #[error("the key is not entitled to organization {0}")]
+    Forbidden(String),
     /// No such position (404).
     #[error("debt position {iupd} not found")]
     NotFound {
@@ -62,6 +67,15 @@ pub enum GpdError {
     Internal(#[from] StoreError),
 }
 
+/// The body of an error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorBody {
+    /// GPD's own errors.
+    Problem(ProblemJson),
+    /// The API gateway's 401 and 403.
+    Gateway(GatewayError),
+}
+
 /// GPD's title for a request data error.
 pub const REQUEST_DATA_ERROR: &str = "Error in the debt position request data";
 
@@ -70,25 +84,43 @@ impl GpdError {
     pub fn status(&self) -> u16 {
         match self {
             GpdError::BadRequest { .. } => 400,
-            GpdError::Unauthorized => 401,
-            GpdError::OrganizationNotFound(_) | GpdError::NotFound { .. } => 404,
+            GpdError::MissingKey | GpdError::WrongKey => 401,
+            GpdError::Forbidden(_) => 403,
+            GpdError::NotFound { .. } => 404,
             GpdError::Conflict { .. } => 409,
             GpdError::Internal(_) => 500,
         }
     }
 
-    /// The ProblemJson body.
+    /// The answer's body: pagoPA's API gateway answers 401 and 403 before GPD is reached, in
+    /// its own shape (`{statusCode, message}`, the example `gpd.json` gives for 403); GPD
+    /// answers everything else with a ProblemJson.
+    pub fn body(&self) -> ErrorBody {
+        let gateway = |message: &str| {
+            ErrorBody::Gateway(GatewayError {
+                status_code: self.status(),
+                message: message.to_owned(),
+            })
+        };
+        match self {
+            GpdError::MissingKey => gateway(
+                "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.",
+            ),
+            GpdError::WrongKey => gateway(
+                "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.",
+            ),
+            GpdError::Forbidden(_) => gateway("You are not allowed to access this resource."),
+            _ => ErrorBody::Problem(self.problem()),
+        }
+    }
+
+    /// The ProblemJson of a refusal GPD itself makes (see [`GpdError::body`] for 401 and 403).
     pub fn problem(&self) -> ProblemJson {
         let (title, detail) = match self {
             GpdError::BadRequest { title, detail } => ((*title).to_owned(), detail.clone()),
-            GpdError::Unauthorized => (
-                "Unauthorized".to_owned(),
-                "Access denied due to missing or invalid subscription key (Ocp-Apim-Subscription-Key header)".to_owned(),
-            ),
-            GpdError::OrganizationNotFound(ofc) => (
-                "Not found the organization".to_owned(),
-                format!("Not found an organization for the Organization Fiscal Code {ofc}"),
-            ),
+            GpdError::MissingKey | GpdError::WrongKey | GpdError::Forbidden(_) => {
+                ("Forbidden".to_owned(), self.to_string())
+            }
             GpdError::NotFound { organization, iupd } => (
                 "Not found the debt position".to_owned(),
                 format!(
@@ -135,8 +167,9 @@ pub struct ListRequest {
     pub filter: PositionFilter,
 }
 
-/// Turns GPD's optional `*_from`/`*_to` dates into inclusive UTC instants: a missing end is
-/// [`DEFAULT_INTERVAL_DAYS`] away from the other, as in GPD; `from` must not follow `to`.
+/// Turns GPD's optional `*_from`/`*_to` dates (days in Rome) into inclusive instants, from
+/// the first to the last microsecond of those days: a missing end is [`DEFAULT_INTERVAL_DAYS`]
+/// away from the other, as in GPD; `from` must not follow `to`.
 pub fn date_interval(
     name: &str,
     from: Option<Date>,
@@ -153,12 +186,10 @@ pub fn date_interval(
             "{name}_from must not follow {name}_to"
         )));
     }
-    let start = Timestamp::from(from.with_time(Time::MIDNIGHT).assume_utc());
-    let end = Timestamp::from(
-        to.with_time(Time::from_hms_micro(23, 59, 59, 999_999).expect("valid time"))
-            .assume_utc(),
-    );
-    Ok((Some(start), Some(end)))
+    Ok((
+        Some(Timestamp::rome_day_start(from)),
+        Some(Timestamp::rome_day_end(to)),
+    ))
 }
 
 /// Applies the time rules to a position read from the store, so that an answer never shows a
@@ -195,12 +226,13 @@ impl<'a> Gpd<'a> {
         }
     }
 
-    /// 404 unless this deployment serves `organization`.
+    /// 403 unless this deployment serves `organization`: every key of this deployment is
+    /// entitled to its ente and to no other, as a pagoPA subscription key is.
     pub fn check_organization(&self, organization: &str) -> Result<(), GpdError> {
         if organization == self.ente.fiscal_code {
             Ok(())
         } else {
-            Err(GpdError::OrganizationNotFound(organization.to_owned()))
+            Err(GpdError::Forbidden(organization.to_owned()))
         }
     }
 
@@ -402,7 +434,11 @@ impl<'a> Gpd<'a> {
         let head = {
             let mut tx = self.store.db().begin().await.map_err(StoreError::from)?;
             let head = self.locked(&mut tx, iupd).await?;
+            let being_paid = self.being_paid(&mut tx, &head, now).await?;
             tx.rollback().await.map_err(StoreError::from)?;
+            if being_paid {
+                return Err(self.not_updatable(iupd));
+            }
             head
         };
         if !head.status.is_updatable() {
@@ -420,12 +456,14 @@ impl<'a> Gpd<'a> {
         let mut tx = self.store.db().begin().await.map_err(StoreError::from)?;
         // Read again under the lock: the state may have changed since the check above.
         let head = self.locked(&mut tx, iupd).await?;
-        if !head.status.is_updatable() {
+        if !head.status.is_updatable() || self.being_paid(&mut tx, &head, now).await? {
             return Err(self.not_updatable(iupd));
         }
         match Store::replace_position_in(&mut tx, self.ente.id, head.id, &position, &extras).await {
             Ok(()) => {}
             Err(StoreError::Conflict(what)) => return Err(self.unique_violation(&what)),
+            // An option is part of a Checkout cart or has a receipt.
+            Err(StoreError::Referenced(_)) => return Err(self.not_updatable(iupd)),
             Err(e) => return Err(e.into()),
         }
         Gpd::audit(
@@ -449,8 +487,22 @@ impl<'a> Gpd<'a> {
         )
     }
 
-    /// Deletes a position (GPD `deletePosition`): refused once money has moved.
+    /// Whether the node may be collecting a payment for the position now (see
+    /// [`is_being_paid`]), read under the caller's lock.
+    async fn being_paid(
+        &self,
+        tx: &mut Tx,
+        head: &PositionHead,
+        now: Timestamp,
+    ) -> Result<bool, GpdError> {
+        let last = Store::last_activation_in(tx, head.id).await?;
+        Ok(is_being_paid(last, now))
+    }
+
+    /// Deletes a position (GPD `deletePosition`): refused once money has moved or while it may
+    /// be moving (an activation in the last [`crate::domain::position::ACTIVATION_HOLD`]).
     pub async fn delete(&self, iupd: &str, caller: &Caller) -> Result<(), GpdError> {
+        let now = Timestamp::now();
         let mut tx = self.store.db().begin().await.map_err(StoreError::from)?;
         let head = self.locked(&mut tx, iupd).await?;
         let paid = || {
@@ -462,12 +514,12 @@ impl<'a> Gpd<'a> {
                 ),
             )
         };
-        if !head.status.is_deletable() {
+        if !head.status.is_deletable() || self.being_paid(&mut tx, &head, now).await? {
             return Err(paid());
         }
         match Store::delete_position_in(&mut tx, head.id).await {
             Ok(()) => {}
-            Err(StoreError::Conflict(_)) => return Err(paid()),
+            Err(StoreError::Referenced(_)) => return Err(paid()),
             Err(e) => return Err(e.into()),
         }
         Gpd::audit(
@@ -511,15 +563,17 @@ impl<'a> Gpd<'a> {
         self.reload(iupd).await
     }
 
-    /// Invalidates (cancels) a published position (GPD `invalidatePosition`).
+    /// Invalidates (cancels) a published position (GPD `invalidatePosition`), unless a payment
+    /// may be under way.
     pub async fn invalidate(&self, iupd: &str, caller: &Caller) -> Result<Position, GpdError> {
+        let now = Timestamp::now();
         // An overdue position is EXPIRED, not invalidable: bring the status up to date first.
         self.store
-            .refresh_position_status(self.ente.id, iupd, Timestamp::now())
+            .refresh_position_status(self.ente.id, iupd, now)
             .await?;
         let mut tx = self.store.db().begin().await.map_err(StoreError::from)?;
         let head = self.locked(&mut tx, iupd).await?;
-        if !head.status.is_invalidable() {
+        if !head.status.is_invalidable() || self.being_paid(&mut tx, &head, now).await? {
             return Err(conflict(
                 "Existing related payment found or not in invalidable state",
                 format!(
@@ -540,6 +594,88 @@ impl<'a> Gpd<'a> {
         tx.commit().await.map_err(StoreError::from)?;
         self.reload(iupd).await
     }
+
+    /// Replaces an IBAN on the transfers still to be paid (GPD `updateTransferIbanMassive`):
+    /// every transfer to `request.old_iban` of an unpaid option, in a position that is DRAFT,
+    /// PUBLISHED, VALID or PARTIALLY_PAID, at most `request.limit` of them. Returns how many
+    /// changed.
+    pub async fn update_transfer_iban(
+        &self,
+        request: &IbanChange,
+        caller: &Caller,
+    ) -> Result<u64, GpdError> {
+        let now = Timestamp::now();
+        let mut tx = self.store.db().begin().await.map_err(StoreError::from)?;
+        let updated = Store::replace_transfer_iban_in(
+            &mut tx,
+            self.ente.id,
+            request.old_iban.as_str(),
+            request.new_iban.as_str(),
+            request.limit,
+            now,
+        )
+        .await?;
+        Gpd::audit(
+            &mut tx,
+            caller,
+            "gpd.update_transfer_iban",
+            json!({
+                "organization": self.ente.fiscal_code,
+                "old_iban": request.old_iban.as_str(),
+                "new_iban": request.new_iban.as_str(),
+                "updated_transfers": updated,
+            }),
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(updated)
+    }
+}
+
+/// The most transfers one `updateTransferIbanMassive` changes, and its default (GPD's).
+pub const MAX_IBAN_CHANGES: u32 = 1000;
+
+/// A validated `updateTransferIbanMassive` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IbanChange {
+    /// The IBAN to replace.
+    pub old_iban: Iban,
+    /// The IBAN that replaces it.
+    pub new_iban: Iban,
+    /// At most this many transfers, 0 to [`MAX_IBAN_CHANGES`].
+    pub limit: u32,
+}
+
+impl IbanChange {
+    /// Checks GPD's parameters: `oldIban` (query, required), `limit` (query, at most
+    /// [`MAX_IBAN_CHANGES`], the default) and `newIban` (body, required). Both IBANs must be
+    /// valid: a transfer can only hold a valid one, so an invalid `oldIban` could match nothing.
+    pub fn parse(
+        old_iban: Option<&str>,
+        limit: Option<&str>,
+        new_iban: Option<&str>,
+    ) -> Result<IbanChange, GpdError> {
+        let iban = |name: &str, value: Option<&str>| match value.map(str::trim) {
+            None | Some("") => Err(GpdError::bad_request(format!("{name}: è obbligatorio"))),
+            Some(v) => Iban::parse(v).map_err(|e| GpdError::bad_request(format!("{name}: {e}"))),
+        };
+        let limit = match limit.map(str::trim) {
+            None => MAX_IBAN_CHANGES,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if n <= MAX_IBAN_CHANGES => n,
+                _ => {
+                    return Err(GpdError::bad_request(format!(
+                        "limit: must be an integer between 0 and {MAX_IBAN_CHANGES} (was {v})"
+                    )));
+                }
+            },
+        };
+        Ok(IbanChange {
+            old_iban: iban("oldIban", old_iban)?,
+            new_iban: iban("newIban", new_iban)?,
+            limit,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -549,11 +685,14 @@ mod tests {
 
     #[test]
     fn a_missing_end_of_an_interval_is_thirty_days_away() {
+        // Days in Rome: 1 January starts at 23:00 UTC on 31 December.
         let (from, to) = date_interval("due_date", Some(date!(2026 - 01 - 01)), None).unwrap();
-        assert_eq!(from.unwrap().to_utc_text(), "2026-01-01T00:00:00.000000Z");
-        assert_eq!(to.unwrap().to_utc_text(), "2026-01-31T23:59:59.999999Z");
+        assert_eq!(from.unwrap().to_utc_text(), "2025-12-31T23:00:00.000000Z");
+        assert_eq!(to.unwrap().to_utc_text(), "2026-01-31T22:59:59.999999Z");
         let (from, _) = date_interval("due_date", None, Some(date!(2026 - 01 - 31))).unwrap();
-        assert_eq!(from.unwrap().to_utc_text(), "2026-01-01T00:00:00.000000Z");
+        assert_eq!(from.unwrap().to_utc_text(), "2025-12-31T23:00:00.000000Z");
+        let (_, to) = date_interval("due_date", None, Some(date!(2026 - 07 - 31))).unwrap();
+        assert_eq!(to.unwrap().to_utc_text(), "2026-07-31T21:59:59.999999Z");
         assert_eq!(date_interval("x", None, None).unwrap(), (None, None));
         assert!(matches!(
             date_interval(
@@ -567,8 +706,15 @@ mod tests {
 
     #[test]
     fn errors_carry_gpd_status_codes() {
-        assert_eq!(GpdError::Unauthorized.problem().status, 401);
-        assert_eq!(GpdError::OrganizationNotFound("1".into()).status(), 404);
+        assert_eq!(GpdError::MissingKey.status(), 401);
+        assert_eq!(GpdError::Forbidden("1".into()).status(), 403);
+        assert_eq!(
+            GpdError::Forbidden("1".into()).body(),
+            ErrorBody::Gateway(GatewayError {
+                status_code: 403,
+                message: "You are not allowed to access this resource.".into()
+            })
+        );
         let p = GpdError::bad_request("iupd: x").problem();
         assert_eq!((p.status, p.title.as_str()), (400, REQUEST_DATA_ERROR));
     }

@@ -6,7 +6,6 @@
 //! wrong in Italian, with the codecs' own sentences where a codec refused the value.
 
 use pagopa::{AuxDigit, Cents, EcFiscalCode, FiscalCode, Iban, Iuv, NoticeNumber, SegregationCode};
-use time::PrimitiveDateTime;
 
 use super::model::{
     MetadataModel, PaymentOptionModel, PaymentPositionModel, SubjectKind, TransferModel,
@@ -15,7 +14,7 @@ use crate::clock::Timestamp;
 use crate::config::looks_like_email;
 use crate::domain::position::{
     Debtor, Destination, NewPosition, OptionStatus, Origin, PaymentOption, PositionStatus,
-    SubjectType, Transfer,
+    SubjectType, Transfer, is_past_due,
 };
 use crate::store::positions::PositionExtras;
 
@@ -162,16 +161,9 @@ impl Checker {
 
     fn date(&mut self, field: &str, value: &Option<String>) -> Option<Timestamp> {
         let v = value.as_deref()?;
-        match parse_date_time(v) {
-            Some(t) => Some(t),
-            None => {
-                self.fail(
-                    field,
-                    "data e ora non valide: usa il formato ISO 8601, per esempio 2026-12-31T23:59:59Z",
-                );
-                None
-            }
-        }
+        Timestamp::parse_iso_rome(v)
+            .map_err(|e| self.fail(field, e.to_string()))
+            .ok()
     }
 
     fn metadata(&mut self, field: &str, value: &Option<Vec<MetadataModel>>) -> String {
@@ -180,31 +172,18 @@ impl Checker {
             self.fail(field, "al massimo 10 coppie chiave/valore");
         }
         for (i, m) in list.iter().enumerate() {
-            if m.key.as_deref().is_none_or(|k| k.trim().is_empty()) {
-                self.fail(format!("{field}[{i}].key"), "la chiave è obbligatoria");
+            match m.key.as_deref() {
+                Some(k) if !k.trim().is_empty() => {
+                    self.max_len(&format!("{field}[{i}].key"), k, 140)
+                }
+                _ => self.fail(format!("{field}[{i}].key"), "la chiave è obbligatoria"),
+            }
+            if let Some(v) = m.value.as_deref() {
+                self.max_len(&format!("{field}[{i}].value"), v, 140);
             }
         }
         serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned())
     }
-}
-
-/// Parses a GPD date-time: RFC 3339 with an offset, or without one (GPD's own `LocalDateTime`
-/// form, meant as UTC).
-pub fn parse_date_time(text: &str) -> Option<Timestamp> {
-    let text = text.trim();
-    if let Ok(t) = Timestamp::parse(text) {
-        return Some(t);
-    }
-    let formats: [&[time::format_description::BorrowedFormatItem<'static>]; 2] = [
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
-        time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond]"
-        ),
-    ];
-    formats
-        .iter()
-        .find_map(|f| PrimitiveDateTime::parse(text, f).ok())
-        .map(|t| Timestamp::from(t.assume_utc()))
 }
 
 /// A debtor code: a valid codice fiscale or partita IVA (normalised), or `ANONIMO`.
@@ -244,7 +223,7 @@ pub fn option_dates(
                 "la scadenza non può precedere la data di inizio validità",
             ));
         }
-        None if due < now => return Err(("dueDate", "la scadenza è già passata")),
+        None if is_past_due(due, now) => return Err(("dueDate", "la scadenza è già passata")),
         _ => {}
     }
     if retention.is_some_and(|r| r < due) {
@@ -709,12 +688,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn date_times_with_or_without_offset() {
-        let z = parse_date_time("2026-12-31T23:59:59Z").unwrap();
-        assert_eq!(parse_date_time("2026-12-31T23:59:59").unwrap(), z);
-        assert_eq!(parse_date_time("2027-01-01T00:59:59+01:00").unwrap(), z);
-        assert!(parse_date_time("2026-12-31T23:59:59.999").is_some());
-        assert!(parse_date_time("31/12/2026").is_none());
+    fn due_dates_are_rome_wall_clock_times() {
+        let ctx = Context {
+            organization_fiscal_code: "00229080338",
+            segregation_code: SegregationCode::parse("01").unwrap(),
+            now: Timestamp::parse("2031-05-31T21:59:59.500Z").unwrap(),
+        };
+        let mut c = Checker { errors: Vec::new() };
+        let due = c
+            .date("dueDate", &Some("2031-05-31T23:59:59".into()))
+            .unwrap();
+        assert_eq!(due.to_utc_text(), "2031-05-31T21:59:59.000000Z");
+        // Still within that second in Rome: not past due.
+        assert_eq!(option_dates(due, None, None, ctx.now), Ok(()));
+        let after = Timestamp::parse("2031-05-31T22:00:00Z").unwrap();
+        assert!(option_dates(due, None, None, after).is_err());
+        assert!(c.date("dueDate", &Some("31/05/2031".into())).is_none());
+        assert_eq!(c.errors.len(), 1);
+        assert!(
+            c.errors[0].message.contains("ora di Roma"),
+            "{}",
+            c.errors[0]
+        );
     }
 
     #[test]

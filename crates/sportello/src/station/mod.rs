@@ -23,9 +23,10 @@ use pagopa::soap::{
 };
 use pagopa::{Cents, EcFiscalCode, Iban, NoticeNumber};
 
-use crate::clock::{Timestamp, rome_offset};
+use crate::clock::Timestamp;
 use crate::domain::position::{
     Debtor, Destination, OptionStatus, PaymentOption, Position, PositionStatus, SubjectType,
+    is_past_due,
 };
 use crate::store::ente::Ente;
 use crate::store::station::{
@@ -103,17 +104,12 @@ pub fn instant_of(t: &XsdDateTime) -> Option<Timestamp> {
             p.micros,
         )
         .ok()?;
-    let offset = match p.offset_minutes {
-        Some(minutes) => time::UtcOffset::from_whole_seconds(minutes * 60).ok()?,
-        None => {
-            // Rome's offset at the local time read as UTC is right except within an hour of a
-            // change; a second look settles it.
-            let guess = local.assume_utc();
-            let first = rome_offset(guess);
-            rome_offset(guess - time::Duration::seconds(i64::from(first.whole_seconds())))
-        }
-    };
-    Some(Timestamp::from(local.assume_offset(offset)))
+    Some(match p.offset_minutes {
+        Some(minutes) => Timestamp::from(
+            local.assume_offset(time::UtcOffset::from_whole_seconds(minutes * 60).ok()?),
+        ),
+        None => Timestamp::from_rome(local),
+    })
 }
 
 fn xsd_to_date(d: &XsdDate) -> Option<time::Date> {
@@ -169,7 +165,9 @@ pub fn payability(
             "il pagamento a rate è già iniziato: l'avviso per l'importo intero non è più pagabile",
         ));
     }
-    if position.status == S::Expired || (position.switch_to_expired && option.due_date < now) {
+    if position.status == S::Expired
+        || (position.switch_to_expired && is_past_due(option.due_date, now))
+    {
         return Err((FaultCode::PaaPagamentoScaduto, "l'avviso è scaduto"));
     }
     Ok(())

@@ -4,6 +4,7 @@
 use super::{Store, StoreResult};
 use crate::clock::Timestamp;
 use crate::db::DbRow;
+use crate::domain::position::{due_cutoff, is_past_due};
 use crate::with_db;
 
 /// Why a pending option is in someone's cart.
@@ -55,7 +56,8 @@ pub struct PendingOption {
 impl PendingOption {
     /// Whether it is past its due date in a way that stops payment.
     pub fn is_expired(&self, now: Timestamp) -> bool {
-        self.position_status == "EXPIRED" || (self.switch_to_expired && self.due_date < now)
+        self.position_status == "EXPIRED"
+            || (self.switch_to_expired && is_past_due(self.due_date, now))
     }
 }
 
@@ -109,7 +111,7 @@ impl Store {
                 .bind(ente_id)
                 .bind(account_id)
                 .bind(fiscal_code)
-                .bind(now)
+                .bind(due_cutoff(now))
                 .fetch_all(pool)
                 .await?
                 .iter()

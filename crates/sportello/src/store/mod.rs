@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The row asked for does not exist.
     #[error("not found")]
     NotFound,
+    /// The row is still referenced by another one (a foreign key): it cannot be removed.
+    #[error("still referenced: {0}")]
+    Referenced(String),
     /// Any other database error.
     #[error(transparent)]
     Db(#[from] sqlx::Error),

@@ -11,7 +11,7 @@ use crate::clock::Timestamp;
 use crate::db::{DbRow, Tx};
 use crate::domain::position::{
     Debtor, Destination, NewPosition, OptionDetails, OptionStatus, Origin, PaymentOption, Position,
-    PositionStatus, SubjectType, Transfer,
+    PositionStatus, SubjectType, Transfer, due_cutoff,
 };
 use crate::{with_db, with_tx};
 
@@ -759,7 +759,7 @@ impl Store {
 
     /// Replaces a position's data, options and transfers (GPD's PUT) inside `tx`, keeping its
     /// id, iupd and creation time and bumping its version. Options still referenced by a cart or
-    /// a receipt cannot be removed: that is a [`StoreError::Conflict`].
+    /// a receipt cannot be removed: that is a [`StoreError::Referenced`].
     pub async fn replace_position_in(
         tx: &mut Tx,
         ente_id: i64,
@@ -848,7 +848,7 @@ impl Store {
     }
 
     /// Deletes a position with its options and transfers inside `tx`. One still referenced by a
-    /// cart or a receipt is a [`StoreError::Conflict`].
+    /// cart or a receipt is a [`StoreError::Referenced`].
     pub async fn delete_position_in(tx: &mut Tx, id: i64) -> StoreResult<()> {
         with_tx!(tx, |conn| {
             sqlx::query("DELETE FROM debt_positions WHERE id = $1")
@@ -858,6 +858,71 @@ impl Store {
                 .map_err(|e| referenced(e, "a payment option is in a cart or has a receipt"))?;
         });
         Ok(())
+    }
+
+    /// The last activation (`paGetPayment[V2]`) of any option of a position, read inside `tx`.
+    pub async fn last_activation_in(
+        tx: &mut Tx,
+        position_id: i64,
+    ) -> StoreResult<Option<Timestamp>> {
+        Ok(with_tx!(tx, |conn| {
+            sqlx::query_scalar(
+                "SELECT MAX(a.created_at) FROM payment_attempts a
+                 JOIN payment_options o ON o.id = a.payment_option_id
+                 WHERE o.position_id = $1",
+            )
+            .bind(position_id)
+            .fetch_one(conn)
+            .await?
+        }))
+    }
+
+    /// Replaces the IBAN `old` by `new` on at most `limit` transfers of the ente's unpaid options
+    /// in positions still open to payment (DRAFT, PUBLISHED, VALID, PARTIALLY_PAID: GPD's
+    /// `updateTransferIbanMassive`), inside `tx`, and touches those positions. Returns how many
+    /// transfers changed.
+    pub async fn replace_transfer_iban_in(
+        tx: &mut Tx,
+        ente_id: i64,
+        old: &str,
+        new: &str,
+        limit: u32,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let option_ids: Vec<i64> = with_tx!(tx, |conn| {
+            sqlx::query_scalar(
+                "UPDATE transfers SET iban = $1 WHERE id IN (
+                    SELECT t.id FROM transfers t
+                    JOIN payment_options o ON o.id = t.payment_option_id
+                    JOIN debt_positions p ON p.id = o.position_id
+                    WHERE p.ente_id = $2 AND t.iban = $3 AND o.status = 'PO_UNPAID'
+                      AND p.status IN ('DRAFT', 'PUBLISHED', 'VALID', 'PARTIALLY_PAID')
+                    ORDER BY t.id LIMIT $4)
+                 RETURNING payment_option_id",
+            )
+            .bind(new)
+            .bind(ente_id)
+            .bind(old)
+            .bind(i64::from(limit))
+            .fetch_all(conn)
+            .await?
+        });
+        let mut touched = option_ids.clone();
+        touched.sort_unstable();
+        touched.dedup();
+        for chunk in touched.chunks(KEYS_PER_LOOKUP) {
+            let sql = format!(
+                "UPDATE debt_positions SET version = version + 1, updated_at = $1
+                 WHERE id IN (SELECT position_id FROM payment_options WHERE id IN ({}))",
+                in_placeholders('$', 2, chunk.len())
+            );
+            let mut vals = vec![Val::Ts(now)];
+            vals.extend(chunk.iter().map(|id| Val::Int(*id)));
+            with_tx!(tx, |conn| {
+                bind_vals!(sqlx::query(&sql), vals).execute(conn).await?;
+            });
+        }
+        Ok(option_ids.len() as u64)
     }
 
     /// Moves to EXPIRED every VALID position with `switch_to_expired` whose unpaid options are
@@ -889,33 +954,38 @@ impl Store {
         let base = "UPDATE debt_positions SET status = 'EXPIRED', version = version + 1, updated_at = $1
              WHERE status = 'VALID' AND switch_to_expired = TRUE
                AND EXISTS (SELECT 1 FROM payment_options o WHERE o.position_id = debt_positions.id AND o.status = 'PO_UNPAID')
-               AND NOT EXISTS (SELECT 1 FROM payment_options o WHERE o.position_id = debt_positions.id AND o.status = 'PO_UNPAID' AND o.due_date >= $1)";
-        self.time_rule(base, now, one).await
+               AND NOT EXISTS (SELECT 1 FROM payment_options o WHERE o.position_id = debt_positions.id AND o.status = 'PO_UNPAID' AND o.due_date >= $2)";
+        self.time_rule(base, now, due_cutoff(now), one).await
     }
 
     async fn activate_where(&self, now: Timestamp, one: Option<(i64, &str)>) -> StoreResult<u64> {
         let base =
             "UPDATE debt_positions SET status = 'VALID', version = version + 1, updated_at = $1
-             WHERE status = 'PUBLISHED' AND validity_date IS NOT NULL AND validity_date <= $1";
-        self.time_rule(base, now, one).await
+             WHERE status = 'PUBLISHED' AND validity_date IS NOT NULL AND validity_date <= $2";
+        self.time_rule(base, now, now, one).await
     }
 
+    /// Runs `base` with `$1` = `now` (the update time) and `$2` = the instant the rule compares
+    /// with, on every position or on one.
     async fn time_rule(
         &self,
         base: &str,
         now: Timestamp,
+        threshold: Timestamp,
         one: Option<(i64, &str)>,
     ) -> StoreResult<u64> {
         let result = match one {
             None => with_db!(self.db(), |pool| sqlx::query(base)
                 .bind(now)
+                .bind(threshold)
                 .execute(pool)
                 .await?
                 .rows_affected()),
             Some((ente_id, iupd)) => {
-                let sql = format!("{base} AND ente_id = $2 AND iupd = $3");
+                let sql = format!("{base} AND ente_id = $3 AND iupd = $4");
                 with_db!(self.db(), |pool| sqlx::query(&sql)
                     .bind(now)
+                    .bind(threshold)
                     .bind(ente_id)
                     .bind(iupd)
                     .execute(pool)
@@ -1071,7 +1141,7 @@ fn savepoint_name(name: &str) -> String {
 fn referenced(err: sqlx::Error, what: &str) -> StoreError {
     match &err {
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-            StoreError::Conflict(what.to_owned())
+            StoreError::Referenced(what.to_owned())
         }
         _ => StoreError::Db(err),
     }

@@ -3,14 +3,14 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::AppState;
-use super::gpd::{ApiClient, BASE};
-use crate::gpd::model::ProblemJson;
+use super::gpd::{ApiClient, BASE, Target};
+use crate::gpd::model::{GatewayError, ProblemJson};
 use crate::gpd::service::{Gpd, GpdError};
 use crate::pdf::{Fonts, NoticeDocument, PdfError, render_notice};
 
@@ -38,16 +38,18 @@ pub fn routes() -> Router<AppState> {
     ),
     responses(
         (status = 200, description = "The notice.", content_type = "application/pdf"),
-        (status = 401, description = "Missing or wrong API key.", body = ProblemJson),
-        (status = 404, description = "No such organization or position.", body = ProblemJson),
+        (status = 401, description = "Missing or wrong API key.", body = GatewayError),
+        (status = 403, description = "The key is not entitled to the organization.", body = GatewayError),
+        (status = 404, description = "No such position.", body = ProblemJson),
         (status = 409, description = "Nothing left to pay: no notice to print.", body = ProblemJson),
+        (status = 500, description = "Service unavailable.", body = ProblemJson),
     ),
     security(("ApiKey" = []))
 )]
 pub(crate) async fn notice(
     _client: ApiClient,
     State(state): State<AppState>,
-    Path((organization, iupd)): Path<(String, String)>,
+    Target { organization, iupd }: Target,
 ) -> Result<Response, GpdError> {
     let gpd = Gpd::new(state.store(), state.ente());
     gpd.check_organization(&organization)?;

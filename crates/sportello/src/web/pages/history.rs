@@ -108,11 +108,7 @@ struct FilterErrors {
 
 fn filter_of(p: &Params) -> (HistoryFilter, FilterErrors) {
     let mut e = FilterErrors::default();
-    let day_start = |d: time::Date| {
-        let local = d.midnight();
-        let offset = crate::clock::rome_offset(local.assume_utc());
-        Timestamp::from(local.assume_offset(offset))
-    };
+    let day_start = Timestamp::rome_day_start;
     let from = match p.da.trim() {
         "" => None,
         s => match parse_date(s) {
