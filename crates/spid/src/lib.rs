@@ -14,7 +14,7 @@ pub mod keys;
 pub mod logout;
 pub mod metadata;
 pub mod response;
-mod sign;
+pub mod sign;
 mod xml;
 
 pub use keys::{CertificateSubject, Credentials, KeyError, X509Certificate};

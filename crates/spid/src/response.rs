@@ -565,6 +565,18 @@ fn check_assertion(a: Node<'_, '_>, e: &Expectation<'_>) -> Result<Authenticated
     })
 }
 
+/// Verifies a message whose signature is inside its XML (a logout message over HTTP-POST): the
+/// root element must be signed, every signature well shaped and valid with one of `certs`.
+pub fn verify_enveloped(xml: &str, certs: &[crate::keys::X509Certificate]) -> Result<(), String> {
+    let doc = parse(xml)?;
+    let signed = check_signature_shapes(&doc)?;
+    let root_id = doc.root_element().attribute("ID").unwrap_or_default();
+    if root_id.is_empty() || !signed.iter().any(|id| id == root_id) {
+        return Err("messaggio non firmato".into());
+    }
+    verify_and_reduce(xml, certs).map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

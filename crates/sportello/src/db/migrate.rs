@@ -49,6 +49,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_cart"),
     migration!(3, "0003_gpd"),
     migration!(4, "0004_station"),
+    migration!(6, "0006_spid"),
 ];
 
 /// A migration problem.

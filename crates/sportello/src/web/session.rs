@@ -54,6 +54,11 @@ impl Session {
         self.lock().record.csrf_token.clone()
     }
 
+    /// The hash of this session's id (the key of what is stored about the session).
+    pub fn id_hash(&self) -> String {
+        self.lock().record.id_hash.clone()
+    }
+
     /// The logged-in account.
     pub fn account(&self) -> Option<Account> {
         self.lock().account.clone()
@@ -196,7 +201,19 @@ fn client_ip(req: &Request) -> String {
 /// Middleware for the page routes: attaches a [`Session`], enforces CSRF on unsafe methods,
 /// and writes the cookie back.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match run(state, req, next).await {
+    layer_with(state, req, next, true).await
+}
+
+/// The session layer for SAML binding endpoints (`/spid/acs`, `/spid/slo`): an identity
+/// provider posts there from its own site, with no CSRF token and usually without our cookie.
+/// The message's own checks (signature, single-use request bound to the browser) stand in for
+/// the token.
+pub async fn saml_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    layer_with(state, req, next, false).await
+}
+
+async fn layer_with(state: AppState, req: Request, next: Next, csrf: bool) -> Response {
+    match run(state, req, next, csrf).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "session layer failed");
@@ -205,7 +222,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     }
 }
 
-async fn run(state: AppState, req: Request, next: Next) -> anyhow::Result<Response> {
+async fn run(state: AppState, req: Request, next: Next, csrf: bool) -> anyhow::Result<Response> {
     let name = cookie_name(&state);
     let ip = client_ip(&req);
     let user_agent = req
@@ -218,7 +235,8 @@ async fn run(state: AppState, req: Request, next: Next) -> anyhow::Result<Respon
         Some(secret) => load(&state, &secret).await?,
         None => None,
     };
-    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let unsafe_method =
+        csrf && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let (record, account, new_cookie) = match loaded {
         Some((record, account)) => (record, account, None),
         None => {
