@@ -140,32 +140,21 @@ pub(crate) struct Idp {
     sso_url: String,
     slo_url: String,
     public_url: String,
-    /// A key no one registered: "wrong signature" signs with it.
-    stranger: Credentials,
+    /// A key no one registered: "wrong signature" signs with it (made on first use).
+    stranger: std::sync::OnceLock<Credentials>,
     pending: Mutex<HashMap<String, Pending>>,
     sp_cache: Mutex<Option<(Instant, Arc<SpMetadata>)>>,
 }
 
 impl Idp {
     pub(crate) fn new(config: IdpConfig, public_url: &str) -> Idp {
-        let stranger = Credentials::generate(
-            &spid::CertificateSubject {
-                common_name: "Chiave estranea".into(),
-                organization: "Sandbox".into(),
-                ipa_code: "sandbox".into(),
-                locality: "Roma".into(),
-                entity_id: format!("{public_url}/estraneo"),
-            },
-            3650,
-        )
-        .expect("key generation");
         Idp {
             config,
             public_url: public_url.to_owned(),
             entity_id: format!("{public_url}/idp"),
             sso_url: format!("{public_url}/idp/sso"),
             slo_url: format!("{public_url}/idp/slo"),
-            stranger,
+            stranger: std::sync::OnceLock::new(),
             pending: Mutex::new(HashMap::new()),
             sp_cache: Mutex::new(None),
         }
@@ -498,7 +487,19 @@ pub async fn login(State(sb): State<Sandbox>, Form(form): Form<LoginForm>) -> Re
             attributes: &attributes,
         };
         let key = if outcome == Outcome::WrongSignature {
-            &idp.stranger
+            idp.stranger.get_or_init(|| {
+                Credentials::generate(
+                    &spid::CertificateSubject {
+                        common_name: "Chiave estranea".into(),
+                        organization: "Sandbox".into(),
+                        ipa_code: "sandbox".into(),
+                        locality: "Roma".into(),
+                        entity_id: format!("{}/estraneo", idp.public_url),
+                    },
+                    3650,
+                )
+                .expect("key generation")
+            })
         } else {
             creds
         };

@@ -177,8 +177,7 @@ fn sandbox_identity_provider(
 ) -> anyhow::Result<(sandbox::idp::IdpConfig, Vec<crate::saml::TrustedIdp>)> {
     let dir = config.data_dir.join("spid");
     let credentials = crate::saml::load_or_generate_pair(
-        &dir.join("sandbox-idp-key.pem"),
-        &dir.join("sandbox-idp-cert.pem"),
+        &dir.join("sandbox-idp.pem"),
         &spid::CertificateSubject {
             common_name: "SPID di prova (sandbox)".into(),
             organization: "Sandbox Sportello".into(),

@@ -117,10 +117,9 @@ impl ServiceProvider {
     }
 }
 
-/// Where the demo keeps the service provider's generated key and certificate.
-pub fn demo_key_paths(data_dir: &Path) -> (PathBuf, PathBuf) {
-    let dir = data_dir.join("spid");
-    (dir.join("sp-key.pem"), dir.join("sp-cert.pem"))
+/// Where the demo keeps the service provider's generated key and certificate (one PEM file).
+pub fn demo_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("spid").join("sp.pem")
 }
 
 /// The service provider's credentials: from `spid.key_file`/`spid.cert_file`, or in the demo a
@@ -141,10 +140,8 @@ pub fn load_or_generate_credentials(
         return Credentials::from_pem(&read(key)?, &read(cert)?)
             .map_err(|e| anyhow::anyhow!("spid.key_file / spid.cert_file: {e}"));
     }
-    let (key_path, cert_path) = demo_key_paths(&config.data_dir);
     load_or_generate_pair(
-        &key_path,
-        &cert_path,
+        &demo_key_path(&config.data_dir),
         &spid::CertificateSubject {
             common_name: format!("{} - Pagamenti online", config.ente.name),
             organization: config.ente.name.clone(),
@@ -155,31 +152,34 @@ pub fn load_or_generate_credentials(
     )
 }
 
-/// A key pair kept in two PEM files, generated (self-signed, two years) when missing or about
-/// to expire. The key file is readable by its owner only.
+/// A key pair kept in one PEM file (key, then certificate), generated — self-signed, valid two
+/// years — when missing or about to expire. The file is readable by its owner only and written
+/// whole (a temporary file renamed), so instances starting together never read half a pair.
 pub fn load_or_generate_pair(
-    key_path: &Path,
-    cert_path: &Path,
+    path: &Path,
     subject: &spid::CertificateSubject,
 ) -> anyhow::Result<Credentials> {
-    if key_path.exists() && cert_path.exists() {
-        let creds = Credentials::from_pem(&std::fs::read(key_path)?, &std::fs::read(cert_path)?)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", key_path.display()))?;
+    if let Ok(pem) = std::fs::read(path) {
+        let creds = Credentials::from_pem(&pem, &pem)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if creds
             .certificate()
             .is_valid_at(OffsetDateTime::now_utc() + time::Duration::days(7))
         {
             return Ok(creds);
         }
-        tracing::info!(path = %cert_path.display(), "the certificate expires: generating a new pair");
+        tracing::info!(path = %path.display(), "the certificate expires: generating a new pair");
     }
     let creds = Credentials::generate(subject, 730)?;
-    if let Some(dir) = key_path.parent() {
+    if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    write_private(key_path, &creds.key_pem()?)?;
-    std::fs::write(cert_path, creds.certificate().pem()?)?;
-    tracing::info!(key = %key_path.display(), cert = %cert_path.display(), "key and self-signed certificate generated");
+    let mut pem = creds.key_pem()?;
+    pem.extend(creds.certificate().pem()?);
+    let temporary = path.with_extension(format!("tmp-{:08x}", rand::random::<u32>()));
+    write_private(&temporary, &pem)?;
+    std::fs::rename(&temporary, path)?;
+    tracing::info!(path = %path.display(), "key and self-signed certificate generated");
     Ok(creds)
 }
 
