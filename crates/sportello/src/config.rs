@@ -1419,6 +1419,59 @@ mod tests {
     }
 
     #[test]
+    fn spid_settings_and_their_production_rules() {
+        let demo = Config::load(Some(Path::new("/dev/null")), env(&[])).unwrap();
+        assert_eq!(demo.spid.level, 2);
+        assert_eq!(demo.spid.entity_id, None, "the public URL");
+        assert!(!demo.spid.has_idp_files(), "the demo uses the sandbox's IdP");
+        let configured = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[
+                ("SPORTELLO_SPID_ENTITY_ID", "https://pagamenti.comune.example.it"),
+                ("SPORTELLO_SPID_LEVEL", "3"),
+                ("SPORTELLO_SPID_CONTACT_PHONE", "+39 0523 492111"),
+                ("SPORTELLO_CIE_IDP_METADATA", "/etc/sportello/cie"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(configured.spid.level, 3);
+        assert_eq!(configured.spid.contact_phone.as_deref(), Some("+390523492111"));
+        assert!(configured.spid.has_idp_files());
+        let production = [
+            ("SPORTELLO_MODE", "production"),
+            ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
+            ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
+            ("SPORTELLO_SPID_IDP_METADATA", "/etc/sportello/spid"),
+        ];
+        let err = Config::load(Some(Path::new("/dev/null")), env(&production))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("spid.key_file"), "no generated keys in production: {err}");
+        let mut with_keys = production.to_vec();
+        with_keys.extend([
+            ("SPORTELLO_SPID_KEY_FILE", "/etc/sportello/sp.key"),
+            ("SPORTELLO_SPID_CERT_FILE", "/etc/sportello/sp.crt"),
+            ("SPORTELLO_SPID_ENTITY_ID", "http://pagamenti.example.it"),
+        ]);
+        let err = Config::load(Some(Path::new("/dev/null")), env(&with_keys))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("https"), "{err}");
+        for (var, value) in [
+            ("SPORTELLO_SPID_LEVEL", "4"),
+            ("SPORTELLO_SPID_ENTITY_ID", "https://x.example/?a=b"),
+            ("SPORTELLO_SPID_ISTAT_CODE", "33032"),
+            ("SPORTELLO_SPID_CONTACT_PHONE", "0523 abc"),
+            ("SPORTELLO_SPID_KEY_FILE", "/only/the/key.pem"),
+        ] {
+            let err = Config::load(Some(Path::new("/dev/null")), env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("spid."), "{var}: {err}");
+        }
+    }
+
+    #[test]
     fn every_setting_has_a_distinct_variable() {
         let table = Config::settings_table();
         let mut vars: Vec<_> = table.iter().map(|(_, v, _)| v.clone()).collect();
