@@ -279,26 +279,40 @@ pub async fn metadata(State(sb): State<Sandbox>) -> Response {
     }
 }
 
+/// A request over HTTP-Redirect whose signature verifies with the service provider's
+/// certificate (its metadata fetched as a registry would), or the refusal page.
+async fn signed_request(
+    sb: &Sandbox,
+    idp: &Idp,
+    query: Option<&str>,
+) -> Result<(RedirectMessage, Arc<SpMetadata>), Response> {
+    let message = match RedirectMessage::parse(query.unwrap_or_default()) {
+        Ok(m) if m.kind == MessageKind::Request => m,
+        _ => return Err(refused(4, "Formato della richiesta non corretto.")),
+    };
+    let sp = idp
+        .sp_metadata(&sb.inner.http)
+        .await
+        .map_err(|e| refused(3, &e))?;
+    if message.verify(&sp.signing_certs).is_err() {
+        return Err(refused(
+            5,
+            "Impossibile stabilire l'autenticità della richiesta.",
+        ));
+    }
+    Ok((message, sp))
+}
+
 /// `GET /idp/sso`: an `AuthnRequest` with the HTTP-Redirect binding. Checked as a real identity
 /// provider checks it; then the login page.
 pub async fn sso(State(sb): State<Sandbox>, RawQuery(query): RawQuery) -> Response {
     let Some(idp) = idp_of(&sb) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let message = match RedirectMessage::parse(query.as_deref().unwrap_or_default()) {
-        Ok(m) if m.kind == MessageKind::Request => m,
-        _ => return refused(4, "Formato della richiesta non corretto."),
+    let (message, sp) = match signed_request(&sb, idp, query.as_deref()).await {
+        Ok(ok) => ok,
+        Err(r) => return r,
     };
-    let sp = match idp.sp_metadata(&sb.inner.http).await {
-        Ok(sp) => sp,
-        Err(e) => return refused(3, &e),
-    };
-    if message.verify(&sp.signing_certs).is_err() {
-        return refused(
-            5,
-            "Impossibile stabilire l'autenticità della richiesta di autenticazione.",
-        );
-    }
     let now = OffsetDateTime::now_utc();
     let req = match spid::authn::parse_authn_request(&message.xml, now) {
         Ok(r) => r,

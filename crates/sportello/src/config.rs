@@ -1423,11 +1423,17 @@ mod tests {
         let demo = Config::load(Some(Path::new("/dev/null")), env(&[])).unwrap();
         assert_eq!(demo.spid.level, 2);
         assert_eq!(demo.spid.entity_id, None, "the public URL");
-        assert!(!demo.spid.has_idp_files(), "the demo uses the sandbox's IdP");
+        assert!(
+            !demo.spid.has_idp_files(),
+            "the demo uses the sandbox's IdP"
+        );
         let configured = Config::load(
             Some(Path::new("/dev/null")),
             env(&[
-                ("SPORTELLO_SPID_ENTITY_ID", "https://pagamenti.comune.example.it"),
+                (
+                    "SPORTELLO_SPID_ENTITY_ID",
+                    "https://pagamenti.comune.example.it",
+                ),
                 ("SPORTELLO_SPID_LEVEL", "3"),
                 ("SPORTELLO_SPID_CONTACT_PHONE", "+39 0523 492111"),
                 ("SPORTELLO_CIE_IDP_METADATA", "/etc/sportello/cie"),
@@ -1435,7 +1441,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(configured.spid.level, 3);
-        assert_eq!(configured.spid.contact_phone.as_deref(), Some("+390523492111"));
+        assert_eq!(
+            configured.spid.contact_phone.as_deref(),
+            Some("+390523492111")
+        );
         assert!(configured.spid.has_idp_files());
         let production = [
             ("SPORTELLO_MODE", "production"),
@@ -1446,7 +1455,10 @@ mod tests {
         let err = Config::load(Some(Path::new("/dev/null")), env(&production))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("spid.key_file"), "no generated keys in production: {err}");
+        assert!(
+            err.contains("spid.key_file"),
+            "no generated keys in production: {err}"
+        );
         let mut with_keys = production.to_vec();
         with_keys.extend([
             ("SPORTELLO_SPID_KEY_FILE", "/etc/sportello/sp.key"),

@@ -116,7 +116,8 @@ pub fn cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-fn is_https(state: &AppState) -> bool {
+/// Whether the public URL is https (cookies become `Secure`).
+pub fn is_https(state: &AppState) -> bool {
     state.config().public_url.starts_with("https://")
 }
 
@@ -139,7 +140,12 @@ fn new_record(state: &AppState, account_id: Option<i64>) -> (String, SessionReco
 }
 
 fn read_cookie(req: &Request, name: &str) -> Option<String> {
-    req.headers()
+    secret_cookie(req.headers(), name)
+}
+
+/// The value of cookie `name` when it is one of our secrets (64 hexadecimal characters).
+pub fn secret_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

@@ -23,7 +23,7 @@ use crate::saml::{self, AcsError, ServiceProvider, SignIn, SloOutcome, VerifiedI
 use crate::store::accounts::{Account, username_key};
 use crate::store::audit::AuditEvent;
 use crate::web::AppState;
-use crate::web::session::Session;
+use crate::web::session::{Session, is_https, secret_cookie};
 
 /// Largest body the binding endpoints read (a SPID response is a few kilobytes; base64 adds a
 /// third).
@@ -152,32 +152,19 @@ fn internal(e: impl std::fmt::Display) -> Response {
 /// its response from its own site: over https the cookie is `SameSite=None; Secure` so it comes
 /// along; over http (the demo, whose identity provider is on the same host) `Lax` does.
 fn flow_cookie_name(state: &AppState) -> &'static str {
-    if https(state) {
+    if is_https(state) {
         "__Host-sportello-spid"
     } else {
         "sportello-spid"
     }
 }
 
-fn https(state: &AppState) -> bool {
-    state.config().public_url.starts_with("https://")
-}
-
 fn flow_cookie(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    let name = flow_cookie_name(state);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+    secret_cookie(headers, flow_cookie_name(state))
 }
 
 fn set_flow_cookie(state: &AppState, secret: &str) -> HeaderValue {
-    let attributes = if https(state) {
+    let attributes = if is_https(state) {
         "; SameSite=None; Secure"
     } else {
         "; SameSite=Lax"
@@ -277,6 +264,12 @@ async fn login(
     }
 }
 
+/// A form posted by an identity provider's page, at most [`MAX_SAML_BODY`] bytes.
+async fn read_form<T: serde::de::DeserializeOwned>(body: axum::body::Body) -> Option<T> {
+    let bytes: Bytes = axum::body::to_bytes(body, MAX_SAML_BODY).await.ok()?;
+    serde_urlencoded::from_bytes(&bytes).ok()
+}
+
 #[derive(Deserialize)]
 struct AcsForm {
     #[serde(rename = "SAMLResponse", default)]
@@ -298,13 +291,8 @@ async fn acs(
         Ok(None) => {}
         Err(e) => return internal(e),
     }
-    let form: AcsForm = match axum::body::to_bytes(body, MAX_SAML_BODY)
-        .await
-        .ok()
-        .and_then(|b: Bytes| serde_urlencoded::from_bytes(&b).ok())
-    {
-        Some(f) => f,
-        None => return super::error_page(StatusCode::PAYLOAD_TOO_LARGE),
+    let Some(form) = read_form::<AcsForm>(body).await else {
+        return super::error_page(StatusCode::BAD_REQUEST);
     };
     // Without the flow cookie no request can match: the hash of nothing is never stored.
     let browser = flow_cookie(&state, &headers)
@@ -610,13 +598,8 @@ async fn slo_post(
     session: Session,
     body: axum::body::Body,
 ) -> Response {
-    let form: SloForm = match axum::body::to_bytes(body, MAX_SAML_BODY)
-        .await
-        .ok()
-        .and_then(|b: Bytes| serde_urlencoded::from_bytes(&b).ok())
-    {
-        Some(f) => f,
-        None => return super::error_page(StatusCode::BAD_REQUEST),
+    let Some(form) = read_form::<SloForm>(body).await else {
+        return super::error_page(StatusCode::BAD_REQUEST);
     };
     let message = form.request.or(form.response);
     slo(state, session, None, message.as_deref()).await
