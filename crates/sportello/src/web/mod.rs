@@ -181,6 +181,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::saml::metadata_routes())
         .route("/static/app.css", axum::routing::get(app_css))
         .route("/static/history.js", axum::routing::get(history_js))
+        .route("/static/spid-uscita.js", axum::routing::get(spid_logout_js))
         .nest_service("/static/bi", assets)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -230,6 +231,19 @@ async fn history_js() -> impl axum::response::IntoResponse {
             (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../../../static/history.js"),
+    )
+}
+
+async fn spid_logout_js() -> impl axum::response::IntoResponse {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../../static/spid-uscita.js"),
     )
 }
 

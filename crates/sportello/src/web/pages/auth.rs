@@ -292,7 +292,9 @@ async fn logout(State(state): State<AppState>, session: Session) -> Response {
             .await;
     }
     match idp_logout {
-        Some(url) => (StatusCode::FOUND, [(axum::http::header::LOCATION, url)]).into_response(),
+        // A page, not a redirect: the logout form's navigation may only end on this site
+        // (CSP form-action); the identity provider is reached from the page itself.
+        Some(url) => super::saml::leaving_page(&state, &session, &url),
         None => Redirect::to("/login?uscito=1").into_response(),
     }
 }

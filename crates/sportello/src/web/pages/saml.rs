@@ -647,6 +647,26 @@ async fn slo(
     }
 }
 
+/// "Uscita in corso": the local session has ended; the browser goes on to the identity provider
+/// with our signed `LogoutRequest` (a small script follows the link at once; without
+/// JavaScript the citizen clicks it).
+pub fn leaving_page(state: &AppState, session: &Session, url: &str) -> Response {
+    let page = MessagePage {
+        l: Layout::new(state, session, "Uscita in corso"),
+        heading: "Uscita in corso".into(),
+        alert: "info",
+        paragraphs: vec![
+            "Sei uscito da questo servizio. Ora chiudiamo anche la sessione presso il tuo gestore dell'identità SPID.".into(),
+        ],
+        extra: format!(
+            "<p class=\"mt-3\"><a id=\"uscita-spid\" class=\"btn btn-primary\" href=\"{}\">Prosegui</a></p><script src=\"/static/spid-uscita.js\"></script>",
+            super::escape(url)
+        ),
+        links: Vec::new(),
+    };
+    render(&page)
+}
+
 /// Starts single logout for `session` when it came from SPID/CIE: the redirect to the identity
 /// provider, to send after the local logout. Call before [`Session::logout`].
 pub async fn logout_redirect(state: &AppState, session: &Session) -> Option<String> {
