@@ -40,9 +40,3 @@ CREATE TABLE spid_pending_links (
     next_path TEXT NOT NULL DEFAULT '',
     expires_at TIMESTAMPTZ NOT NULL
 );
-
--- ASSUMPTION until the identity model of issue 10 lands: when an account's fiscal code was
--- asserted by SPID or CIE (verified) rather than typed at registration (claimed). Replace by
--- that model's own column and function when merging.
-ALTER TABLE accounts ADD COLUMN fiscal_code_verified_at TIMESTAMPTZ;
-ALTER TABLE accounts ADD COLUMN fiscal_code_verified_by TEXT;

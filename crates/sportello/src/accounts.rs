@@ -386,8 +386,14 @@ impl Context {
     }
 
     /// Registers a citizen: one transaction writes the account, the activation token, the
-    /// activation mail and the audit entry. A fiscal code already registered gets the same
-    /// answer as a new one (no enumeration) and its owner is told by mail.
+    /// activation mail and the audit entry.
+    ///
+    /// The fiscal code is recorded as a *claim* (see [`crate::domain::identity`]): any number of
+    /// accounts may claim one code, so a code someone else registered — rightly or not — takes
+    /// exactly the same path, the same work (the password is hashed either way) and the same
+    /// answer as a new one, and the real owner can always register. A username held by an
+    /// account that never confirmed its e-mail within [`ACTIVATION_HOURS`] is released to the
+    /// newcomer: an unconfirmed account reserves nothing.
     pub async fn register(
         &self,
         form: &RegistrationForm,
@@ -395,34 +401,6 @@ impl Context {
     ) -> Result<Registered, RegistrationError> {
         let (personal, fiscal_code, email, username) =
             validate_registration(form).map_err(RegistrationError::Invalid)?;
-        if let Some(existing) = self.store.account_by_fiscal_code(&fiscal_code).await? {
-            let m = mail::registration_attempt(
-                &existing.email,
-                &existing.display_name(),
-                format!("{}/login", self.public_url),
-                &self.sender.ente_name,
-            )
-            .render(&self.sender)
-            .map_err(RegistrationError::Internal)?;
-            let mut tx = self.store.db().begin().await.map_err(StoreError::from)?;
-            Store::enqueue_in(&mut tx, &m).await?;
-            Store::audit_in(
-                &mut tx,
-                &audit(
-                    &username,
-                    "register",
-                    "fiscal_code_taken",
-                    ip,
-                    Some(existing.id),
-                ),
-            )
-            .await?;
-            tx.commit().await.map_err(StoreError::from)?;
-            self.nudge.notify_one();
-            return Ok(Registered::Created {
-                first_name: personal.first_name,
-            });
-        }
         let hash = password::hash(form.password.clone())
             .await
             .map_err(RegistrationError::Internal)?;
@@ -436,21 +414,25 @@ impl Context {
         .render(&self.sender)
         .map_err(RegistrationError::Internal)?;
         let first_name = personal.first_name.clone();
+        let account = NewAccount {
+            username: username.clone(),
+            password_hash: hash,
+            fiscal_code,
+            email,
+            personal,
+        };
         let mut tx = self.store.db().begin().await.map_err(StoreError::from)?;
-        let id = match Store::insert_account_in(
-            &mut tx,
-            &NewAccount {
-                username: username.clone(),
-                password_hash: hash,
-                fiscal_code,
-                email,
-                personal,
-            },
-        )
-        .await
-        {
+        let stale_before = Timestamp::now().plus(time::Duration::hours(-ACTIVATION_HOURS));
+        if Store::delete_stale_pending_in(&mut tx, &username, stale_before).await? {
+            Store::audit_in(
+                &mut tx,
+                &audit(&username, "register", "stale_pending_released", ip, None),
+            )
+            .await?;
+        }
+        let id = match Store::insert_account_in(&mut tx, &account).await {
             Ok(id) => id,
-            Err(StoreError::Conflict(what)) if what == "username" => {
+            Err(StoreError::Conflict(_)) => {
                 let mut e = FieldErrors::default();
                 e.add(
                     "username",
@@ -458,8 +440,6 @@ impl Context {
                 );
                 return Err(RegistrationError::Invalid(e));
             }
-            // Registered concurrently with the same fiscal code: same answer as above.
-            Err(StoreError::Conflict(_)) => return Ok(Registered::Created { first_name }),
             Err(e) => return Err(e.into()),
         };
         let expires = Timestamp::now().plus(time::Duration::hours(ACTIVATION_HOURS));

@@ -15,7 +15,8 @@ use time::OffsetDateTime;
 use crate::auth::{password, tokens};
 use crate::clock::Timestamp;
 use crate::config::Config;
-use crate::store::accounts::{Account, AccountState};
+use crate::domain::identity::IdentitySource;
+use crate::store::accounts::{Account, AccountState, VerifyError};
 use crate::store::audit::AuditEvent;
 use crate::store::spid::{NewVerifiedAccount, PendingLink, RequestKind, SpidRequest, SpidSession};
 use crate::store::{Store, StoreError};
@@ -488,93 +489,120 @@ pub fn audit_detail(identity: &VerifiedIdentity) -> String {
     .to_string()
 }
 
-/// The account of a verified identity. The first login creates an account keyed by the fiscal
-/// code, verified; an account whose fiscal code SPID/CIE already verified logs in; a password
-/// account that only claimed the code asks for its password once ([`link_with_password`]).
-///
-/// ASSUMPTION until the identity model of issue 10 lands: "verified" is
-/// `accounts.fiscal_code_verified_at` (migration 0006), read with
-/// [`Store::fiscal_code_verified`] and set with [`Store::mark_fiscal_code_verified_in`].
+/// How a federation proves a fiscal code (issue 10's identity model).
+fn source_of(federation: Federation) -> IdentitySource {
+    match federation {
+        Federation::Spid => IdentitySource::Spid,
+        Federation::Cie => IdentitySource::Cie,
+    }
+}
+
+/// The account of a verified identity (issue 10's model: a typed fiscal code is a claim, one
+/// asserted by SPID/CIE is verified). The account holding the code verified logs in; else a
+/// password account that claimed the code is linked once by its password ([`link_with_password`]);
+/// else the first login creates an account, verified at once.
 pub async fn sign_in_verified(
     store: &Store,
     identity: &VerifiedIdentity,
     ip: &str,
 ) -> anyhow::Result<SignIn> {
+    if let Some(account) = store
+        .account_by_verified_fiscal_code(&identity.fiscal_code)
+        .await?
+    {
+        return Ok(if account.state == AccountState::Locked {
+            SignIn::Locked(account)
+        } else {
+            SignIn::Ready(account)
+        });
+    }
+    let claimer = store
+        .accounts_claiming(&identity.fiscal_code)
+        .await?
+        .into_iter()
+        .find(|a| {
+            a.state == AccountState::Active && a.password_hash.is_some() && a.identity.is_none()
+        });
+    if let Some(account) = claimer {
+        return Ok(SignIn::NeedsPassword(account));
+    }
+    create_verified_account(store, identity, ip)
+        .await
+        .map(SignIn::Ready)
+}
+
+/// Creates the account of a first SPID/CIE login (no password) and verifies its fiscal code in
+/// the same transaction. Two first logins racing: the second finds the first's account.
+async fn create_verified_account(
+    store: &Store,
+    identity: &VerifiedIdentity,
+    ip: &str,
+) -> anyhow::Result<Account> {
     let code = identity.fiscal_code.as_str();
-    for _ in 0..2 {
-        if let Some(account) = store.account_by_fiscal_code(code).await? {
-            if account.state == AccountState::Locked {
-                return Ok(SignIn::Locked(account));
-            }
-            if store.fiscal_code_verified(account.id).await?.is_some() {
-                return Ok(SignIn::Ready(account));
-            }
-            return Ok(SignIn::NeedsPassword(account));
-        }
+    let mut username = code.to_owned();
+    for _ in 0..3 {
         let new = NewVerifiedAccount {
-            username: code.to_owned(),
+            username: username.clone(),
             fiscal_code: code.to_owned(),
             email: identity.email.clone().unwrap_or_default(),
             first_name: identity.first_name.clone(),
             last_name: identity.last_name.clone(),
             birth_date: identity.birth_date,
-            verified_by: identity.federation.as_str().to_owned(),
         };
         let mut tx = store.db().begin().await?;
-        let inserted = match Store::insert_verified_account_in(&mut tx, &new).await {
-            Ok(id) => Some(id),
+        let id = match Store::insert_spid_account_in(&mut tx, &new).await {
+            Ok(id) => id,
             // Someone chose this fiscal code as a username: take another.
-            Err(StoreError::Conflict(_)) if store.account_by_username(code).await?.is_some() => {
-                drop(tx);
-                let mut tx = store.db().begin().await?;
-                let renamed = NewVerifiedAccount {
-                    username: format!("{code}-{}", &tokens::new_secret()[..6]),
-                    ..new
-                };
-                let id = Store::insert_verified_account_in(&mut tx, &renamed).await?;
-                Store::audit_in(
-                    &mut tx,
-                    &audit(
-                        &renamed.username,
-                        "register",
-                        "ok",
-                        ip,
-                        Some(id),
-                        audit_detail(identity),
-                    ),
-                )
-                .await?;
-                tx.commit().await?;
-                return Ok(SignIn::Ready(
-                    store
-                        .account_by_id(id)
-                        .await?
-                        .ok_or_else(|| anyhow::anyhow!("account vanished"))?,
-                ));
+            Err(StoreError::Conflict(_)) => {
+                username = format!("{code}-{}", &tokens::new_secret()[..6]);
+                continue;
             }
-            // Registered concurrently with the same fiscal code: read it again.
-            Err(StoreError::Conflict(_)) => None,
             Err(e) => return Err(e.into()),
         };
-        if let Some(id) = inserted {
-            Store::audit_in(
-                &mut tx,
-                &audit(code, "register", "ok", ip, Some(id), audit_detail(identity)),
-            )
-            .await?;
-            tx.commit().await?;
-            let account = store
-                .account_by_id(id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("account vanished"))?;
-            return Ok(SignIn::Ready(account));
+        let by = &identity.session.idp_entity_id;
+        match Store::verify_identity_in(
+            &mut tx,
+            id,
+            &identity.fiscal_code,
+            source_of(identity.federation),
+            by,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(VerifyError::HeldByAnother(_)) => {
+                drop(tx);
+                return store
+                    .account_by_verified_fiscal_code(&identity.fiscal_code)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("the verified holder of {code} vanished"));
+            }
+            Err(e) => return Err(e.into()),
         }
+        Store::audit_in(
+            &mut tx,
+            &audit(
+                &username,
+                "register",
+                "ok",
+                ip,
+                Some(id),
+                audit_detail(identity),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        return store
+            .account_by_id(id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("account vanished"));
     }
-    anyhow::bail!("the account of fiscal code {code} could not be read nor created")
+    anyhow::bail!("no free username for the account of {code}")
 }
 
-/// Links a verified identity to the existing account of its fiscal code once the owner confirms
-/// that account's password. `Ok(None)` when the password is wrong.
+/// Links a verified identity to the password account that claimed its fiscal code, once the
+/// owner confirms that account's password: the code becomes verified for it. `Ok(None)` when
+/// the password is wrong.
 pub async fn link_with_password(
     store: &Store,
     link: &PendingLink,
@@ -597,8 +625,22 @@ pub async fn link_with_password(
             .await?;
         return Ok(None);
     }
+    let code = FiscalCode::parse(&account.fiscal_code)
+        .map_err(|e| anyhow::anyhow!("account {}: {e}", account.id))?;
+    let source = if link.federation == "cie" {
+        IdentitySource::Cie
+    } else {
+        IdentitySource::Spid
+    };
     let mut tx = store.db().begin().await?;
-    Store::mark_fiscal_code_verified_in(&mut tx, account.id, &link.federation).await?;
+    Store::verify_identity_in(
+        &mut tx,
+        account.id,
+        &code,
+        source,
+        &link.session.idp_entity_id,
+    )
+    .await?;
     let detail = serde_json::json!({ "via": link.federation, "idp": link.session.idp_entity_id })
         .to_string();
     Store::audit_in(

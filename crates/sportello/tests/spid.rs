@@ -11,6 +11,10 @@ use sportello::store::Store;
 use sportello::store::accounts::{AccountState, NewAccount, PersonalData};
 use sportello::store::spid::{RequestKind, SpidRequest};
 
+fn fc(code: &str) -> pagopa::FiscalCode {
+    pagopa::FiscalCode::parse(code).unwrap()
+}
+
 /// The value of a hidden field in an HTML page.
 fn hidden(html: &str, name: &str) -> Option<String> {
     let needle = format!("name=\"{name}\" value=\"");
@@ -127,21 +131,21 @@ async fn journey(db: TestDb) {
     assert!(html.contains("Lucia Verdi"), "{html}");
 
     let account = store
-        .account_by_fiscal_code("VRDLCU90E50G535L")
+        .account_by_verified_fiscal_code(&fc("VRDLCU90E50G535L"))
         .await
         .unwrap()
         .expect("the first login creates the account");
     assert_eq!(account.state, AccountState::Active);
     assert_eq!(account.password_hash, None, "it enters with SPID only");
     assert_eq!(account.email, "lucia.verdi@example.it");
+    let identity = account
+        .identity
+        .clone()
+        .expect("its fiscal code is verified");
+    assert_eq!(identity.source.as_str(), "spid");
     assert_eq!(
-        store
-            .fiscal_code_verified(account.id)
-            .await
-            .unwrap()
-            .map(|(_, by)| by),
-        Some("spid".to_owned()),
-        "its fiscal code is verified"
+        identity.verified_by,
+        format!("{}/idp", app.sandbox.as_deref().unwrap())
     );
 
     // The same response again (a replay) is refused: the request was used.
@@ -156,10 +160,18 @@ async fn journey(db: TestDb) {
     let answer = at_idp(&app, &other, "VRDLCU90E50G535L", "ok", "entra").await;
     assert_eq!(post_to_acs(&other, &answer).await.status(), 303);
     let same = store
-        .account_by_fiscal_code("VRDLCU90E50G535L")
+        .account_by_verified_fiscal_code(&fc("VRDLCU90E50G535L"))
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(
+        store
+            .accounts_claiming(&fc("VRDLCU90E50G535L"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(same.id, account.id);
     app.stop().await;
 }
@@ -222,10 +234,16 @@ async fn an_existing_password_account_is_linked_once_by_its_password() {
     .unwrap();
     Store::activate_account_in(&mut tx, id).await.unwrap();
     tx.commit().await.unwrap();
-    assert!(
-        store.fiscal_code_verified(id).await.unwrap().is_none(),
-        "typed, so claimed"
-    );
+    let verified = |store: Store| async move {
+        store
+            .account_by_id(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .identity
+            .map(|i| i.source.as_str())
+    };
+    assert_eq!(verified(store.clone()).await, None, "typed, so claimed");
 
     let client = browser();
     let answer = at_idp(&app, &client, "RSSMRA80A01H501U", "ok", "entra").await;
@@ -250,7 +268,7 @@ async fn an_existing_password_account_is_linked_once_by_its_password() {
         )
         .await;
     assert_eq!(wrong.status(), 401);
-    assert!(store.fiscal_code_verified(id).await.unwrap().is_none());
+    assert_eq!(verified(store.clone()).await, None);
 
     let right = app
         .submit(
@@ -263,14 +281,7 @@ async fn an_existing_password_account_is_linked_once_by_its_password() {
     assert_eq!(right.status(), 303);
     assert_eq!(location(&right), "/area-privata");
     assert_eq!(app.page(&client, "/area-privata").await.0, 200);
-    assert_eq!(
-        store
-            .fiscal_code_verified(id)
-            .await
-            .unwrap()
-            .map(|(_, by)| by),
-        Some("spid".to_owned())
-    );
+    assert_eq!(verified(store.clone()).await, Some("spid"));
 
     // Linked: the next SPID login goes straight in, no password asked.
     let next = browser();
@@ -319,10 +330,10 @@ async fn every_fault_of_the_identity_provider_is_refused_with_a_clear_page() {
     assert!(
         app.state
             .store()
-            .account_by_fiscal_code("BNCGLI85M41G337L")
+            .accounts_claiming(&fc("BNCGLI85M41G337L"))
             .await
             .unwrap()
-            .is_none(),
+            .is_empty(),
         "no account from a refused response"
     );
     app.stop().await;

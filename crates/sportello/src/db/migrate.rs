@@ -3,6 +3,18 @@
 //!
 //! The two folders are kept in lockstep (same file names; a test checks it) and the shared
 //! storage suite runs against both, so they cannot drift apart unnoticed.
+//!
+//! **Rebuilding a referenced table on SQLite.** SQLite cannot drop a column constraint in place:
+//! the table must be rebuilt (create the new one, copy, drop the old, rename). With foreign keys
+//! on, `DROP TABLE` first deletes every row, which cascades into the tables that reference it
+//! (or fails on those that do not cascade); and `PRAGMA foreign_keys` is silently ignored inside
+//! a transaction. A SQLite migration whose text contains the line
+//! [`FOREIGN_KEYS_OFF`] (`-- sportello:foreign-keys-off`) is therefore applied the way SQLite
+//! documents ("making other kinds of table schema changes"): foreign keys are switched off on the
+//! migrating connection *before* its transaction, the migration runs, `PRAGMA foreign_key_check`
+//! must find nothing before the commit (else the whole migration rolls back), and foreign keys are
+//! switched on again whatever happened. PostgreSQL ignores the marker: it alters constraints in
+//! place.
 
 use sqlx::Connection;
 
@@ -49,8 +61,19 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_cart"),
     migration!(3, "0003_gpd"),
     migration!(4, "0004_station"),
+    migration!(5, "0005_trust"),
     migration!(6, "0006_spid"),
 ];
+
+/// The line that makes a SQLite migration run with foreign keys off (see the module docs).
+pub const FOREIGN_KEYS_OFF: &str = "-- sportello:foreign-keys-off";
+
+impl Migration {
+    /// Whether the SQLite text asks to be applied with foreign keys off.
+    pub fn sqlite_foreign_keys_off(&self) -> bool {
+        self.sqlite.lines().any(|l| l.trim() == FOREIGN_KEYS_OFF)
+    }
+}
 
 /// A migration problem.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +97,16 @@ pub enum MigrateError {
         applied: String,
         /// Checksum of the embedded text.
         embedded: String,
+    },
+    /// A migration run with foreign keys off left references that point nowhere.
+    #[error("migration {name} left {count} rows whose foreign keys point nowhere (first: {first})")]
+    ForeignKeys {
+        /// Which migration.
+        name: &'static str,
+        /// How many rows `PRAGMA foreign_key_check` reported.
+        count: usize,
+        /// The first of them, as `table rowid → parent`.
+        first: String,
     },
     /// Any other database error.
     #[error(transparent)]
@@ -116,17 +149,19 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 /// An arbitrary constant: the PostgreSQL advisory lock that serialises migrating instances.
 const PG_LOCK_KEY: i64 = 0x5350_4f52_5445_4c4c; // "SPORTELL"
 
-/// Applies the pending migrations on one connection; expanded once per dialect.
+/// Applies the pending migrations up to `$last` on one connection; expanded once per dialect.
+/// `$before`/`$after` run around each migration outside its transaction (SQLite's foreign-key
+/// switch), `$check` inside it just before the commit.
 macro_rules! apply_pending {
-    ($conn:expr, $begin:expr, $text:ident, $now:expr) => {{
+    ($conn:expr, $begin:expr, $text:ident, $now:expr, $last:expr,
+     before: $before:expr, check: $check:expr, after: $after:expr) => {{
         sqlx::query(CREATE_TABLE).execute(&mut *$conn).await?;
         let mut done = Vec::new();
-        for m in MIGRATIONS {
-            let mut tx = $begin;
+        for m in MIGRATIONS.iter().filter(|m| m.version <= $last) {
             let applied: Option<String> =
                 sqlx::query_scalar("SELECT checksum FROM schema_migrations WHERE version = $1")
                     .bind(m.version)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *$conn)
                     .await?;
             let embedded = checksum(m.$text);
             match applied {
@@ -140,41 +175,129 @@ macro_rules! apply_pending {
                 }
                 None => {}
             }
-            sqlx::raw_sql(m.$text)
+            $before(&mut *$conn, m).await?;
+            let result = async {
+                let mut tx = $begin;
+                // Read again under the transaction's lock: another instance may have applied it.
+                let applied: Option<String> =
+                    sqlx::query_scalar("SELECT checksum FROM schema_migrations WHERE version = $1")
+                        .bind(m.version)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if applied.is_some() {
+                    return Ok::<_, MigrateError>(false);
+                }
+                sqlx::raw_sql(m.$text)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|source| MigrateError::Apply { name: m.name, source })?;
+                $check(&mut *tx, m).await?;
+                sqlx::query(
+                    "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(m.version)
+                .bind(m.name)
+                .bind(&embedded)
+                .bind($now)
                 .execute(&mut *tx)
-                .await
-                .map_err(|source| MigrateError::Apply { name: m.name, source })?;
-            sqlx::query(
-                "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(m.version)
-            .bind(m.name)
-            .bind(embedded)
-            .bind($now)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            done.push(m.version);
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+            .await;
+            let restored = $after(&mut *$conn, m).await;
+            if result? {
+                done.push(m.version);
+            }
+            restored?;
         }
         Ok::<_, MigrateError>(done)
     }};
 }
 
+/// SQLite: foreign keys off on this connection before a migration that asks for it.
+async fn sqlite_before(
+    conn: &mut sqlx::SqliteConnection,
+    m: &Migration,
+) -> Result<(), MigrateError> {
+    if m.sqlite_foreign_keys_off() {
+        sqlx::query("PRAGMA foreign_keys = OFF")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// SQLite: a migration run with foreign keys off must leave every reference valid.
+async fn sqlite_check(
+    conn: &mut sqlx::SqliteConnection,
+    m: &Migration,
+) -> Result<(), MigrateError> {
+    if !m.sqlite_foreign_keys_off() {
+        return Ok(());
+    }
+    let broken: Vec<(String, Option<i64>, String)> =
+        sqlx::query_as("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check")
+            .fetch_all(&mut *conn)
+            .await?;
+    match broken.first() {
+        None => Ok(()),
+        Some((table, rowid, parent)) => Err(MigrateError::ForeignKeys {
+            name: m.name,
+            count: broken.len(),
+            first: format!("{table} {} → {parent}", rowid.unwrap_or_default()),
+        }),
+    }
+}
+
+/// SQLite: foreign keys back on, whatever the migration did.
+async fn sqlite_after(
+    conn: &mut sqlx::SqliteConnection,
+    m: &Migration,
+) -> Result<(), MigrateError> {
+    if m.sqlite_foreign_keys_off() {
+        sqlx::query("PRAGMA foreign_keys = ON")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn no_hook<C>(_conn: &mut C, _m: &Migration) -> Result<(), MigrateError> {
+    Ok(())
+}
+
 /// Applies every pending migration. Safe to call from several instances at once: PostgreSQL
 /// serialises them with an advisory lock, SQLite with its write lock.
 pub async fn run(db: &Db) -> Result<Vec<i64>, MigrateError> {
+    run_until(db, i64::MAX).await
+}
+
+/// Applies the pending migrations numbered up to `last`, and no later one. `run` is this with no
+/// bound; tests of a migration use it to put data into the schema the migration starts from.
+pub async fn run_until(db: &Db, last: i64) -> Result<Vec<i64>, MigrateError> {
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     match db {
         Db::Sqlite(pool) => {
             let mut conn = pool.acquire().await?;
-            apply_pending!(
+            let result = apply_pending!(
                 conn,
                 conn.begin_with("BEGIN IMMEDIATE").await?,
                 sqlite,
-                &now
-            )
+                &now,
+                last,
+                before: sqlite_before,
+                check: sqlite_check,
+                after: sqlite_after
+            );
+            if result.is_err() {
+                // Never hand back to the pool a connection that might still have foreign keys
+                // off: close it instead.
+                let _ = conn.detach().close().await;
+            }
+            result
         }
         Db::Postgres(pool) => {
             let mut conn = pool.acquire().await?;
@@ -182,7 +305,19 @@ pub async fn run(db: &Db) -> Result<Vec<i64>, MigrateError> {
                 .bind(PG_LOCK_KEY)
                 .execute(&mut *conn)
                 .await?;
-            let result = async { apply_pending!(conn, conn.begin().await?, postgres, &now) }.await;
+            let result = async {
+                apply_pending!(
+                    conn,
+                    conn.begin().await?,
+                    postgres,
+                    &now,
+                    last,
+                    before: no_hook,
+                    check: no_hook,
+                    after: no_hook
+                )
+            }
+            .await;
             sqlx::query("SELECT pg_advisory_unlock($1)")
                 .bind(PG_LOCK_KEY)
                 .execute(&mut *conn)

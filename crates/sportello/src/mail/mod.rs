@@ -115,23 +115,6 @@ pub fn activation(to: &str, name: &str, link: String, ente: &str) -> Mail {
     }
 }
 
-/// Sent to the owner of a fiscal code when someone tries to register it again: the page
-/// shown to the registrant is the usual one, so nobody learns which codes are registered.
-pub fn registration_attempt(to: &str, name: &str, login: String, ente: &str) -> Mail {
-    Mail {
-        kind: "registration_attempt",
-        to: to.to_owned(),
-        subject: format!("{ente} - Tentativo di registrazione con il tuo codice fiscale"),
-        greeting: format!("Gentile {name},"),
-        paragraphs: vec![
-            "qualcuno ha provato a creare un nuovo account con il tuo codice fiscale, che è già registrato.".to_owned(),
-            "Se sei stato tu, non serve un nuovo account: accedi con il tuo nome utente. Se non lo ricordi, usa «Username dimenticato?»; se non ricordi la password, «Password dimenticata?».".to_owned(),
-        ],
-        action: Some(Action { label: "Vai alla pagina di accesso".to_owned(), url: login }),
-        after: vec!["Se non sei stato tu, non devi fare nulla: il tuo account non è stato modificato.".to_owned()],
-    }
-}
-
 /// The reminder of the usernames registered with an address.
 pub fn username_reminder(to: &str, usernames: &[String], login: String, ente: &str) -> Mail {
     let list = usernames.join(", ");

@@ -1,8 +1,12 @@
 //! Citizen accounts and their single-use tokens (activation, password reset, e-mail change).
 
+use pagopa::FiscalCode;
+
+use super::audit::AuditEvent;
 use super::{Store, StoreError, StoreResult};
 use crate::clock::Timestamp;
 use crate::db::{DbRow, Tx};
+use crate::domain::identity::{IdentitySource, VerifiedIdentity, Viewer};
 use crate::{with_db, with_tx};
 
 /// Account lifecycle.
@@ -68,7 +72,7 @@ pub struct Account {
     pub username: String,
     /// argon2id hash (None for SPID-only accounts).
     pub password_hash: Option<String>,
-    /// Codice fiscale.
+    /// Codice fiscale: a claim, unless `identity` says it was verified.
     pub fiscal_code: String,
     /// E-mail address.
     pub email: String,
@@ -80,12 +84,46 @@ pub struct Account {
     pub personal: PersonalData,
     /// Registration time.
     pub created_at: Timestamp,
+    /// How `fiscal_code` was proven to be this person's; `None` while it is only claimed.
+    pub identity: Option<VerifiedIdentity>,
 }
 
 impl Account {
     /// "Nome Cognome".
     pub fn display_name(&self) -> String {
         format!("{} {}", self.personal.first_name, self.personal.last_name)
+    }
+
+    /// Who this account is for the access rules: its fiscal code counts only when verified.
+    pub fn viewer(&self) -> Viewer {
+        match &self.identity {
+            Some(_) => Viewer::verified(self.id, self.fiscal_code.clone()),
+            None => Viewer::unverified(self.id),
+        }
+    }
+}
+
+/// Why an identity could not be verified.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// No such account.
+    #[error("no account {0}")]
+    NoAccount(i64),
+    /// Another account already holds this fiscal code verified (its id, when known: a
+    /// concurrent verification is caught by the database's unique index without it).
+    #[error("fiscal code already verified for another account ({0:?})")]
+    HeldByAnother(Option<i64>),
+    /// The account is already verified, for another fiscal code.
+    #[error("account already verified for another fiscal code")]
+    VerifiedOtherwise,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for VerifyError {
+    fn from(e: sqlx::Error) -> Self {
+        VerifyError::Store(StoreError::Db(e))
     }
 }
 
@@ -134,11 +172,25 @@ pub struct ConsumedToken {
     pub new_email: Option<String>,
 }
 
-const COLUMNS: &str = "id, username, password_hash, first_name, last_name, fiscal_code, birth_date, address, postal_code, city, province, phone, fax, email, email_confirmed_at, state, created_at";
+const COLUMNS: &str = "id, username, password_hash, first_name, last_name, fiscal_code, birth_date, address, postal_code, city, province, phone, fax, email, email_confirmed_at, state, created_at, fiscal_code_verified_at, identity_source, identity_verified_by";
 
 fn from_row(r: &impl DbRow) -> Result<Account, sqlx::Error> {
     let state: String = r.col("state")?;
+    let identity = match (
+        r.col::<Option<Timestamp>>("fiscal_code_verified_at")?,
+        r.col::<Option<String>>("identity_source")?,
+        r.col::<Option<String>>("identity_verified_by")?,
+    ) {
+        (Some(verified_at), Some(source), Some(verified_by)) => Some(VerifiedIdentity {
+            source: IdentitySource::parse(&source)
+                .ok_or_else(|| sqlx::Error::Decode(format!("identity source {source:?}").into()))?,
+            verified_at,
+            verified_by,
+        }),
+        _ => None,
+    };
     Ok(Account {
+        identity,
         id: r.col("id")?,
         username: r.col("username")?,
         password_hash: r.col("password_hash")?,
@@ -168,8 +220,8 @@ pub fn username_key(username: &str) -> String {
 }
 
 impl Store {
-    /// Inserts a pending account. A taken username or fiscal code is a
-    /// [`StoreError::Conflict`] naming the column (`username` or `fiscal_code`).
+    /// Inserts a pending account. A taken username is a [`StoreError::Conflict`] naming the
+    /// column (`username`); a fiscal code is a claim and may be claimed by any number of accounts.
     pub async fn insert_account_in(tx: &mut Tx, a: &NewAccount) -> StoreResult<i64> {
         let now = Timestamp::now();
         let p = &a.personal;
@@ -196,18 +248,29 @@ impl Store {
             .fetch_one(conn)
             .await
         });
-        result.map_err(|e| {
-            if crate::db::is_unique_violation(&e) {
-                let text = e.to_string();
-                if text.contains("fiscal_code") {
-                    StoreError::Conflict("fiscal_code".into())
-                } else {
-                    StoreError::Conflict("username".into())
-                }
-            } else {
-                StoreError::Db(e)
-            }
-        })
+        result.map_err(|e| StoreError::from_insert(e, "username"))
+    }
+
+    /// Deletes the account holding `username` if it is still pending (its e-mail never
+    /// confirmed) and was created before `created_before`: its activation links have expired, so
+    /// it reserves the name no longer. True when one was deleted.
+    pub async fn delete_stale_pending_in(
+        tx: &mut Tx,
+        username: &str,
+        created_before: Timestamp,
+    ) -> StoreResult<bool> {
+        Ok(with_tx!(tx, |conn| {
+            sqlx::query(
+                "DELETE FROM accounts WHERE username_key = $1 AND state = 'pending'
+                   AND email_confirmed_at IS NULL AND created_at < $2",
+            )
+            .bind(username_key(username))
+            .bind(created_before)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+                > 0
+        }))
     }
 
     async fn account_where(&self, clause: &str, value: &str) -> StoreResult<Option<Account>> {
@@ -228,9 +291,169 @@ impl Store {
             .await
     }
 
-    /// The account with this fiscal code.
-    pub async fn account_by_fiscal_code(&self, fiscal_code: &str) -> StoreResult<Option<Account>> {
-        self.account_where("fiscal_code = $1", fiscal_code).await
+    /// The account holding this fiscal code *verified*, if any (at most one does). Accounts that
+    /// only claim it are not returned: see [`Store::accounts_claiming`].
+    pub async fn account_by_verified_fiscal_code(
+        &self,
+        fiscal_code: &FiscalCode,
+    ) -> StoreResult<Option<Account>> {
+        self.account_where(
+            "fiscal_code = $1 AND fiscal_code_verified_at IS NOT NULL",
+            fiscal_code.as_str(),
+        )
+        .await
+    }
+
+    /// Every account that typed this fiscal code, verified or not, oldest first (for an operator
+    /// deciding whom to confirm).
+    pub async fn accounts_claiming(&self, fiscal_code: &FiscalCode) -> StoreResult<Vec<Account>> {
+        let sql = format!("SELECT {COLUMNS} FROM accounts WHERE fiscal_code = $1 ORDER BY id");
+        with_db!(self.db(), |pool| {
+            Ok(sqlx::query(&sql)
+                .bind(fiscal_code.as_str())
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(from_row)
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    /// Records that `fiscal_code` is proven to belong to the account: SPID/CIE asserted it at
+    /// login, or an operator confirmed it (`by` names the operator, or the identity provider's
+    /// entity id). The account's fiscal code becomes `fiscal_code` (a claim typed differently is
+    /// replaced by the proven code) and the change is audited, in one transaction.
+    ///
+    /// Idempotent for the same account and code. Refused when another account already holds the
+    /// code verified ([`VerifyError::HeldByAnother`]: the caller decides, e.g. an operator
+    /// revokes the other first) or when the account is verified for a different code.
+    pub async fn verify_identity(
+        &self,
+        account_id: i64,
+        fiscal_code: &FiscalCode,
+        source: IdentitySource,
+        by: &str,
+    ) -> Result<(), VerifyError> {
+        let mut tx = self.db().begin().await?;
+        Store::verify_identity_in(&mut tx, account_id, fiscal_code, source, by).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Store::verify_identity`] inside the caller's transaction (e.g. creating an account at
+    /// its first SPID login and verifying it at once).
+    pub async fn verify_identity_in(
+        tx: &mut Tx,
+        account_id: i64,
+        fiscal_code: &FiscalCode,
+        source: IdentitySource,
+        by: &str,
+    ) -> Result<(), VerifyError> {
+        let code = fiscal_code.as_str();
+        let current: Option<(String, Option<Timestamp>)> = with_tx!(tx, |conn| {
+            sqlx::query_as(
+                "SELECT fiscal_code, fiscal_code_verified_at FROM accounts WHERE id = $1",
+            )
+            .bind(account_id)
+            .fetch_optional(&mut *conn)
+            .await?
+        });
+        let Some((claimed, verified_at)) = current else {
+            return Err(VerifyError::NoAccount(account_id));
+        };
+        match verified_at {
+            Some(_) if claimed == code => return Ok(()),
+            Some(_) => return Err(VerifyError::VerifiedOtherwise),
+            None => {}
+        }
+        let holder: Option<i64> = with_tx!(tx, |conn| {
+            sqlx::query_scalar(
+                "SELECT id FROM accounts WHERE fiscal_code = $1 AND fiscal_code_verified_at IS NOT NULL",
+            )
+            .bind(code)
+            .fetch_optional(&mut *conn)
+            .await?
+        });
+        if let Some(other) = holder {
+            return Err(VerifyError::HeldByAnother(Some(other)));
+        }
+        let now = Timestamp::now();
+        let updated = with_tx!(tx, |conn| {
+            sqlx::query(
+                "UPDATE accounts SET fiscal_code = $2, fiscal_code_verified_at = $3, identity_source = $4,
+                    identity_verified_by = $5, updated_at = $3
+                 WHERE id = $1",
+            )
+            .bind(account_id)
+            .bind(code)
+            .bind(now)
+            .bind(source.as_str())
+            .bind(by)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+        });
+        match updated {
+            Ok(_) => {}
+            // Verified concurrently for another account: the partial unique index decided.
+            Err(e) if crate::db::is_unique_violation(&e) => {
+                return Err(VerifyError::HeldByAnother(None));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Store::audit_in(
+            tx,
+            &AuditEvent {
+                account_id: Some(account_id),
+                actor: by.chars().take(100).collect(),
+                action: "identity_verified".into(),
+                outcome: "ok".into(),
+                ip: String::new(),
+                detail: serde_json::json!({
+                    "source": source.as_str(),
+                    "fiscal_code_changed": claimed != code,
+                })
+                .to_string(),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Withdraws a verification (an operator's mistake, a disputed identity): the fiscal code
+    /// becomes a claim again. Audited with `by`. False when the account was not verified.
+    pub async fn revoke_identity(&self, account_id: i64, by: &str) -> StoreResult<bool> {
+        let mut tx = self.db().begin().await?;
+        let now = Timestamp::now();
+        let changed = with_tx!(&mut tx, |conn| {
+            sqlx::query(
+                "UPDATE accounts SET fiscal_code_verified_at = NULL, identity_source = NULL,
+                    identity_verified_by = NULL, updated_at = $2
+                 WHERE id = $1 AND fiscal_code_verified_at IS NOT NULL",
+            )
+            .bind(account_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+                > 0
+        });
+        if changed {
+            Store::audit_in(
+                &mut tx,
+                &AuditEvent {
+                    account_id: Some(account_id),
+                    actor: by.chars().take(100).collect(),
+                    action: "identity_revoked".into(),
+                    outcome: "ok".into(),
+                    ip: String::new(),
+                    detail: "{}".into(),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 
     /// The account with this id.

@@ -1,6 +1,6 @@
 //! SPID/CIE state: the requests we sent (single use), the identity-provider sessions behind our
 //! sessions (single logout), identities waiting to be linked to an existing account, and the
-//! verified fiscal code of an account.
+//! accounts of citizens who enter with SPID/CIE.
 
 use super::{Store, StoreError, StoreResult};
 use crate::clock::Timestamp;
@@ -89,8 +89,6 @@ pub struct NewVerifiedAccount {
     pub last_name: String,
     /// Data di nascita.
     pub birth_date: Option<time::Date>,
-    /// `spid` or `cie`.
-    pub verified_by: String,
 }
 
 impl Store {
@@ -326,17 +324,15 @@ impl Store {
         Ok(())
     }
 
-    /// Creates an active account whose fiscal code SPID/CIE asserted (no password: it enters
-    /// with SPID/CIE). A taken fiscal code or username is a [`StoreError::Conflict`].
-    pub async fn insert_verified_account_in(
-        tx: &mut Tx,
-        a: &NewVerifiedAccount,
-    ) -> StoreResult<i64> {
+    /// Creates an active account for a citizen who entered with SPID/CIE (no password: they
+    /// enter with SPID/CIE). The caller verifies its fiscal code in the same transaction
+    /// ([`Store::verify_identity_in`]). A taken username is a [`StoreError::Conflict`].
+    pub async fn insert_spid_account_in(tx: &mut Tx, a: &NewVerifiedAccount) -> StoreResult<i64> {
         let now = Timestamp::now();
         let result = with_tx!(tx, |conn| {
             sqlx::query_scalar(
-                "INSERT INTO accounts (username, username_key, password_hash, first_name, last_name, fiscal_code, birth_date, email, state, spid_subject, fiscal_code_verified_at, fiscal_code_verified_by, created_at, updated_at)
-                 VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, 'active', $5, $8, $9, $8, $8) RETURNING id",
+                "INSERT INTO accounts (username, username_key, password_hash, first_name, last_name, fiscal_code, birth_date, email, state, created_at, updated_at)
+                 VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, 'active', $8, $8) RETURNING id",
             )
             .bind(a.username.trim())
             .bind(super::accounts::username_key(&a.username))
@@ -346,54 +342,9 @@ impl Store {
             .bind(a.birth_date)
             .bind(&a.email)
             .bind(now)
-            .bind(&a.verified_by)
             .fetch_one(conn)
             .await
         });
         result.map_err(|e| StoreError::from_insert(e, "account"))
-    }
-
-    /// Marks the fiscal code of an account as verified by SPID/CIE (`via`), and the account as
-    /// linked to that identity. A pending account becomes active: the identity is proven.
-    pub async fn mark_fiscal_code_verified_in(
-        tx: &mut Tx,
-        account_id: i64,
-        via: &str,
-    ) -> StoreResult<()> {
-        let now = Timestamp::now();
-        with_tx!(tx, |conn| {
-            sqlx::query(
-                "UPDATE accounts SET fiscal_code_verified_at = $2, fiscal_code_verified_by = $3, spid_subject = fiscal_code, state = CASE WHEN state = 'pending' THEN 'active' ELSE state END, updated_at = $2 WHERE id = $1",
-            )
-            .bind(account_id)
-            .bind(now)
-            .bind(via)
-            .execute(conn)
-            .await?;
-        });
-        Ok(())
-    }
-
-    /// When (and by what) an account's fiscal code was verified, if it was.
-    pub async fn fiscal_code_verified(
-        &self,
-        account_id: i64,
-    ) -> StoreResult<Option<(Timestamp, String)>> {
-        with_db!(self.db(), |pool| {
-            let row = sqlx::query(
-                "SELECT fiscal_code_verified_at, fiscal_code_verified_by FROM accounts WHERE id = $1",
-            )
-            .bind(account_id)
-            .fetch_optional(pool)
-            .await?;
-            Ok(match row {
-                Some(r) => {
-                    let at: Option<Timestamp> = r.col("fiscal_code_verified_at")?;
-                    let by: Option<String> = r.col("fiscal_code_verified_by")?;
-                    at.map(|at| (at, by.unwrap_or_default()))
-                }
-                None => None,
-            })
-        })
     }
 }
