@@ -6,6 +6,7 @@
 //! `paSendRTV2` to the station, retried with backoff. Everything it did is kept in memory
 //! (bounded) and shown on `/messages`. Nothing here moves real money.
 
+pub mod idp;
 mod node;
 mod pages;
 
@@ -55,6 +56,8 @@ pub struct SandboxConfig {
     pub receipt_delay: Duration,
     /// Timeout of each SOAP call.
     pub http_timeout: Duration,
+    /// The demo SPID identity provider, when it runs.
+    pub idp: Option<idp::IdpConfig>,
 }
 
 impl SandboxConfig {
@@ -67,6 +70,7 @@ impl SandboxConfig {
             retry_schedule: [1, 2, 4, 8].map(Duration::from_secs).to_vec(),
             receipt_delay: Duration::from_secs(10),
             http_timeout: Duration::from_secs(10),
+            idp: None,
         }
     }
 }
@@ -123,6 +127,7 @@ pub struct Cart {
 }
 
 struct Inner {
+    idp: Option<idp::Idp>,
     config: SandboxConfig,
     http: reqwest::Client,
     carts: Mutex<VecDeque<Cart>>,
@@ -143,8 +148,13 @@ impl Sandbox {
             .timeout(config.http_timeout)
             .build()
             .expect("HTTP client");
+        let idp = config
+            .idp
+            .clone()
+            .map(|c| idp::Idp::new(c, &config.public_url));
         Sandbox {
             inner: Arc::new(Inner {
+                idp,
                 config,
                 http,
                 carts: Mutex::new(VecDeque::new()),
@@ -243,7 +253,22 @@ pub fn router(sandbox: Sandbox) -> Router {
         .route("/psp", get(pages::counter).post(pages::counter_post))
         .route("/messages", get(pages::messages))
         .route("/sandbox.css", get(pages::css))
+        .route("/idp/metadata", get(idp::metadata))
+        .route("/idp/sso", get(idp::sso))
+        .route("/idp/sso/accedi", post(idp::login))
+        .route("/idp/slo", get(idp::slo))
+        .route("/idp/invio.js", get(idp::send_script))
         .with_state(sandbox)
+}
+
+/// The signed metadata of the demo identity provider of a sandbox at `config.public_url`, as
+/// `GET /idp/metadata` serves it (for a service provider in the same process), when it runs.
+pub fn idp_metadata(config: &SandboxConfig) -> Option<Result<String, String>> {
+    let idp = config.idp.as_ref()?;
+    Some(
+        spid::metadata::idp_metadata(&idp::description(&config.public_url), &idp.credentials)
+            .map_err(|e| e.to_string()),
+    )
 }
 
 /// Serves the sandbox on `listener` until `shutdown` completes.

@@ -22,6 +22,7 @@ pub struct App {
     pub sandbox_addr: Option<SocketAddr>,
     listener: tokio::net::TcpListener,
     sandbox_listener: Option<tokio::net::TcpListener>,
+    sandbox_idp: Option<sandbox::idp::IdpConfig>,
     delivery: Delivery,
     nudge: Arc<Notify>,
 }
@@ -53,6 +54,8 @@ impl App {
         }
         // The sandbox stands in for pagoPA Checkout unless a real one is configured.
         let mut sandbox_listener = None;
+        let mut sandbox_idp = None;
+        let mut extra_idps = Vec::new();
         if config.sandbox_enabled {
             let l = tokio::net::TcpListener::bind(config.sandbox_listen)
                 .await
@@ -63,8 +66,16 @@ impl App {
             if config.checkout_url.is_none() {
                 config.checkout_url = Some(format!("{sandbox_url}/checkout/ec/v1"));
             }
+            // The demo enters with SPID through the sandbox's identity provider; it is never
+            // trusted outside the demo, nor when real identity providers are configured.
+            if config.mode == Mode::Demo && !config.spid.has_idp_files() {
+                let (idp, trusted) = sandbox_identity_provider(&config, &sandbox_url)?;
+                sandbox_idp = Some(idp);
+                extra_idps = trusted;
+            }
             sandbox_listener = Some(l);
         }
+        let service_provider = crate::saml::from_config(&config, extra_idps)?;
         if config.mode == Mode::Demo {
             tracing::info!(
                 ente = %ente.name,
@@ -96,13 +107,15 @@ impl App {
             }
         };
         let nudge = Arc::new(Notify::new());
-        let state = AppState::new(config, store, ente, nudge.clone());
+        let state = AppState::new(config, store, ente, nudge.clone())
+            .with_service_provider(service_provider);
         Ok(App {
             addr,
             sandbox_addr: sandbox_listener.as_ref().and_then(|l| l.local_addr().ok()),
             state,
             listener,
             sandbox_listener,
+            sandbox_idp,
             delivery,
             nudge,
         })
@@ -129,11 +142,12 @@ impl App {
         let sandbox = self.sandbox_listener.map(|listener| {
             let config = self.state.config();
             let station_url = format!("{}/pagopa/paForNode", config.public_url);
-            let sandbox_config = sandbox_config(
+            let mut sandbox_config = sandbox_config(
                 config,
                 &url_of(listener.local_addr().expect("bound")),
                 &station_url,
             );
+            sandbox_config.idp = self.sandbox_idp;
             tracing::info!(url = %sandbox_config.public_url, "sandbox (pagoPA simulated) is listening");
             let mut stopped = stop_tx.subscribe();
             tokio::spawn(sandbox::serve(listener, sandbox_config, async move {
@@ -153,6 +167,39 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The sandbox's demo identity provider at `sandbox_url`: its key (kept under `data_dir`, like
+/// the service provider's) and its metadata, read back as any identity provider's.
+fn sandbox_identity_provider(
+    config: &Config,
+    sandbox_url: &str,
+) -> anyhow::Result<(sandbox::idp::IdpConfig, Vec<crate::saml::TrustedIdp>)> {
+    let dir = config.data_dir.join("spid");
+    let credentials = crate::saml::load_or_generate_pair(
+        &dir.join("sandbox-idp.pem"),
+        &spid::CertificateSubject {
+            common_name: "SPID di prova (sandbox)".into(),
+            organization: "Sandbox Sportello".into(),
+            ipa_code: "sandbox".into(),
+            locality: "Roma".into(),
+            entity_id: format!("{sandbox_url}/idp"),
+        },
+    )?;
+    let idp = sandbox::idp::IdpConfig {
+        credentials,
+        sp_metadata_url: format!("{}/spid/metadata", config.public_url),
+    };
+    let mut probe = sandbox::SandboxConfig::new(sandbox_url, Vec::new());
+    probe.idp = Some(idp.clone());
+    let xml = sandbox::idp_metadata(&probe)
+        .expect("the identity provider is configured")
+        .map_err(|e| anyhow::anyhow!("sandbox identity provider metadata: {e}"))?;
+    let parsed = spid::metadata::parse_idp_metadata(&xml)?;
+    Ok((
+        idp,
+        crate::saml::trusted(parsed, spid::Federation::Spid, "sandbox"),
+    ))
 }
 
 /// `http://host:port` for a bound address (127.0.0.1 for an unspecified one).

@@ -153,8 +153,8 @@ pub struct Config {
     pub session_idle_minutes: i64,
     /// Hours after login after which a session ends whatever the activity.
     pub session_absolute_hours: i64,
-    /// Where "Entra con SPID" leads (an SPID/CIE proxy); the button is shown only when set.
-    pub spid_login_url: Option<String>,
+    /// SPID and CIE login (Sportello's own SAML service provider).
+    pub spid: SpidConfig,
     /// Directory of the Bootstrap Italia distribution (from npm), served under /static/bi/.
     pub assets_dir: PathBuf,
     /// The service catalog (tipi dovuto).
@@ -186,6 +186,37 @@ pub struct Config {
     pub sandbox_receipt_delay_ms: u64,
     /// The pagoPA station endpoint (`/pagopa/paForNode`).
     pub station: StationConfig,
+}
+
+/// SPID and CIE: the service provider's identity and keys, and the identity providers it trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpidConfig {
+    /// The entityID registered with AgID (and CIE); None: the public URL.
+    pub entity_id: Option<String>,
+    /// PEM private key of the service provider; None in the demo: generated under `data_dir`.
+    pub key_file: Option<PathBuf>,
+    /// PEM certificate of that key (self-signed, Avviso SPID n. 29 v3).
+    pub cert_file: Option<PathBuf>,
+    /// SPID identity providers' metadata: a file, or a directory of `*.xml` files.
+    pub idp_metadata: Option<PathBuf>,
+    /// CIE's identity provider metadata: a file, or a directory of `*.xml` files.
+    pub cie_idp_metadata: Option<PathBuf>,
+    /// The SPID level requested (1, 2 or 3).
+    pub level: u8,
+    /// The administration's IPA code (metadata and certificate).
+    pub ipa_code: String,
+    /// The ISTAT code of the municipality (CIE metadata).
+    pub istat_code: String,
+    /// A telephone number for the metadata's contact, international form.
+    pub contact_phone: Option<String>,
+}
+
+impl SpidConfig {
+    /// Whether identity providers are configured from files (otherwise the demo uses the
+    /// sandbox's, when it runs).
+    pub fn has_idp_files(&self) -> bool {
+        self.idp_metadata.is_some() || self.cie_idp_metadata.is_some()
+    }
 }
 
 /// The header carrying the station's access key, when one is configured: the one pagoPA's API
@@ -411,8 +442,41 @@ const SETTINGS: &[Setting] = &[
         key: "session.absolute_hours",
         default: Some("12"),
     },
+    // SPID and CIE (issue 11).
     Setting {
-        key: "spid_login_url",
+        key: "spid.entity_id",
+        default: None,
+    },
+    Setting {
+        key: "spid.key_file",
+        default: None,
+    },
+    Setting {
+        key: "spid.cert_file",
+        default: None,
+    },
+    Setting {
+        key: "spid.idp_metadata",
+        default: None,
+    },
+    Setting {
+        key: "cie.idp_metadata",
+        default: None,
+    },
+    Setting {
+        key: "spid.level",
+        default: Some("2"),
+    },
+    Setting {
+        key: "spid.ipa_code",
+        default: Some("c_g535"),
+    },
+    Setting {
+        key: "spid.istat_code",
+        default: Some("033032"),
+    },
+    Setting {
+        key: "spid.contact_phone",
         default: None,
     },
     Setting {
@@ -726,13 +790,7 @@ impl Config {
                 Err("expected an address like `Name <user@example.it>`".into())
             }
         })?;
-        let spid_login_url = match raw.get("spid_login_url") {
-            Some((v, source)) if !v.trim().is_empty() => Some(
-                parse_public_url(v)
-                    .map_err(|reason| invalid("spid_login_url", v, source, reason))?,
-            ),
-            _ => None,
-        };
+        let spid = spid_settings(raw, mode)?;
         let catalog = match raw.get("catalog_file") {
             Some((path, source)) if !path.trim().is_empty() => {
                 let text = std::fs::read_to_string(path.trim()).map_err(|e| {
@@ -881,7 +939,7 @@ impl Config {
             mail_poll_ms: positive("mail_poll_ms", 600_000)? as u64,
             session_idle_minutes: positive("session.idle_minutes", 24 * 60)?,
             session_absolute_hours: positive("session.absolute_hours", 24 * 30)?,
-            spid_login_url,
+            spid,
             assets_dir: PathBuf::from(raw.text("assets_dir")?),
             mode,
             listen,
@@ -919,6 +977,108 @@ impl Config {
             .map(|s| (s.key, s.env_var(), s.default))
             .collect()
     }
+}
+
+/// The SPID/CIE settings. In production, identity providers from files need the service
+/// provider's own key and certificate (never generated there: they are registered with AgID)
+/// and an https entityID.
+fn spid_settings(raw: &RawValues, mode: Mode) -> Result<SpidConfig, ConfigError> {
+    let path = |key: &'static str| {
+        raw.get(key)
+            .map(|(v, _)| v.trim())
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let entity_id = match raw.get("spid.entity_id") {
+        Some((v, source)) if !v.trim().is_empty() => {
+            let v = v.trim();
+            let ok = (v.starts_with("https://") || v.starts_with("http://"))
+                && !v.contains(char::is_whitespace)
+                && !v.contains('?')
+                && v.len() <= 1024;
+            if !ok {
+                return Err(invalid(
+                    "spid.entity_id",
+                    v,
+                    source,
+                    "expected an http(s) URI without query string",
+                ));
+            }
+            Some(v.to_owned())
+        }
+        _ => None,
+    };
+    let level = raw.parse("spid.level", |v| match v.trim() {
+        "1" => Ok(1),
+        "2" => Ok(2),
+        "3" => Ok(3),
+        _ => Err("expected 1, 2 or 3 (SpidL1, SpidL2, SpidL3)".into()),
+    })?;
+    let contact_phone = match raw.get("spid.contact_phone") {
+        Some((v, source)) if !v.trim().is_empty() => {
+            let compact: String = v.chars().filter(|c| !c.is_whitespace()).collect();
+            let digits = compact.strip_prefix('+').unwrap_or_default();
+            if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid(
+                    "spid.contact_phone",
+                    v,
+                    source,
+                    "expected an international number such as +390523492111",
+                ));
+            }
+            Some(compact)
+        }
+        _ => None,
+    };
+    let config = SpidConfig {
+        entity_id,
+        key_file: path("spid.key_file"),
+        cert_file: path("spid.cert_file"),
+        idp_metadata: path("spid.idp_metadata"),
+        cie_idp_metadata: path("cie.idp_metadata"),
+        level,
+        ipa_code: raw.text("spid.ipa_code")?,
+        istat_code: raw.parse("spid.istat_code", |v| {
+            let v = v.trim();
+            if v.len() == 6 && v.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(v.to_owned())
+            } else {
+                Err("an ISTAT municipality code has 6 digits".into())
+            }
+        })?,
+        contact_phone,
+    };
+    if config.key_file.is_some() != config.cert_file.is_some() {
+        return Err(invalid(
+            "spid.key_file",
+            "",
+            &Source::Default,
+            "spid.key_file and spid.cert_file go together",
+        ));
+    }
+    if mode == Mode::Production && config.has_idp_files() {
+        if config.key_file.is_none() {
+            return Err(invalid(
+                "spid.key_file",
+                "",
+                &Source::Default,
+                "SPID/CIE in production need the service provider's key and certificate registered with AgID (spid.key_file and spid.cert_file)",
+            ));
+        }
+        if let Some(e) = config
+            .entity_id
+            .as_deref()
+            .filter(|e| !e.starts_with("https://"))
+        {
+            return Err(invalid(
+                "spid.entity_id",
+                e,
+                &Source::Default,
+                "SPID/CIE in production need an https entityID",
+            ));
+        }
+    }
+    Ok(config)
 }
 
 /// A minimal structural check; real confirmation happens by sending mail.
@@ -1255,6 +1415,71 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn spid_settings_and_their_production_rules() {
+        let demo = Config::load(Some(Path::new("/dev/null")), env(&[])).unwrap();
+        assert_eq!(demo.spid.level, 2);
+        assert_eq!(demo.spid.entity_id, None, "the public URL");
+        assert!(
+            !demo.spid.has_idp_files(),
+            "the demo uses the sandbox's IdP"
+        );
+        let configured = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[
+                (
+                    "SPORTELLO_SPID_ENTITY_ID",
+                    "https://pagamenti.comune.example.it",
+                ),
+                ("SPORTELLO_SPID_LEVEL", "3"),
+                ("SPORTELLO_SPID_CONTACT_PHONE", "+39 0523 492111"),
+                ("SPORTELLO_CIE_IDP_METADATA", "/etc/sportello/cie"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(configured.spid.level, 3);
+        assert_eq!(
+            configured.spid.contact_phone.as_deref(),
+            Some("+390523492111")
+        );
+        assert!(configured.spid.has_idp_files());
+        let production = [
+            ("SPORTELLO_MODE", "production"),
+            ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
+            ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
+            ("SPORTELLO_SPID_IDP_METADATA", "/etc/sportello/spid"),
+        ];
+        let err = Config::load(Some(Path::new("/dev/null")), env(&production))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("spid.key_file"),
+            "no generated keys in production: {err}"
+        );
+        let mut with_keys = production.to_vec();
+        with_keys.extend([
+            ("SPORTELLO_SPID_KEY_FILE", "/etc/sportello/sp.key"),
+            ("SPORTELLO_SPID_CERT_FILE", "/etc/sportello/sp.crt"),
+            ("SPORTELLO_SPID_ENTITY_ID", "http://pagamenti.example.it"),
+        ]);
+        let err = Config::load(Some(Path::new("/dev/null")), env(&with_keys))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("https"), "{err}");
+        for (var, value) in [
+            ("SPORTELLO_SPID_LEVEL", "4"),
+            ("SPORTELLO_SPID_ENTITY_ID", "https://x.example/?a=b"),
+            ("SPORTELLO_SPID_ISTAT_CODE", "33032"),
+            ("SPORTELLO_SPID_CONTACT_PHONE", "0523 abc"),
+            ("SPORTELLO_SPID_KEY_FILE", "/only/the/key.pem"),
+        ] {
+            let err = Config::load(Some(Path::new("/dev/null")), env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("spid."), "{var}: {err}");
         }
     }
 

@@ -20,6 +20,7 @@ pub async fn run_once(state: &AppState) -> Result<(u64, u64), crate::store::Stor
     let expired = state.store().expire_overdue(now).await?;
     let abandoned = state.store().purge_abandoned(now).await?;
     let sessions = state.store().purge_expired_sessions(now).await?;
+    state.store().purge_spid_requests(now).await?;
     if abandoned > 0 || sessions > 0 {
         tracing::info!(
             abandoned,

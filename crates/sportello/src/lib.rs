@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod mail;
 pub mod payments;
 pub mod pdf;
+pub mod saml;
 pub mod station;
 pub mod store;
 pub mod telemetry;

@@ -62,6 +62,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_gpd"),
     migration!(4, "0004_station"),
     migration!(5, "0005_trust"),
+    migration!(6, "0006_spid"),
 ];
 
 /// The line that makes a SQLite migration run with foreign keys off (see the module docs).

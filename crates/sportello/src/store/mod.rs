@@ -16,6 +16,7 @@ pub mod ratelimit;
 pub mod receipts;
 pub mod services;
 pub mod sessions;
+pub mod spid;
 pub mod station;
 
 use crate::db::{Db, Dialect, migrate};

@@ -36,6 +36,7 @@ struct Inner {
     metrics: metrics::Metrics,
     accounts: crate::accounts::Context,
     checkout: Option<crate::checkout::Client>,
+    saml: Option<Arc<crate::saml::ServiceProvider>>,
 }
 
 impl AppState {
@@ -70,6 +71,7 @@ impl AppState {
                 ente,
                 metrics: metrics::Metrics::default(),
                 accounts,
+                saml: None,
             }),
         }
     }
@@ -97,6 +99,24 @@ impl AppState {
     /// Request metrics.
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.inner.metrics
+    }
+
+    /// Adds the SPID/CIE service provider (right after [`AppState::new`]).
+    pub fn with_service_provider(mut self, sp: Option<crate::saml::ServiceProvider>) -> AppState {
+        Arc::get_mut(&mut self.inner)
+            .expect("the state is not shared yet")
+            .saml = sp.map(Arc::new);
+        self
+    }
+
+    /// The SPID/CIE service provider, when identity providers are configured.
+    pub fn saml(&self) -> Option<&crate::saml::ServiceProvider> {
+        self.inner.saml.as_deref()
+    }
+
+    /// The same, shared.
+    pub fn saml_arc(&self) -> Option<Arc<crate::saml::ServiceProvider>> {
+        self.inner.saml.clone()
     }
 
     /// The Checkout client, when a Checkout (real or the sandbox) is configured.
@@ -142,6 +162,14 @@ pub fn router(state: AppState) -> Router {
             session::layer,
         ))
         .layer(axum::middleware::from_fn(pages::security_headers));
+    // SPID/CIE: the binding endpoints take the session layer without CSRF (an identity
+    // provider posts there); the metadata need no session at all.
+    let saml_bindings = pages::saml::binding_routes()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::saml_layer,
+        ))
+        .layer(axum::middleware::from_fn(pages::security_headers));
     let assets = tower_http::services::ServeDir::new(&state.config().assets_dir);
     Router::new()
         .merge(ops::routes())
@@ -149,8 +177,11 @@ pub fn router(state: AppState) -> Router {
         .merge(soap::routes())
         .merge(gpd_documents::routes())
         .merge(pages)
+        .merge(saml_bindings)
+        .merge(pages::saml::metadata_routes())
         .route("/static/app.css", axum::routing::get(app_css))
         .route("/static/history.js", axum::routing::get(history_js))
+        .route("/static/spid-uscita.js", axum::routing::get(spid_logout_js))
         .nest_service("/static/bi", assets)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -200,6 +231,19 @@ async fn history_js() -> impl axum::response::IntoResponse {
             (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../../../static/history.js"),
+    )
+}
+
+async fn spid_logout_js() -> impl axum::response::IntoResponse {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../../static/spid-uscita.js"),
     )
 }
 

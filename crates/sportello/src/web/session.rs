@@ -54,6 +54,11 @@ impl Session {
         self.lock().record.csrf_token.clone()
     }
 
+    /// The hash of this session's id (the key of what is stored about the session).
+    pub fn id_hash(&self) -> String {
+        self.lock().record.id_hash.clone()
+    }
+
     /// The logged-in account.
     pub fn account(&self) -> Option<Account> {
         self.lock().account.clone()
@@ -111,7 +116,8 @@ pub fn cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-fn is_https(state: &AppState) -> bool {
+/// Whether the public URL is https (cookies become `Secure`).
+pub fn is_https(state: &AppState) -> bool {
     state.config().public_url.starts_with("https://")
 }
 
@@ -134,7 +140,12 @@ fn new_record(state: &AppState, account_id: Option<i64>) -> (String, SessionReco
 }
 
 fn read_cookie(req: &Request, name: &str) -> Option<String> {
-    req.headers()
+    secret_cookie(req.headers(), name)
+}
+
+/// The value of cookie `name` when it is one of our secrets (64 hexadecimal characters).
+pub fn secret_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -196,7 +207,19 @@ fn client_ip(req: &Request) -> String {
 /// Middleware for the page routes: attaches a [`Session`], enforces CSRF on unsafe methods,
 /// and writes the cookie back.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match run(state, req, next).await {
+    layer_with(state, req, next, true).await
+}
+
+/// The session layer for SAML binding endpoints (`/spid/acs`, `/spid/slo`): an identity
+/// provider posts there from its own site, with no CSRF token and usually without our cookie.
+/// The message's own checks (signature, single-use request bound to the browser) stand in for
+/// the token.
+pub async fn saml_layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    layer_with(state, req, next, false).await
+}
+
+async fn layer_with(state: AppState, req: Request, next: Next, csrf: bool) -> Response {
+    match run(state, req, next, csrf).await {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "session layer failed");
@@ -205,7 +228,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     }
 }
 
-async fn run(state: AppState, req: Request, next: Next) -> anyhow::Result<Response> {
+async fn run(state: AppState, req: Request, next: Next, csrf: bool) -> anyhow::Result<Response> {
     let name = cookie_name(&state);
     let ip = client_ip(&req);
     let user_agent = req
@@ -218,7 +241,8 @@ async fn run(state: AppState, req: Request, next: Next) -> anyhow::Result<Respon
         Some(secret) => load(&state, &secret).await?,
         None => None,
     };
-    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let unsafe_method =
+        csrf && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let (record, account, new_cookie) = match loaded {
         Some((record, account)) => (record, account, None),
         None => {

@@ -122,6 +122,15 @@ pub fn test_config(database_url: &str, extra: &[(&str, &str)]) -> Config {
             "2000".to_owned(),
         ),
     ];
+    // The demo's SPID keys (service provider and sandbox IdP) are generated once and shared by
+    // every test process, outside the source tree.
+    env.push((
+        "SPORTELLO_DATA_DIR".to_owned(),
+        std::env::temp_dir()
+            .join("sportello-test-data")
+            .display()
+            .to_string(),
+    ));
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::load(Some(Path::new("/dev/null")), env).expect("test configuration")
 }

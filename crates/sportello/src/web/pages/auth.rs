@@ -39,12 +39,14 @@ pub fn routes() -> Router<AppState> {
 struct Home {
     l: Layout,
     ente_fiscal_code: String,
+    spid: super::saml::Buttons,
 }
 
 pub async fn home(State(state): State<AppState>, session: Session) -> Response {
     render(&Home {
         l: Layout::new(&state, &session, "Pagamenti online"),
         ente_fiscal_code: state.ente().fiscal_code.clone(),
+        spid: super::saml::buttons(&state, ""),
     })
 }
 
@@ -57,7 +59,7 @@ struct Login {
     username: String,
     next: String,
     show_resend: bool,
-    spid_url: Option<String>,
+    spid: super::saml::Buttons,
 }
 
 #[derive(Deserialize, Default)]
@@ -74,7 +76,7 @@ fn login_view(state: &AppState, session: &Session, username: &str, next: &str) -
         username: username.to_owned(),
         next: next.to_owned(),
         show_resend: false,
-        spid_url: state.config().spid_login_url.clone(),
+        spid: super::saml::buttons(state, next),
     }
 }
 
@@ -116,7 +118,7 @@ fn event(
     }
 }
 
-fn too_many(state: &AppState, session: &Session, seconds: i64) -> Response {
+pub(super) fn too_many(state: &AppState, session: &Session, seconds: i64) -> Response {
     let wait = if seconds >= 120 {
         format!("{} minuti", (seconds + 59) / 60)
     } else {
@@ -278,6 +280,8 @@ async fn do_login(
 
 async fn logout(State(state): State<AppState>, session: Session) -> Response {
     let account = session.account();
+    // A session that came from SPID/CIE also ends at the identity provider (single logout).
+    let idp_logout = super::saml::logout_redirect(&state, &session).await;
     if let Err(e) = session.logout(&state).await {
         return internal(e);
     }
@@ -287,7 +291,12 @@ async fn logout(State(state): State<AppState>, session: Session) -> Response {
             .audit(&event(&session, &a.username, "logout", "ok", Some(a.id)))
             .await;
     }
-    Redirect::to("/login?uscito=1").into_response()
+    match idp_logout {
+        // A page, not a redirect: the logout form's navigation may only end on this site
+        // (CSP form-action); the identity provider is reached from the page itself.
+        Some(url) => super::saml::leaving_page(&state, &session, &url),
+        None => Redirect::to("/login?uscito=1").into_response(),
+    }
 }
 
 #[derive(Template)]

@@ -7,6 +7,7 @@ mod documents;
 mod history;
 mod payments;
 mod private;
+pub mod saml;
 
 use askama::Template;
 use axum::Router;
@@ -291,4 +292,5 @@ pub fn routes() -> Router<AppState> {
         .merge(payments::routes())
         .merge(history::routes())
         .merge(documents::routes())
+        .merge(saml::routes())
 }
