@@ -155,8 +155,9 @@ pub struct Config {
     pub session_absolute_hours: i64,
     /// Where "Entra con SPID" leads (an SPID/CIE proxy); the button is shown only when set.
     pub spid_login_url: Option<String>,
-    /// Directory of the Bootstrap Italia distribution (from npm), served under /static/bi/.
-    pub assets_dir: PathBuf,
+    /// A copy of Bootstrap Italia's `dist/` folder that replaces the one built into the binary
+    /// (pages' assets under /static/bi/, the PDFs' fonts). None: the embedded copy.
+    pub assets_dir: Option<PathBuf>,
     /// The service catalog (tipi dovuto).
     pub catalog: crate::domain::catalog::Catalog,
     /// Hours after which a spontaneous position nobody paid is removed.
@@ -415,9 +416,10 @@ const SETTINGS: &[Setting] = &[
         key: "spid_login_url",
         default: None,
     },
+    // Default: the copy of Bootstrap Italia built into the binary.
     Setting {
         key: "assets_dir",
-        default: Some("node_modules/bootstrap-italia/dist"),
+        default: None,
     },
     Setting {
         key: "catalog_file",
@@ -882,7 +884,11 @@ impl Config {
             session_idle_minutes: positive("session.idle_minutes", 24 * 60)?,
             session_absolute_hours: positive("session.absolute_hours", 24 * 30)?,
             spid_login_url,
-            assets_dir: PathBuf::from(raw.text("assets_dir")?),
+            assets_dir: raw
+                .get("assets_dir")
+                .map(|(v, _)| v.trim())
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             mode,
             listen,
             public_url,
@@ -1256,6 +1262,21 @@ mod tests {
                 .to_string();
             assert!(err.contains(var), "{err}");
         }
+    }
+
+    #[test]
+    fn assets_dir_is_optional() {
+        let demo = Config::load(Some(Path::new("/dev/null")), env(&[])).unwrap();
+        assert_eq!(demo.assets_dir, None, "the copy built into the binary");
+        let set = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[("SPORTELLO_ASSETS_DIR", "/srv/bootstrap-italia/dist")]),
+        )
+        .unwrap();
+        assert_eq!(
+            set.assets_dir.as_deref(),
+            Some(Path::new("/srv/bootstrap-italia/dist"))
+        );
     }
 
     #[test]

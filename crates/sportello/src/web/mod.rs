@@ -36,15 +36,21 @@ struct Inner {
     metrics: metrics::Metrics,
     accounts: crate::accounts::Context,
     checkout: Option<crate::checkout::Client>,
+    assets: Arc<crate::assets::Assets>,
+    fonts: Arc<crate::pdf::Fonts>,
 }
 
 impl AppState {
-    /// Builds the state from a loaded configuration, an open store and the stored ente.
+    /// Builds the state from a loaded configuration (its Checkout known: the sandbox's once
+    /// bound), an open store, the stored ente, and the front-end assets and PDF fonts loaded at
+    /// start-up.
     pub fn new(
         config: Config,
         store: Store,
         ente: Ente,
         nudge: Arc<tokio::sync::Notify>,
+        assets: Arc<crate::assets::Assets>,
+        fonts: Arc<crate::pdf::Fonts>,
     ) -> AppState {
         let accounts = crate::accounts::Context {
             store: store.clone(),
@@ -65,6 +71,8 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 checkout,
+                assets,
+                fonts,
                 config,
                 store,
                 ente,
@@ -102,6 +110,16 @@ impl AppState {
     /// The Checkout client, when a Checkout (real or the sandbox) is configured.
     pub fn checkout(&self) -> Option<&crate::checkout::Client> {
         self.inner.checkout.as_ref()
+    }
+
+    /// Bootstrap Italia's files, in memory.
+    pub fn assets(&self) -> &crate::assets::Assets {
+        &self.inner.assets
+    }
+
+    /// The PDFs' fonts, parsed once.
+    pub fn fonts(&self) -> Arc<crate::pdf::Fonts> {
+        self.inner.fonts.clone()
     }
 }
 
@@ -142,7 +160,6 @@ pub fn router(state: AppState) -> Router {
             session::layer,
         ))
         .layer(axum::middleware::from_fn(pages::security_headers));
-    let assets = tower_http::services::ServeDir::new(&state.config().assets_dir);
     Router::new()
         .merge(ops::routes())
         .merge(gpd::routes())
@@ -151,7 +168,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .route("/static/app.css", axum::routing::get(app_css))
         .route("/static/history.js", axum::routing::get(history_js))
-        .nest_service("/static/bi", assets)
+        .route("/static/bi/{*path}", axum::routing::get(bootstrap_italia))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -201,6 +218,40 @@ async fn history_js() -> impl axum::response::IntoResponse {
         ],
         include_str!("../../../../static/history.js"),
     )
+}
+
+/// Bootstrap Italia's files from memory, revalidated with their ETag.
+async fn bootstrap_italia(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let Some(asset) = state.assets().get(&path) else {
+        return not_found().await;
+    };
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| {
+            tags.split(',')
+                .any(|t| t.trim() == asset.etag || t.trim() == "*")
+        });
+    let cache = [
+        (header::ETAG, asset.etag.clone()),
+        // An hour without asking, then a cheap revalidation: the URLs carry no version.
+        (header::CACHE_CONTROL, "public, max-age=3600".to_owned()),
+    ];
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    (
+        cache,
+        [(header::CONTENT_TYPE, asset.content_type)],
+        asset.bytes.clone(),
+    )
+        .into_response()
 }
 
 async fn not_found() -> axum::response::Response {
