@@ -1,5 +1,6 @@
 //! The HTTP server: pages, JSON API, SOAP, and the operational endpoints.
 
+pub mod csp;
 pub mod gpd;
 pub mod gpd_documents;
 pub mod metrics;
@@ -38,6 +39,7 @@ struct Inner {
     checkout: Option<crate::checkout::Client>,
     assets: Arc<crate::assets::Assets>,
     fonts: Arc<crate::pdf::Fonts>,
+    security_headers: csp::SecurityHeaders,
 }
 
 impl AppState {
@@ -61,18 +63,27 @@ impl AppState {
             public_url: config.public_url.clone(),
             nudge,
         };
+        let page_origin = config.checkout_page_origin.clone().or_else(|| {
+            config
+                .checkout_url
+                .as_deref()
+                .and_then(crate::checkout::page_origin_for_api)
+        });
         let checkout = config.checkout_url.as_deref().map(|url| {
             crate::checkout::Client::new(
                 url,
                 config.checkout_api_key.clone(),
+                page_origin.clone(),
                 std::time::Duration::from_secs(config.checkout_timeout_seconds),
             )
         });
+        let security_headers = csp::SecurityHeaders::new(page_origin.as_deref());
         AppState {
             inner: Arc::new(Inner {
                 checkout,
                 assets,
                 fonts,
+                security_headers,
                 config,
                 store,
                 ente,
@@ -121,6 +132,11 @@ impl AppState {
     pub fn fonts(&self) -> Arc<crate::pdf::Fonts> {
         self.inner.fonts.clone()
     }
+
+    /// The Content-Security-Policy and friends.
+    pub fn security_headers(&self) -> &csp::SecurityHeaders {
+        &self.inner.security_headers
+    }
 }
 
 /// The header carrying the request id, set by us or by a proxy in front of us.
@@ -154,12 +170,10 @@ impl MakeRequestId for MakeId {
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
-    let pages = pages::routes()
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            session::layer,
-        ))
-        .layer(axum::middleware::from_fn(pages::security_headers));
+    let pages = pages::routes().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        session::layer,
+    ));
     Router::new()
         .merge(ops::routes())
         .merge(gpd::routes())
@@ -170,6 +184,10 @@ pub fn router(state: AppState) -> Router {
         .route("/static/history.js", axum::routing::get(history_js))
         .route("/static/bi/{*path}", axum::routing::get(bootstrap_italia))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csp::layer,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
