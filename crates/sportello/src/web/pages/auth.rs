@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{Field, FormPage, Layout, MessagePage, escape, render, safe_next, summary};
 use crate::accounts::{self, FieldErrors, Registered, RegistrationError, RegistrationForm};
+use crate::config::Mode;
 use crate::store::accounts::{AccountState, username_key};
 use crate::store::audit::AuditEvent;
 use crate::web::AppState;
@@ -457,7 +458,7 @@ async fn register(
     match state.accounts().register(&form, &session.ip).await {
         Ok(Registered::Created { first_name }) => render(&MessagePage {
             l: Layout::new(&state, &session, "Registrazione completata"),
-            heading: "Il sistema visualizza le istruzioni per l'attivazione dell'account".into(),
+            heading: "Registrazione completata".into(),
             alert: "success",
             paragraphs: vec![
                 format!(
@@ -469,7 +470,15 @@ async fn register(
                 ),
             ],
             extra: String::new(),
-            links: vec![("/login".into(), "Vai al login".into())],
+            links: if state.config().mode == Mode::Demo {
+                // The demo keeps mail in its own mailbox: say where the message is.
+                vec![
+                    ("/dev/mailbox".into(), "Apri la POSTA (DEMO)".into()),
+                    ("/login".into(), "Vai al login".into()),
+                ]
+            } else {
+                vec![("/login".into(), "Vai al login".into())]
+            },
         }),
         Err(RegistrationError::Invalid(errors)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
