@@ -1,4 +1,5 @@
 //! The domain: types and rules that know nothing of HTTP, SQL or XML.
 
 pub mod catalog;
+pub mod payment_method;
 pub mod position;

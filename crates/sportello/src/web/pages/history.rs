@@ -11,6 +11,7 @@ use pagopa::{Cents, NoticeNumber};
 
 use super::{Layout, render, to_login, url_encode};
 use crate::clock::{Timestamp, parse_date};
+use crate::domain::payment_method;
 use crate::store::history::{Cursor, HistoryFilter, HistoryRow};
 use crate::web::AppState;
 use crate::web::session::Session;
@@ -482,7 +483,9 @@ async fn detail(State(state): State<AppState>, session: Session, Path(id): Path<
         ),
         (
             "Metodo di pagamento",
-            d.payment_method.clone().unwrap_or_else(|| "—".to_owned()),
+            d.payment_method
+                .as_deref()
+                .map_or_else(|| "—".to_owned(), payment_method::describe),
         ),
     ];
     render(&Detail {
