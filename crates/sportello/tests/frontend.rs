@@ -12,7 +12,8 @@ use pagopa::checkout::{CartRequest, PaymentNoticeJson, ReturnUrls};
 fn portal_policy(checkout: &str) -> String {
     format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         font-src 'self' data:; form-action 'self' {checkout}; frame-ancestors 'none'; \
+         font-src 'self' data:; connect-src 'self'; form-action 'self' {checkout}; \
+         frame-ancestors 'none'; \
          base-uri 'none'"
     )
 }
@@ -46,6 +47,7 @@ async fn the_demo_lets_the_payment_form_reach_the_sandbox_checkout_on_every_resp
         ("/static/bi/css/bootstrap-italia.min.css", 200),
         ("/static/bi/non-esiste.css", 404),
         ("/static/app.css", 200),
+        ("/static/attesa.js", 200),
         ("/healthz", 200),
     ] {
         let (got, csp) = policy_of(&client, &format!("{}{path}", app.base)).await;

@@ -3,7 +3,8 @@
 //!
 //! The policy allows exactly what the pages use: their own scripts and stylesheets (no inline
 //! code, no inline styles), their own fonts and images plus the `data:` images and the one `data:`
-//! font Bootstrap Italia's stylesheet carries, nothing fetched by script, no frames, no plugins.
+//! font Bootstrap Italia's stylesheet carries, script requests only to Sportello, no frames, no
+//! plugins.
 //! Forms may be sent to Sportello and to the origin of the Checkout pages: "Procedi al pagamento"
 //! posts to Sportello, which answers 302 to Checkout on another origin, and browsers check
 //! `form-action` on every redirect of a form submission.
@@ -48,6 +49,8 @@ impl Policy {
                 // `data:` SVG images and carries one `data:` web font.
                 ("img-src", own(&["data:"])),
                 ("font-src", own(&["data:"])),
+                // A page waiting for a receipt asks for itself again (static/attesa.js).
+                ("connect-src", own(&[])),
                 ("form-action", form_action),
                 ("frame-ancestors", vec!["'none'".to_owned()]),
                 ("base-uri", vec!["'none'".to_owned()]),
@@ -148,7 +151,7 @@ mod tests {
         assert_eq!(
             headers.policy().to_string(),
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             font-src 'self' data:; form-action 'self' http://127.0.0.1:8081; \
+             font-src 'self' data:; connect-src 'self'; form-action 'self' http://127.0.0.1:8081; \
              frame-ancestors 'none'; base-uri 'none'"
         );
         assert_eq!(headers.csp.to_str().unwrap(), headers.policy().to_string());
@@ -194,13 +197,11 @@ mod tests {
         assert_eq!(p.sources("default-src").unwrap(), ["'none'"]);
         assert_eq!(p.sources("frame-ancestors").unwrap(), ["'none'"]);
         // Only images and fonts take data: URIs (Bootstrap Italia's stylesheet).
-        for d in ["script-src", "style-src", "form-action"] {
+        for d in ["script-src", "style-src", "connect-src", "form-action"] {
             assert!(!p.sources(d).unwrap().contains(&"data:".to_owned()), "{d}");
         }
-        assert!(
-            p.sources("connect-src").is_none(),
-            "no script fetches anything"
-        );
+        // Scripts talk only to Sportello.
+        assert_eq!(p.sources("connect-src").unwrap(), ["'self'"]);
     }
 
     #[test]

@@ -182,6 +182,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .route("/static/app.css", axum::routing::get(app_css))
         .route("/static/history.js", axum::routing::get(history_js))
+        .route("/static/attesa.js", axum::routing::get(attesa_js))
         .route("/static/bi/{*path}", axum::routing::get(bootstrap_italia))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -226,6 +227,14 @@ async fn app_css() -> impl axum::response::IntoResponse {
 }
 
 async fn history_js() -> impl axum::response::IntoResponse {
+    script(include_str!("../../../../static/history.js"))
+}
+
+async fn attesa_js() -> impl axum::response::IntoResponse {
+    script(include_str!("../../../../static/attesa.js"))
+}
+
+fn script(source: &'static str) -> impl axum::response::IntoResponse {
     (
         [
             (
@@ -234,7 +243,7 @@ async fn history_js() -> impl axum::response::IntoResponse {
             ),
             (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../../../../static/history.js"),
+        source,
     )
 }
 
