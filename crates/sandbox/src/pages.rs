@@ -711,7 +711,13 @@ fn build_receipt(
         psp_partita_iva: Some(psp.fiscal_code.into()),
         psp_company_name: psp.name.into(),
         id_channel: psp.channel.into(),
-        channel_description: "app".into(),
+        // The kind of channel (the node's stPaymentChannel): cash at a counter, or Checkout.
+        channel_description: if method == "cash" {
+            "frontOffice"
+        } else {
+            "onLine"
+        }
+        .into(),
         payer: Some(payer),
         payment_method: Some(method.into()),
         payment_note: payment_note.map(|n| n.chars().take(210).collect()),

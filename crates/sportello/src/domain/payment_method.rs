@@ -1,6 +1,7 @@
 //! How a person reads the payment method of a pagoPA receipt (`paymentMethod`): pagoPA sends a
 //! code (`CP`, `BBT`, `PPAL`…), people read "Carta di pagamento". The history, the payment
-//! detail, the receipt PDF and the e-mails all say it with [`describe`].
+//! detail, the receipt PDF and the e-mails all say it with [`describe`]; the channel
+//! (`channelDescription`: `onLine`, `frontOffice`…) reads with [`describe_channel`].
 
 /// The codes pagoPA uses for payment methods and their Italian names: the node's
 /// `stPaymentMethodFee` (`BBT`…`PPAL`), the methods Checkout offers (`BPAY`, `APPL`, `SATY`…),
@@ -46,6 +47,25 @@ pub fn describe(code: &str) -> String {
     }
 }
 
+/// The channel kinds PSPs report in `channelDescription` (the node's `stPaymentChannel`).
+const CHANNELS: [(&str, &str); 5] = [
+    ("frontOffice", "Sportello fisico"),
+    ("atm", "ATM"),
+    ("onLine", "Online"),
+    ("app", "App"),
+    ("other", "Altro canale"),
+];
+
+/// The Italian name of a receipt's `channelDescription` when it is one of pagoPA's kinds; any
+/// other description is the PSP's own words and is shown as sent.
+pub fn describe_channel(description: &str) -> String {
+    let description = description.trim();
+    CHANNELS
+        .iter()
+        .find(|(c, _)| c.eq_ignore_ascii_case(description))
+        .map_or_else(|| description.to_owned(), |(_, name)| (*name).to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +83,17 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), METHODS.len(), "each code once");
+    }
+
+    #[test]
+    fn channels_read_as_italian() {
+        assert_eq!(describe_channel("frontOffice"), "Sportello fisico");
+        assert_eq!(describe_channel("online"), "Online");
+        assert_eq!(describe_channel("app"), "App");
+        assert_eq!(
+            describe_channel("Home banking Banca X"),
+            "Home banking Banca X"
+        );
     }
 
     #[test]

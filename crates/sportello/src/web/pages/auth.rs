@@ -240,7 +240,7 @@ async fn do_login(
                     Some(account.id),
                 ))
                 .await?;
-            view.error = "Il tuo account non è ancora attivo: per attivarlo apri il collegamento che ti abbiamo inviato per e-mail (controlla anche la cartella \"spam\"). Se non lo trovi o è scaduto, puoi riceverne uno nuovo.".into();
+            view.error = "Il tuo account non è ancora attivo: per attivarlo apri il collegamento che ti abbiamo inviato per e-mail (controlla anche la cartella «spam»). Se non lo trovi o è scaduto, puoi riceverne uno nuovo.".into();
             view.show_resend = true;
             Ok((StatusCode::FORBIDDEN, render(&view)).into_response())
         }
@@ -465,7 +465,7 @@ async fn register(
                     "Grazie, {first_name}: il tuo account è stato creato. Per attivare l'account, è necessario confermare l'indirizzo e-mail."
                 ),
                 format!(
-                    "Riceverai a breve un'e-mail contenente le istruzioni per confermare l'indirizzo. Se non dovessi ricevere l'e-mail di attivazione entro breve, ti preghiamo di controllare nella cartella \"spam\", o contattare l'amministratore scrivendo a {}.",
+                    "Riceverai a breve un'e-mail contenente le istruzioni per confermare l'indirizzo. Se non dovessi ricevere l'e-mail di attivazione entro breve, ti preghiamo di controllare nella cartella «spam», o contattare l'amministratore scrivendo a {}.",
                     state.config().ente.contact_email
                 ),
             ],
@@ -571,7 +571,7 @@ fn recovery_answer(state: &AppState, session: &Session, title: &str, text: Strin
         paragraphs: vec![
             text,
             format!(
-                "Se non ricevi nulla entro qualche minuto, controlla la cartella \"spam\" o scrivi a {}.",
+                "Se non ricevi nulla entro qualche minuto, controlla la cartella «spam» o scrivi a {}.",
                 state.config().ente.contact_email
             ),
         ],

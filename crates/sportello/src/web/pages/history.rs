@@ -477,8 +477,8 @@ async fn detail(State(state): State<AppState>, session: Session, Path(id): Path<
         (
             "Canale",
             d.channel_description
-                .clone()
-                .map(|c| format!("{c} ({})", d.id_channel))
+                .as_deref()
+                .map(|c| format!("{} ({})", payment_method::describe_channel(c), d.id_channel))
                 .unwrap_or(d.id_channel.clone()),
         ),
         (
@@ -495,9 +495,15 @@ async fn detail(State(state): State<AppState>, session: Session, Path(id): Path<
             .transfers
             .iter()
             .map(|(i, cents, cf, iban, remittance, category)| {
+                let ente = state.ente();
                 (
                     *i,
-                    cf.clone(),
+                    // The municipality by name; another beneficiary by its fiscal code.
+                    if *cf == ente.fiscal_code {
+                        format!("{} ({cf})", ente.name)
+                    } else {
+                        cf.clone()
+                    },
                     iban.clone().unwrap_or_else(|| "marca da bollo".to_owned()),
                     remittance.clone(),
                     category.clone(),
