@@ -117,6 +117,7 @@ test('the README walk: register, activate, pay a fine at the sandbox Checkout, p
   await page.getByRole('link', { name: /Vedi dettaglio pagamento/ }).first().click();
   await page.getByRole('heading', { name: 'Dettaglio pagamento' }).waitFor();
   await page.getByText('Carta di pagamento').first().waitFor();
+  await page.getByText('Comune di Piacenza (00229080338)').first().waitFor();
   await checked('dettaglio');
   const [download] = await Promise.all([
     page.waitForEvent('download'),
