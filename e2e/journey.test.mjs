@@ -8,7 +8,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startApp, launchBrowser, audit, pdfText } from './harness.mjs';
+import { join } from 'node:path';
+import { startApp, launchBrowser, audit, pdfText, artifacts } from './harness.mjs';
 
 let app, browser, context;
 
@@ -125,12 +126,14 @@ test('the README walk: register, activate, pay a fine at the sandbox Checkout, p
   ]);
   assert.equal(await download.failure(), null);
   assert.match(download.suggestedFilename(), /^ricevuta-\d{18}\.pdf$/);
+  await download.saveAs(join(artifacts, 'journey-ricevuta.pdf'));
   const pdf = readFileSync(await download.path());
   assert.equal(pdf.subarray(0, 5).toString('latin1'), '%PDF-');
   const text = pdfText(pdf);
   assert.ok(text.includes(notice), `the receipt names the notice ${notice}:\n${text}`);
   assert.ok(text.includes('87,50'), text);
   assert.ok(text.includes('Carta di pagamento'), text);
+  assert.ok(/Canale\s+Online \(/.test(text), `the channel reads in Italian:\n${text}`);
   assert.ok(!/\bCP\b/.test(text), `no pagoPA code for the method:\n${text}`);
   await page.close();
 });
