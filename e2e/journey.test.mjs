@@ -33,6 +33,12 @@ test('the README walk: register, activate, pay a fine at the sandbox Checkout, p
 
   // "open http://127.0.0.1:8080: register"
   await page.goto(app.base + '/');
+  // The card's text is in Lora, the design system's card face, loaded from the binary's copy
+  // (it used to fall back to the system serif); the "read more" arrow comes from the sprite.
+  const fonts = await page.evaluate(() => document.fonts.ready.then((set) =>
+    [...set].filter((f) => f.status === 'loaded').map((f) => f.family.replace(/"/g, ''))));
+  assert.ok(fonts.includes('Lora') && fonts.includes('Titillium Web'), fonts.join(', '));
+  assert.equal((await page.locator('.read-more svg.icon').boundingBox())?.width, 16);
   await checked('home');
   await page.getByRole('link', { name: 'REGISTRATI' }).first().click();
   await page.getByRole('heading', { name: 'REGISTRATI' }).waitFor();
