@@ -304,3 +304,44 @@ async fn every_url_the_stylesheets_name_is_inline_or_served() {
     assert!(checked >= 8, "app.css declares the web fonts ({checked})");
     app.stop().await;
 }
+
+/// `assets_dir` replaces the copy built into the binary: pages and readiness use the directory's
+/// files, read once at start-up.
+#[tokio::test]
+async fn an_assets_dir_replaces_the_embedded_copy() {
+    let npm = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../node_modules/bootstrap-italia/dist");
+    let dir = tempfile::tempdir().unwrap();
+    for f in sportello::assets::FILES {
+        let to = dir.path().join(f.path);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(npm.join(f.path), &to).expect("npm ci");
+    }
+    let css = dir.path().join("css/bootstrap-italia.min.css");
+    let mut text = std::fs::read_to_string(&css).unwrap();
+    text.push_str("\n/* copia locale dell'ente */\n");
+    std::fs::write(&css, text).unwrap();
+
+    let app = TestApp::spawn_with(
+        TestDb::sqlite(),
+        &[("SPORTELLO_ASSETS_DIR", dir.path().to_str().unwrap())],
+    )
+    .await;
+    // Changed on disk after start-up: what is served was read at start-up.
+    std::fs::write(&css, "changed later").unwrap();
+    let served = app
+        .get("/static/bi/css/bootstrap-italia.min.css")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(served.ends_with("/* copia locale dell'ente */\n"));
+    let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["assets"]["status"], "ok", "{ready}");
+    assert_eq!(
+        ready["assets"]["source"],
+        dir.path().display().to_string(),
+        "{ready}"
+    );
+    app.stop().await;
+}
