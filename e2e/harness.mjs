@@ -28,6 +28,9 @@
 //                              throws if the page reported a problem above.
 //   pageProblems()             the problems recorded since the last check (and clears them).
 //   pdfText(buffer)            the text of a PDF through poppler's pdftotext.
+//   registerAndLogIn(page, base, person)
+//                              a citizen registered through /registrazione, activated from the
+//                              demo's POSTA (DEMO), logged in (lands on La tua Sezione Privata).
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -246,4 +249,38 @@ export async function audit(page, name) {
 /** The text of a PDF, extracted by poppler's pdftotext (layout kept). */
 export function pdfText(pdf) {
   return execFileSync('pdftotext', ['-layout', '-', '-'], { input: pdf }).toString('utf8');
+}
+
+/**
+ * Registers `person` through the registration form, opens the activation link from the demo's
+ * development mailbox (the app must run without SMTP), and logs in. `person` has first, last,
+ * fiscalCode, birthDate (gg/mm/aaaa), address, cap, city, province, email, username, password.
+ */
+export async function registerAndLogIn(page, base, person) {
+  await page.goto(base + '/registrazione');
+  await page.getByLabel(/^Nome/).fill(person.first);
+  await page.getByLabel(/^Cognome/).fill(person.last);
+  await page.getByLabel('Codice fiscale').fill(person.fiscalCode);
+  await page.getByLabel('Data di nascita').fill(person.birthDate);
+  await page.getByLabel('Indirizzo').fill(person.address);
+  await page.getByLabel('CAP').fill(person.cap);
+  await page.getByLabel(/^Comune/).fill(person.city);
+  await page.getByLabel('Provincia').fill(person.province);
+  await page.getByLabel('E-mail').fill(person.email);
+  await page.getByLabel('Scegli un nome utente').fill(person.username);
+  await page.getByLabel('Scegli una password').fill(person.password);
+  await page.getByLabel('Ripeti la password').fill(person.password);
+  // Bootstrap Italia draws its own checkbox over the native one, which it hides.
+  await page.getByLabel(/informativa sul trattamento/).check({ force: true });
+  await page.getByRole('button', { name: 'REGISTRAMI' }).click();
+  await page.getByRole('heading', { name: 'Registrazione completata' }).waitFor();
+  await page.goto(base + '/dev/mailbox');
+  await page.getByRole('link', { name: /Conferma il tuo indirizzo/ }).first().click();
+  await page.locator('a[href*="/attiva?token="]').first().click();
+  await page.getByText('Account attivato').first().waitFor();
+  await page.goto(base + '/login');
+  await page.getByLabel('Username').fill(person.username);
+  await page.getByLabel('Password', { exact: true }).fill(person.password);
+  await page.getByRole('button', { name: 'ENTRA' }).click();
+  await page.getByRole('heading', { name: 'La tua Sezione Privata' }).waitFor();
 }

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startApp, launchBrowser, audit, pdfText } from './harness.mjs';
+import { startApp, launchBrowser, audit, pdfText, registerAndLogIn } from './harness.mjs';
 
 let app, browser, context, page;
 
@@ -65,33 +65,6 @@ test('a visitor: manual, privacy, a missing page, a stale form, account recovery
   await checked('reinvia-attivazione');
 });
 
-async function register() {
-  await page.goto(app.base + '/registrazione');
-  await page.getByLabel(/^Nome/).fill('Luca');
-  await page.getByLabel(/^Cognome/).fill('Ferrari');
-  await page.getByLabel('Codice fiscale').fill('FRRLCU75C15G535U');
-  await page.getByLabel('Data di nascita').fill('15/03/1975');
-  await page.getByLabel('Indirizzo').fill('Strada Farnesiana 3');
-  await page.getByLabel('CAP').fill('29122');
-  await page.getByLabel(/^Comune/).fill('Piacenza');
-  await page.getByLabel('Provincia').fill('PC');
-  await page.getByLabel('E-mail').fill('luca.ferrari@example.it');
-  await page.getByLabel('Scegli un nome utente').fill('lferrari');
-  await page.getByLabel('Scegli una password').fill('tramonto collina ciliegio');
-  await page.getByLabel('Ripeti la password').fill('tramonto collina ciliegio');
-  await page.getByLabel(/informativa sul trattamento/).check({ force: true });
-  await page.getByRole('button', { name: 'REGISTRAMI' }).click();
-  await page.getByRole('link', { name: 'Apri la POSTA (DEMO)' }).click();
-  await page.getByRole('link', { name: /Conferma il tuo indirizzo/ }).first().click();
-  await page.locator('a[href*="/attiva?token="]').first().click();
-  await page.getByText('Account attivato').first().waitFor();
-  await page.goto(app.base + '/login');
-  await page.getByLabel('Username').fill('lferrari');
-  await page.getByLabel('Password', { exact: true }).fill('tramonto collina ciliegio');
-  await page.getByRole('button', { name: 'ENTRA' }).click();
-  await page.getByRole('heading', { name: 'La tua Sezione Privata' }).waitFor();
-}
-
 /** A traffic fine through its form; returns its notice code in groups of four. */
 async function addFine(amount, number) {
   await page.goto(app.base + '/pagamenti/nuovo/multe');
@@ -120,7 +93,11 @@ async function payWithCard(card) {
 }
 
 test('a citizen: the notice PDF, a refused card, a receipt that comes late, the PSP counter', async () => {
-  await register();
+  await registerAndLogIn(page, app.base, {
+    first: 'Luca', last: 'Ferrari', fiscalCode: 'FRRLCU75C15G535U', birthDate: '15/03/1975',
+    address: 'Strada Farnesiana 3', cap: '29122', city: 'Piacenza', province: 'PC',
+    email: 'luca.ferrari@example.it', username: 'lferrari', password: 'tramonto collina ciliegio',
+  });
   const first = await addFine('33,00', 'P-1');
 
   // "Scarica l'avviso" in the cart: the paper notice with its code.
