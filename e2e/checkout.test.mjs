@@ -3,7 +3,7 @@
 // the sandbox's included.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startApp, launchBrowser, audit, registerAndLogIn } from './harness.mjs';
+import { startApp, launchBrowser, audit, registerAndLogIn, addTrafficFine } from './harness.mjs';
 
 let app, browser, context, page;
 
@@ -29,18 +29,9 @@ after(async () => {
   await app?.stop();
 });
 
-async function addFine(amount, number) {
-  await page.goto(app.base + '/pagamenti/nuovo/multe');
-  await page.getByLabel(/^Importo da pagare/).fill(amount);
-  await page.getByLabel(/^Cognome \/ nome/).fill('Rossi Mario');
-  await page.getByLabel(/^Codice fiscale o partita IVA/).fill('RSSMRA80A01H501U');
-  await page.getByLabel(/^Numero verbale/).fill(number);
-  await page.getByLabel(/^Data del verbale/).fill('05/04/2026');
-  await page.getByLabel(/^Numero di targa/).fill('AB123CD');
-  await page.getByRole('button', { name: 'Prosegui' }).click();
-  await page.getByRole('button', { name: 'Conferma' }).click();
-  await page.getByText('Il pagamento è stato aggiunto al tuo Elenco Pagamenti').waitFor();
-}
+const addFine = (amount, number) => addTrafficFine(page, app.base, {
+  amount, number, name: 'Rossi Mario', fiscalCode: 'RSSMRA80A01H501U',
+});
 
 test('log in, cart, pay in the sandbox, back on Sportello: paid', async () => {
   await addFine('41,00', 'A-1');

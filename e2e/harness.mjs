@@ -31,6 +31,8 @@
 //   registerAndLogIn(page, base, person)
 //                              a citizen registered through /registrazione, activated from the
 //                              demo's POSTA (DEMO), logged in (lands on La tua Sezione Privata).
+//   addTrafficFine(page, base, fine)
+//                              a fine through Nuovo Pagamento → multe; returns its notice code.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -39,6 +41,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { afterEach, after } from 'node:test';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import { SMTPServer } from 'smtp-server';
 import { simpleParser } from 'mailparser';
@@ -283,4 +286,24 @@ export async function registerAndLogIn(page, base, person) {
   await page.getByLabel('Password', { exact: true }).fill(person.password);
   await page.getByRole('button', { name: 'ENTRA' }).click();
   await page.getByRole('heading', { name: 'La tua Sezione Privata' }).waitFor();
+}
+
+/**
+ * Adds a traffic fine through "Nuovo Pagamento" → multe, confirmed, and returns its notice code
+ * in groups of four. `fine` has amount ('41,00'), name, fiscalCode, number, and optionally
+ * date (gg/mm/aaaa) and plate.
+ */
+export async function addTrafficFine(page, base, fine) {
+  await page.goto(base + '/pagamenti/nuovo/multe');
+  await page.getByLabel(/^Importo da pagare/).fill(fine.amount);
+  await page.getByLabel(/^Cognome \/ nome/).fill(fine.name);
+  await page.getByLabel(/^Codice fiscale o partita IVA/).fill(fine.fiscalCode);
+  await page.getByLabel(/^Numero verbale/).fill(fine.number);
+  await page.getByLabel(/^Data del verbale/).fill(fine.date ?? '05/04/2026');
+  await page.getByLabel(/^Numero di targa/).fill(fine.plate ?? 'AB123CD');
+  await page.getByRole('button', { name: 'Prosegui' }).click();
+  await page.getByRole('button', { name: 'Conferma' }).click();
+  const created = await page.getByRole('status').innerText();
+  assert.match(created, /Il pagamento è stato aggiunto al tuo Elenco Pagamenti/);
+  return created.match(/codice avviso ([\d ]+)/)[1].trim();
 }

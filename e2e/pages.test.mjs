@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startApp, launchBrowser, audit, pdfText, registerAndLogIn } from './harness.mjs';
+import { startApp, launchBrowser, audit, pdfText, registerAndLogIn, addTrafficFine } from './harness.mjs';
 
 let app, browser, context, page;
 
@@ -65,20 +65,9 @@ test('a visitor: manual, privacy, a missing page, a stale form, account recovery
   await checked('reinvia-attivazione');
 });
 
-/** A traffic fine through its form; returns its notice code in groups of four. */
-async function addFine(amount, number) {
-  await page.goto(app.base + '/pagamenti/nuovo/multe');
-  await page.getByLabel(/^Importo da pagare/).fill(amount);
-  await page.getByLabel(/^Cognome \/ nome/).fill('Ferrari Luca');
-  await page.getByLabel(/^Codice fiscale o partita IVA/).fill('FRRLCU75C15G535U');
-  await page.getByLabel(/^Numero verbale/).fill(number);
-  await page.getByLabel(/^Data del verbale/).fill('02/02/2026');
-  await page.getByLabel(/^Numero di targa/).fill('EZ321KL');
-  await page.getByRole('button', { name: 'Prosegui' }).click();
-  await page.getByRole('button', { name: 'Conferma' }).click();
-  const created = await page.getByRole('status').innerText();
-  return created.match(/codice avviso ([\d ]+)/)[1].trim();
-}
+const addFine = (amount, number) => addTrafficFine(page, app.base, {
+  amount, number, name: 'Ferrari Luca', fiscalCode: 'FRRLCU75C15G535U', date: '02/02/2026', plate: 'EZ321KL',
+});
 
 async function payWithCard(card) {
   await page.goto(app.base + '/pagamenti');
