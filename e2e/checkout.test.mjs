@@ -3,7 +3,7 @@
 // the sandbox's included.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startApp, launchBrowser, audit } from './harness.mjs';
+import { startApp, launchBrowser, audit, registerAndLogIn, addTrafficFine } from './harness.mjs';
 
 let app, browser, context, page;
 
@@ -16,30 +16,11 @@ before(async () => {
   app = await startApp();
   ({ browser, context } = await launchBrowser());
   page = await context.newPage();
-  await page.goto(app.base + '/registrazione');
-  await page.getByLabel(/^Nome/).fill('Mario');
-  await page.getByLabel(/^Cognome/).fill('Rossi');
-  await page.getByLabel('Codice fiscale').fill('RSSMRA80A01H501U');
-  await page.getByLabel('Data di nascita').fill('01/01/1980');
-  await page.getByLabel('Indirizzo').fill('Via Emilia 1');
-  await page.getByLabel('CAP').fill('29121');
-  await page.getByLabel(/^Comune/).fill('Piacenza');
-  await page.getByLabel('Provincia').fill('PC');
-  await page.getByLabel('E-mail').fill('mario.rossi@example.it');
-  await page.getByLabel('Scegli un nome utente').fill('mrossi');
-  await page.getByLabel('Scegli una password').fill('cavallo batteria graffetta');
-  await page.getByLabel('Ripeti la password').fill('cavallo batteria graffetta');
-  await page.getByLabel(/informativa sul trattamento/).check({ force: true });
-  await page.getByRole('button', { name: 'REGISTRAMI' }).click();
-  await page.goto(app.base + '/dev/mailbox');
-  await page.getByRole('link', { name: /Conferma il tuo indirizzo/ }).first().click();
-  await page.locator('a[href*="/attiva?token="]').first().click();
-  await page.getByText('Account attivato').first().waitFor();
-  await page.goto(app.base + '/login');
-  await page.getByLabel('Username').fill('mrossi');
-  await page.getByLabel('Password', { exact: true }).fill('cavallo batteria graffetta');
-  await page.getByRole('button', { name: 'ENTRA' }).click();
-  await page.getByRole('heading', { name: 'La tua Sezione Privata' }).waitFor();
+  await registerAndLogIn(page, app.base, {
+    first: 'Mario', last: 'Rossi', fiscalCode: 'RSSMRA80A01H501U', birthDate: '01/01/1980',
+    address: 'Via Emilia 1', cap: '29121', city: 'Piacenza', province: 'PC',
+    email: 'mario.rossi@example.it', username: 'mrossi', password: 'cavallo batteria graffetta',
+  });
 });
 
 after(async () => {
@@ -48,18 +29,9 @@ after(async () => {
   await app?.stop();
 });
 
-async function addFine(amount, number) {
-  await page.goto(app.base + '/pagamenti/nuovo/multe');
-  await page.getByLabel(/^Importo da pagare/).fill(amount);
-  await page.getByLabel(/^Cognome \/ nome/).fill('Rossi Mario');
-  await page.getByLabel(/^Codice fiscale o partita IVA/).fill('RSSMRA80A01H501U');
-  await page.getByLabel(/^Numero verbale/).fill(number);
-  await page.getByLabel(/^Data del verbale/).fill('05/04/2026');
-  await page.getByLabel(/^Numero di targa/).fill('AB123CD');
-  await page.getByRole('button', { name: 'Prosegui' }).click();
-  await page.getByRole('button', { name: 'Conferma' }).click();
-  await page.getByText('Il pagamento è stato aggiunto al tuo Elenco Pagamenti').waitFor();
-}
+const addFine = (amount, number) => addTrafficFine(page, app.base, {
+  amount, number, name: 'Rossi Mario', fiscalCode: 'RSSMRA80A01H501U',
+});
 
 test('log in, cart, pay in the sandbox, back on Sportello: paid', async () => {
   await addFine('41,00', 'A-1');

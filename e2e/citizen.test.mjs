@@ -112,7 +112,7 @@ test('register, confirm by e-mail, log in, reach Pagamenti OnLine, log out, rese
 
 test('a registration with every field wrong shows every error, next to its field and in a summary', async () => {
   // A visitor, not the citizen logged in above (a logged-in citizen is sent to the private area).
-  const visitor = await browser.newContext({ bypassCSP: true, locale: 'it-IT', viewport: { width: 1280, height: 900 } });
+  const visitor = await browser.newContext();
   const page = await visitor.newPage();
   await page.goto(app.base + '/registrazione');
   await page.getByLabel(/^Cognome/).fill('B1anchi');

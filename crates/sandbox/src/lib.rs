@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use axum::routing::{get, post};
 
 pub use node::CallError;
@@ -242,6 +244,33 @@ pub(crate) fn now_text() -> String {
     )
 }
 
+/// The sandbox's Content-Security-Policy: its own stylesheet, no script, no images, forms posted
+/// only to itself, never framed. The Checkout page of a cart widens `form-action` to the origins
+/// of the cart's return URLs (see [`pages::cart_policy`]): paying or cancelling answers a
+/// redirect there, and browsers check `form-action` on every redirect of a form submission.
+pub const POLICY: &str = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Adds the sandbox's security headers, keeping a policy a handler set for its own page.
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(POLICY),
+        );
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
 /// The sandbox's routes.
 pub fn router(sandbox: Sandbox) -> Router {
     Router::new()
@@ -258,6 +287,7 @@ pub fn router(sandbox: Sandbox) -> Router {
         .route("/idp/sso/accedi", post(idp::login))
         .route("/idp/slo", get(idp::slo))
         .route("/idp/invio.js", get(idp::send_script))
+        .layer(axum::middleware::from_fn(security_headers))
         .with_state(sandbox)
 }
 

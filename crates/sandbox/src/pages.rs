@@ -372,7 +372,8 @@ pub async fn cart_page(State(sb): State<Sandbox>, Path(id): Path<String>) -> Res
         })
         .collect();
     let email = cart.request.email_notice.clone().unwrap_or_default();
-    page(
+    let policy = cart_policy(&cart);
+    let html = page(
         "Paga con pagoPA",
         &format!(
             "{table}\
@@ -393,8 +394,30 @@ pub async fn cart_page(State(sb): State<Sandbox>, Path(id): Path<String>) -> Res
             email = esc(&email),
             cards = cards_table()
         ),
+    );
+    ([(header::CONTENT_SECURITY_POLICY, policy)], html).into_response()
+}
+
+/// The Checkout page's policy: [`crate::POLICY`] with `form-action` widened to the origins the
+/// pay and cancel forms redirect to (the cart's `returnOkUrl` and `returnCancelUrl`).
+pub fn cart_policy(cart: &Cart) -> String {
+    let mut targets = vec!["'self'".to_owned()];
+    for url in [&cart.request.return_ok_url, &cart.request.return_cancel_url] {
+        // Validated as http(s) URLs when the cart was created; an origin is plain ASCII.
+        if let Some(origin) = url::Url::parse(url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .map(|u| u.origin().ascii_serialization())
+        {
+            if !targets.contains(&origin) {
+                targets.push(origin);
+            }
+        }
+    }
+    crate::POLICY.replace(
+        "form-action 'self'",
+        &format!("form-action {}", targets.join(" ")),
     )
-    .into_response()
 }
 
 fn grouped(nav: &str) -> String {
@@ -688,7 +711,13 @@ fn build_receipt(
         psp_partita_iva: Some(psp.fiscal_code.into()),
         psp_company_name: psp.name.into(),
         id_channel: psp.channel.into(),
-        channel_description: "app".into(),
+        // The kind of channel (the node's stPaymentChannel): cash at a counter, or Checkout.
+        channel_description: if method == "cash" {
+            "frontOffice"
+        } else {
+            "onLine"
+        }
+        .into(),
         payer: Some(payer),
         payment_method: Some(method.into()),
         payment_note: payment_note.map(|n| n.chars().take(210).collect()),
@@ -993,6 +1022,27 @@ mod tests {
         });
         let xml = req.encode();
         assert_eq!(Request::decode(&xml, Some("paSendRTV2")).unwrap(), req);
+    }
+
+    #[test]
+    fn the_checkout_page_lets_its_forms_return_to_the_ec_and_nowhere_else() {
+        let request = checkout::validate(
+            serde_json::from_str(
+                r#"{"paymentNotices":[{"noticeNumber":"301000000000000144","fiscalCode":"00229080338","amount":100,"companyName":"C","description":"D"}],
+                "returnUrls":{"returnOkUrl":"http://127.0.0.1:8080/pagamenti/esito/1/ok","returnCancelUrl":"http://127.0.0.1:8080/pagamenti/esito/1/annullato","returnErrorUrl":"https://errors.example.it/x"}}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let cart = Cart {
+            id: "c1".into(),
+            request,
+            state: CartState::Open,
+        };
+        assert_eq!(
+            cart_policy(&cart),
+            "default-src 'none'; style-src 'self'; form-action 'self' http://127.0.0.1:8080; frame-ancestors 'none'; base-uri 'none'"
+        );
     }
 
     #[test]

@@ -31,6 +31,20 @@ impl App {
     /// Opens the database, applies migrations, loads the ente from the configuration, and binds
     /// the listener. Nothing is served until [`App::run`].
     pub async fn build(mut config: Config) -> anyhow::Result<App> {
+        // Before anything else: a binary that cannot draw its pages or print its PDFs must not
+        // report itself ready.
+        let assets = crate::assets::Assets::load(config.assets_dir.as_deref())?;
+        let fonts = crate::pdf::Fonts::from_assets(&assets).map_err(|e| {
+            anyhow::anyhow!("assets_dir (SPORTELLO_ASSETS_DIR): the PDF fonts are unusable: {e}")
+        })?;
+        match assets.source() {
+            crate::assets::AssetsSource::Embedded(version) => {
+                tracing::info!(%version, "Bootstrap Italia assets built into the binary")
+            }
+            crate::assets::AssetsSource::Directory(dir) => {
+                tracing::info!(dir = %dir.display(), "Bootstrap Italia assets read from assets_dir")
+            }
+        }
         let store = Store::open(&config.database_url).await.map_err(|e| {
             anyhow::anyhow!(
                 "cannot open the database {}: {e}",
@@ -107,8 +121,15 @@ impl App {
             }
         };
         let nudge = Arc::new(Notify::new());
-        let state = AppState::new(config, store, ente, nudge.clone())
-            .with_service_provider(service_provider);
+        let state = AppState::new(
+            config,
+            store,
+            ente,
+            nudge.clone(),
+            Arc::new(assets),
+            Arc::new(fonts),
+        )
+        .with_service_provider(service_provider);
         Ok(App {
             addr,
             sandbox_addr: sandbox_listener.as_ref().and_then(|l| l.local_addr().ok()),

@@ -155,8 +155,9 @@ pub struct Config {
     pub session_absolute_hours: i64,
     /// SPID and CIE login (Sportello's own SAML service provider).
     pub spid: SpidConfig,
-    /// Directory of the Bootstrap Italia distribution (from npm), served under /static/bi/.
-    pub assets_dir: PathBuf,
+    /// A copy of Bootstrap Italia's `dist/` folder that replaces the one built into the binary
+    /// (pages' assets under /static/bi/, the PDFs' fonts). None: the embedded copy.
+    pub assets_dir: Option<PathBuf>,
     /// The service catalog (tipi dovuto).
     pub catalog: crate::domain::catalog::Catalog,
     /// Hours after which a spontaneous position nobody paid is removed.
@@ -172,6 +173,10 @@ pub struct Config {
     pub checkout_url: Option<String>,
     /// The key sent to Checkout in `Ocp-Apim-Subscription-Key`.
     pub checkout_api_key: Option<String>,
+    /// The origin of the Checkout pages citizens are sent to (the `Location` of `POST /carts`),
+    /// which the pages' Content-Security-Policy lets forms reach. None: derived from
+    /// `checkout_url` (see [`crate::checkout::page_origin_for_api`]).
+    pub checkout_page_origin: Option<String>,
     /// Seconds Sportello waits for Checkout before telling the citizen it is unavailable.
     pub checkout_timeout_seconds: u64,
     /// Whether `serve` starts the sandbox (pagoPA simulated) beside the portal.
@@ -479,9 +484,10 @@ const SETTINGS: &[Setting] = &[
         key: "spid.contact_phone",
         default: None,
     },
+    // Default: the copy of Bootstrap Italia built into the binary.
     Setting {
         key: "assets_dir",
-        default: Some("node_modules/bootstrap-italia/dist"),
+        default: None,
     },
     Setting {
         key: "catalog_file",
@@ -510,6 +516,11 @@ const SETTINGS: &[Setting] = &[
     },
     Setting {
         key: "checkout.api_key",
+        default: None,
+    },
+    // Default: derived from checkout.url (pagoPA's API host → its Checkout host).
+    Setting {
+        key: "checkout.page_origin",
         default: None,
     },
     Setting {
@@ -847,6 +858,13 @@ impl Config {
         };
         let checkout_url = optional_url("checkout.url")?;
         let sandbox_station_url = optional_url("sandbox.station_url")?;
+        let checkout_page_origin = match raw.get("checkout.page_origin") {
+            Some((v, source)) if !v.trim().is_empty() => Some(
+                parse_origin(v)
+                    .map_err(|reason| invalid("checkout.page_origin", v, source, reason))?,
+            ),
+            _ => None,
+        };
         let checkout_api_key = raw
             .get("checkout.api_key")
             .map(|(v, _)| v.trim().to_owned())
@@ -926,6 +944,7 @@ impl Config {
         Ok(Config {
             checkout_url,
             checkout_api_key,
+            checkout_page_origin,
             checkout_timeout_seconds: positive("checkout.timeout_seconds", 300)? as u64,
             sandbox_enabled,
             sandbox_listen,
@@ -940,7 +959,11 @@ impl Config {
             session_idle_minutes: positive("session.idle_minutes", 24 * 60)?,
             session_absolute_hours: positive("session.absolute_hours", 24 * 30)?,
             spid,
-            assets_dir: PathBuf::from(raw.text("assets_dir")?),
+            assets_dir: raw
+                .get("assets_dir")
+                .map(|(v, _)| v.trim())
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             mode,
             listen,
             public_url,
@@ -1104,6 +1127,18 @@ fn parse_public_url(v: &str) -> Result<String, String> {
         return Err("the URL has no host".into());
     }
     Ok(v.to_owned())
+}
+
+/// `scheme://host[:port]`, nothing after it: what a Content-Security-Policy names.
+fn parse_origin(v: &str) -> Result<String, String> {
+    let v = v.trim().trim_end_matches('/');
+    let origin = crate::web::csp::origin_of(v).ok_or("expected an http:// or https:// origin")?;
+    if origin != v.to_ascii_lowercase() {
+        return Err(format!(
+            "expected only scheme, host and port, e.g. {origin}"
+        ));
+    }
+    Ok(origin)
 }
 
 fn parse_database_url(v: &str) -> Result<String, String> {
@@ -1480,6 +1515,49 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("spid."), "{var}: {err}");
+        }
+    }
+
+    #[test]
+    fn checkout_page_origin_and_assets_dir() {
+        let demo = Config::load(Some(Path::new("/dev/null")), env(&[])).unwrap();
+        assert_eq!(demo.checkout_page_origin, None, "derived from checkout.url");
+        assert_eq!(demo.assets_dir, None, "the copy built into the binary");
+        let set = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[
+                (
+                    "SPORTELLO_CHECKOUT_PAGE_ORIGIN",
+                    "https://Checkout.Example.it/",
+                ),
+                ("SPORTELLO_ASSETS_DIR", "/srv/bootstrap-italia/dist"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            set.checkout_page_origin.as_deref(),
+            Some("https://checkout.example.it")
+        );
+        assert_eq!(
+            set.assets_dir.as_deref(),
+            Some(Path::new("/srv/bootstrap-italia/dist"))
+        );
+        for bad in [
+            "checkout.example.it",
+            "https://checkout.example.it/c/1",
+            "javascript:alert(1)",
+            "https://checkout.example.it; script-src *",
+        ] {
+            let err = Config::load(
+                Some(Path::new("/dev/null")),
+                env(&[("SPORTELLO_CHECKOUT_PAGE_ORIGIN", bad)]),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("SPORTELLO_CHECKOUT_PAGE_ORIGIN"),
+                "{bad}: {err}"
+            );
         }
     }
 

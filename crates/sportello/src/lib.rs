@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod assets;
 pub mod auth;
 pub mod checkout;
 pub mod clock;

@@ -168,7 +168,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 
 /// `sportello notices`: streams the ZIP to `out` with a progress bar on the terminal.
 async fn notices(config: Config, service: &str, out: &std::path::Path) -> anyhow::Result<()> {
-    let fonts = sportello::pdf::Fonts::load(&config.assets_dir)?;
+    let assets = sportello::assets::Assets::load(config.assets_dir.as_deref())?;
+    let fonts = sportello::pdf::Fonts::from_assets(&assets)?;
     let store = Store::open(&config.database_url).await?;
     let ente = store.upsert_ente(&config.ente).await?;
     let total = store.count_service_positions(ente.id, service).await?;

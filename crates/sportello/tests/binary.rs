@@ -1,4 +1,5 @@
-//! The `sportello` binary itself: configuration errors, the demo start-up, SIGTERM.
+//! The `sportello` binary itself: configuration errors, the demo start-up, SIGTERM, and the
+//! assets it carries (it runs from any directory).
 
 mod common;
 
@@ -76,39 +77,44 @@ fn migrate_then_status() {
     );
 }
 
-/// With no configuration at all, `serve` creates ./data/sportello.db, becomes ready, and stops
-/// cleanly on SIGTERM.
-#[test]
-fn the_demo_starts_with_no_configuration_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let sandbox_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = sportello()
-        .current_dir(dir.path())
+        .port()
+}
+
+/// `sportello serve` started in `dir` with nothing but free ports (and `env`) changed from the
+/// demo defaults: the child and the portal's port.
+fn serve_in(dir: &std::path::Path, env: &[(&str, &str)]) -> (std::process::Child, u16) {
+    let port = free_port();
+    let mut cmd = sportello();
+    cmd.current_dir(dir)
         .arg("serve")
-        // The ports are the only thing we change: everything else is the demo default.
         .env("SPORTELLO_LISTEN", format!("127.0.0.1:{port}"))
         .env(
             "SPORTELLO_SANDBOX_LISTEN",
-            format!("127.0.0.1:{sandbox_port}"),
+            format!("127.0.0.1:{}", free_port()),
         )
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    (cmd.spawn().unwrap(), port)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    let ready = rt.block_on(async {
+        .unwrap()
+}
+
+/// The status of `/readyz` once the portal answers, None if it never does within 30 s.
+fn readiness(rt: &tokio::runtime::Runtime, port: u16) -> Option<u16> {
+    rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await {
@@ -117,22 +123,11 @@ fn the_demo_starts_with_no_configuration_and_stops_on_sigterm() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         None
-    });
-    assert_eq!(ready, Some(200));
-    assert!(dir.path().join("data/sportello.db").exists());
-    // The demo starts the sandbox too.
-    let sandbox = rt.block_on(async {
-        reqwest::get(format!("http://127.0.0.1:{sandbox_port}/"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    });
-    assert!(
-        sandbox.contains("SANDBOX – nessun pagamento reale"),
-        "{sandbox}"
-    );
+    })
+}
+
+/// Sends SIGTERM and returns the exit status and what the process wrote on stderr.
+fn stop(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -151,9 +146,160 @@ fn the_demo_starts_with_no_configuration_and_stops_on_sigterm() {
     };
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    (exit, err)
+}
+
+/// With no configuration at all, `serve` creates ./data/sportello.db, becomes ready, and stops
+/// cleanly on SIGTERM.
+#[test]
+fn the_demo_starts_with_no_configuration_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox_port = free_port();
+    let sandbox_listen = format!("127.0.0.1:{sandbox_port}");
+    // The ports are the only thing we change: everything else is the demo default.
+    let (child, port) = serve_in(dir.path(), &[("SPORTELLO_SANDBOX_LISTEN", &sandbox_listen)]);
+    let rt = runtime();
+    assert_eq!(readiness(&rt, port), Some(200));
+    assert!(dir.path().join("data/sportello.db").exists());
+    // The demo starts the sandbox too.
+    let sandbox = rt.block_on(async {
+        reqwest::get(format!("http://127.0.0.1:{sandbox_port}/"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert!(
+        sandbox.contains("SANDBOX – nessun pagamento reale"),
+        "{sandbox}"
+    );
+    let (exit, err) = stop(child);
     assert!(exit.success(), "exit {exit:?}: {err}");
     assert!(err.contains("SIGTERM received"), "{err}");
     assert!(err.contains("stopped"), "{err}");
     // The demo prints its documented development API key.
     assert!(err.contains("sportello-demo-key"), "{err}");
+}
+
+/// Started in an empty directory (no node_modules, no templates, no static folder beside it),
+/// the binary serves Bootstrap Italia's stylesheet and fonts from its own copy and prints notices
+/// with the fonts it carries.
+#[test]
+fn the_binary_runs_from_an_empty_directory_with_its_own_assets() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, port) = serve_in(dir.path(), &[]);
+    let rt = runtime();
+    assert_eq!(readiness(&rt, port), Some(200));
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let checks = rt.block_on(async {
+        let ready: serde_json::Value = client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(ready["assets"]["status"], "ok", "{ready}");
+        assert_eq!(ready["assets"]["source"], "embedded", "{ready}");
+
+        let home = client.get(format!("{base}/")).send().await.unwrap();
+        let html = home.text().await.unwrap();
+        assert!(
+            html.contains("/static/bi/css/bootstrap-italia.min.css"),
+            "{html}"
+        );
+        let css = client
+            .get(format!("{base}/static/bi/css/bootstrap-italia.min.css"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(css.status(), 200);
+        assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+        assert!(css.headers().contains_key("etag"));
+        assert!(css.text().await.unwrap().contains(".it-header-wrapper"));
+        let font = client
+            .get(format!(
+                "{base}/static/bi/fonts/Titillium_Web/titillium-web-v10-latin-ext_latin-regular.woff2"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(font.status(), 200);
+        assert_eq!(font.headers()["content-type"], "font/woff2");
+        assert!(font.bytes().await.unwrap().starts_with(b"wOF2"));
+
+        // A debt position through the API (the demo key), then its notice.
+        let positions = format!(
+            "{base}/gpd/debt-positions-service/v1/organizations/00229080338/debtpositions"
+        );
+        let nav = common::publish_position(&client, &base, "BIN-1", 12345).await;
+        let pdf = client
+            .get(format!("{positions}/BIN-1/notice.pdf"))
+            .header("Ocp-Apim-Subscription-Key", "sportello-demo-key")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pdf.status(), 200);
+        assert_eq!(pdf.headers()["content-type"], "application/pdf");
+        (nav, pdf.bytes().await.unwrap())
+    });
+    let (nav, pdf) = checks;
+    assert!(pdf.starts_with(b"%PDF-"));
+    let pdf_path = dir.path().join("avviso.pdf");
+    std::fs::write(&pdf_path, &pdf).unwrap();
+    let text = Command::new("pdftotext")
+        .arg(&pdf_path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils; scripts/test installs it)");
+    let text = String::from_utf8(text.stdout).unwrap();
+    let grouped = pagopa::NoticeNumber::parse(&nav).unwrap().grouped();
+    assert!(text.contains(&grouped), "{grouped} not in:\n{text}");
+    let fonts = Command::new("pdffonts").arg(&pdf_path).output().unwrap();
+    assert!(
+        String::from_utf8(fonts.stdout)
+            .unwrap()
+            .contains("TitilliumWeb"),
+        "the notice embeds Titillium Web"
+    );
+    let (exit, err) = stop(child);
+    assert!(exit.success(), "exit {exit:?}: {err}");
+}
+
+/// An `assets_dir` that does not hold Bootstrap Italia stops start-up with a message naming the
+/// setting: never a portal that answers /readyz while its pages have no stylesheet.
+#[test]
+fn a_bad_assets_dir_stops_start_up_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("no-bootstrap-italia-here");
+    std::fs::create_dir(&empty).unwrap();
+    let (mut child, port) = serve_in(
+        dir.path(),
+        &[("SPORTELLO_ASSETS_DIR", empty.to_str().unwrap())],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "sportello did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(!exit.success(), "{err}");
+    assert!(err.contains("SPORTELLO_ASSETS_DIR"), "{err}");
+    assert!(err.contains("assets_dir"), "{err}");
+    assert!(err.contains("css/bootstrap-italia.min.css"), "{err}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens"
+    );
+    assert!(
+        !dir.path().join("data").exists(),
+        "it stopped before touching the database"
+    );
 }

@@ -390,7 +390,7 @@ fn receipt(n: u32) -> ReceiptDocument {
         psp_id: "BCITITMM".into(),
         psp_name: "Intesa Sanpaolo S.p.A.".into(),
         channel: "00799960158_01".into(),
-        payment_method: Some("Carta di pagamento".into()),
+        payment_method: Some("CP".into()),
         fee: Some(Cents::new(150)),
         payment_date_time: ts("2026-07-15T08:05:00Z"),
         transfers: vec![ReceiptTransfer {

@@ -198,7 +198,7 @@ async fn pay(cart_url: &str, card: &str) -> reqwest::Response {
         .unwrap()
 }
 
-/// Polls the ok page (as the meta refresh does) until it says paid.
+/// Polls the ok page (as static/attesa.js does) until it says paid.
 async fn wait_paid(app: &TestApp, client: &reqwest::Client, ok_url: &str) -> String {
     let path = ok_url.strip_prefix(&app.base).unwrap();
     let started = Instant::now();
@@ -210,7 +210,9 @@ async fn wait_paid(app: &TestApp, client: &reqwest::Client, ok_url: &str) -> Str
         }
         assert!(
             html.contains("in attesa della ricevuta")
-                && html.contains("http-equiv=\"refresh\" content=\"3\""),
+                && html.contains("data-aggiorna=\"3\"")
+                && html.contains("<script src=\"/static/attesa.js\" defer></script>")
+                && !html.contains("http-equiv=\"refresh\""),
             "{html}"
         );
         assert!(

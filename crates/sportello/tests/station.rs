@@ -425,6 +425,15 @@ async fn verify_activate_and_receipt_close_the_position(app: &TestApp) {
         "{}",
         to_payer[0].message.body_text
     );
+    // The method as a person reads it, not pagoPA's code.
+    assert!(
+        to_payer[0]
+            .message
+            .body_text
+            .contains("Metodo di pagamento: Carta di credito"),
+        "{}",
+        to_payer[0].message.body_text
+    );
     let to_debtor = store.outbox_for(Some(DEBTOR_EMAIL), 10).await.unwrap();
     assert_eq!(to_debtor.len(), 1);
     assert_eq!(to_debtor[0].message.kind, "receipt_debtor");

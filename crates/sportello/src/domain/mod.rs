@@ -2,4 +2,5 @@
 
 pub mod catalog;
 pub mod identity;
+pub mod payment_method;
 pub mod position;

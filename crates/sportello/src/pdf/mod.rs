@@ -16,9 +16,7 @@ pub mod bulk;
 mod notice;
 mod receipt;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
 
 use pdf_writer::types::{FontFlags, StructRole};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
@@ -41,11 +39,6 @@ pub enum PdfError {
     #[error("{0}")]
     Data(String),
 }
-
-/// Where Bootstrap Italia keeps Titillium Web, relative to `Config::assets_dir`.
-const FONT_DIR: &str = "fonts/Titillium_Web";
-const REGULAR_FILE: &str = "titillium-web-v10-latin-ext_latin-regular.ttf";
-const BOLD_FILE: &str = "titillium-web-v10-latin-ext_latin-600.ttf";
 
 /// One embedded TrueType font, parsed once: WinAnsi widths and the compressed file.
 #[derive(Debug)]
@@ -70,32 +63,48 @@ pub struct Fonts {
 }
 
 impl Fonts {
-    /// Reads and parses the two TTFs under `assets_dir` (Bootstrap Italia's dist folder).
-    pub fn load(assets_dir: &Path) -> Result<Fonts, PdfError> {
-        let dir = assets_dir.join(FONT_DIR);
+    /// The two faces from the application's assets (embedded or `assets_dir`'s), parsed once.
+    pub fn from_assets(assets: &crate::assets::Assets) -> Result<Fonts, PdfError> {
+        let file = |path: &str| {
+            assets
+                .get(path)
+                .map(|a| a.bytes.clone())
+                .ok_or_else(|| PdfError::Font {
+                    path: PathBuf::from(path),
+                    reason: "not among the assets".into(),
+                })
+        };
         Ok(Fonts {
-            regular: Face::load(&dir.join(REGULAR_FILE), "TitilliumWeb-Regular")?,
-            bold: Face::load(&dir.join(BOLD_FILE), "TitilliumWeb-SemiBold")?,
+            regular: Face::parse(
+                &file(crate::assets::PDF_REGULAR)?,
+                Path::new(crate::assets::PDF_REGULAR),
+                "TitilliumWeb-Regular",
+            )?,
+            bold: Face::parse(
+                &file(crate::assets::PDF_BOLD)?,
+                Path::new(crate::assets::PDF_BOLD),
+                "TitilliumWeb-SemiBold",
+            )?,
         })
     }
 
-    /// The fonts of `assets_dir`, loaded at first use and then shared by the whole process.
-    pub fn cached(assets_dir: &Path) -> Result<Arc<Fonts>, PdfError> {
-        static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<Fonts>>>> = OnceLock::new();
-        let cache = CACHE.get_or_init(Default::default);
-        if let Some(f) = cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(assets_dir)
-        {
-            return Ok(f.clone());
-        }
-        let fonts = Arc::new(Fonts::load(assets_dir)?);
-        cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(assets_dir.to_path_buf(), fonts.clone());
-        Ok(fonts)
+    /// Reads and parses the two TTFs under `dist_dir` (a copy of Bootstrap Italia's `dist/`).
+    pub fn load(dist_dir: &Path) -> Result<Fonts, PdfError> {
+        let read = |path: &str| {
+            let path = dist_dir.join(path);
+            std::fs::read(&path)
+                .map(|data| (data, path.clone()))
+                .map_err(|e| PdfError::Font {
+                    path,
+                    reason: e.to_string(),
+                })
+        };
+        let (regular, regular_path) = read(crate::assets::PDF_REGULAR)?;
+        let (bold, bold_path) = read(crate::assets::PDF_BOLD)?;
+        Ok(Fonts {
+            regular: Face::parse(&regular, &regular_path, "TitilliumWeb-Regular")?,
+            bold: Face::parse(&bold, &bold_path, "TitilliumWeb-SemiBold")?,
+        })
     }
 
     fn face(&self, bold: bool) -> &Face {
@@ -104,13 +113,12 @@ impl Fonts {
 }
 
 impl Face {
-    fn load(path: &Path, base_name: &'static str) -> Result<Face, PdfError> {
+    fn parse(data: &[u8], path: &Path, base_name: &'static str) -> Result<Face, PdfError> {
         let err = |reason: String| PdfError::Font {
             path: path.to_path_buf(),
             reason,
         };
-        let data = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-        let face = ttf_parser::Face::parse(&data, 0).map_err(|e| err(e.to_string()))?;
+        let face = ttf_parser::Face::parse(data, 0).map_err(|e| err(e.to_string()))?;
         let upem = f32::from(face.units_per_em());
         let scale = |v: i16| f32::from(v) * 1000.0 / upem;
         let widths = (32u8..=255)
@@ -123,7 +131,7 @@ impl Face {
             .collect();
         let b = face.global_bounding_box();
         let embedded =
-            without_layout_tables(&data).ok_or_else(|| err("not a TrueType font".into()))?;
+            without_layout_tables(data).ok_or_else(|| err("not a TrueType font".into()))?;
         Ok(Face {
             base_name,
             widths,

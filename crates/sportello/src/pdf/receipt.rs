@@ -195,7 +195,12 @@ fn page(doc: &mut Doc, r: &ReceiptDocument) -> Result<(), PdfError> {
     );
     row(doc, &mut y, "Canale", &r.channel);
     if let Some(method) = &r.payment_method {
-        row(doc, &mut y, "Metodo di pagamento", method);
+        row(
+            doc,
+            &mut y,
+            "Metodo di pagamento",
+            &crate::domain::payment_method::describe(method),
+        );
     }
     y -= 8.0;
 

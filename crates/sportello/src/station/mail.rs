@@ -59,13 +59,18 @@ pub(super) fn receipt_messages(
         .unwrap_or_else(|_| rc.notice_number.clone());
     let amount = rc.payment_amount.to_string();
     let when = row.payment_date_time.rome_date_time();
-    let details = format!(
-        "Avviso: {notice}\nIUV: {iuv}\nCausale: {causale}\nImporto: {amount}\nData del pagamento: {when}\nPrestatore di servizi di pagamento: {psp}\nIdentificativo della ricevuta: {receipt}",
+    let mut details = format!(
+        "Avviso: {notice}\nIUV: {iuv}\nCausale: {causale}\nImporto: {amount}\nData del pagamento: {when}\nPrestatore di servizi di pagamento: {psp}",
         iuv = rc.creditor_reference_id,
         causale = rc.description,
         psp = rc.psp_company_name,
-        receipt = rc.receipt_id,
     );
+    if let Some(method) = &rc.payment_method {
+        details.push_str("\nMetodo di pagamento: ");
+        details.push_str(&crate::domain::payment_method::describe(method));
+    }
+    details.push_str("\nIdentificativo della ricevuta: ");
+    details.push_str(&rc.receipt_id);
     let signature = format!("{}\nPer informazioni: {}", ente.name, ente.contact_email);
     let payer = rc.payer.as_ref();
     let payer_email = payer.and_then(|p| p.email.as_deref());

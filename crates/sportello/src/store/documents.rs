@@ -239,7 +239,10 @@ fn receipt_from_row(
     };
     let id_channel: String = r.col("id_channel")?;
     let channel = match r.col::<Option<String>>("channel_description")? {
-        Some(d) if !d.is_empty() => format!("{d} ({id_channel})"),
+        Some(d) if !d.is_empty() => format!(
+            "{} ({id_channel})",
+            crate::domain::payment_method::describe_channel(&d)
+        ),
         _ => id_channel,
     };
     Ok((

@@ -65,13 +65,11 @@ pub(crate) async fn notice(
             });
         }
     };
-    let assets = state.config().assets_dir.clone();
-    Ok(pdf_response(&assets, document).await)
+    Ok(pdf_response(state.fonts(), document).await)
 }
 
 /// Renders on the blocking pool (a notice is a few milliseconds of CPU) and answers the PDF.
-async fn pdf_response(assets: &std::path::Path, document: NoticeDocument) -> Response {
-    let assets = assets.to_path_buf();
+async fn pdf_response(fonts: std::sync::Arc<Fonts>, document: NoticeDocument) -> Response {
     let name = document
         .single
         .as_ref()
@@ -79,7 +77,6 @@ async fn pdf_response(assets: &std::path::Path, document: NoticeDocument) -> Res
         .map(|o| o.nav.as_str().to_owned())
         .unwrap_or_default();
     let rendered = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, PdfError> {
-        let fonts = Fonts::cached(&assets)?;
         render_notice(&fonts, &document)
     })
     .await;

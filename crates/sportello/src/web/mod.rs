@@ -1,5 +1,6 @@
 //! The HTTP server: pages, JSON API, SOAP, and the operational endpoints.
 
+pub mod csp;
 pub mod gpd;
 pub mod gpd_documents;
 pub mod metrics;
@@ -37,15 +38,22 @@ struct Inner {
     accounts: crate::accounts::Context,
     checkout: Option<crate::checkout::Client>,
     saml: Option<Arc<crate::saml::ServiceProvider>>,
+    assets: Arc<crate::assets::Assets>,
+    fonts: Arc<crate::pdf::Fonts>,
+    security_headers: csp::SecurityHeaders,
 }
 
 impl AppState {
-    /// Builds the state from a loaded configuration, an open store and the stored ente.
+    /// Builds the state from a loaded configuration (its Checkout known: the sandbox's once
+    /// bound), an open store, the stored ente, and the front-end assets and PDF fonts loaded at
+    /// start-up.
     pub fn new(
         config: Config,
         store: Store,
         ente: Ente,
         nudge: Arc<tokio::sync::Notify>,
+        assets: Arc<crate::assets::Assets>,
+        fonts: Arc<crate::pdf::Fonts>,
     ) -> AppState {
         let accounts = crate::accounts::Context {
             store: store.clone(),
@@ -56,16 +64,27 @@ impl AppState {
             public_url: config.public_url.clone(),
             nudge,
         };
+        let page_origin = config.checkout_page_origin.clone().or_else(|| {
+            config
+                .checkout_url
+                .as_deref()
+                .and_then(crate::checkout::page_origin_for_api)
+        });
         let checkout = config.checkout_url.as_deref().map(|url| {
             crate::checkout::Client::new(
                 url,
                 config.checkout_api_key.clone(),
+                page_origin.clone(),
                 std::time::Duration::from_secs(config.checkout_timeout_seconds),
             )
         });
+        let security_headers = csp::SecurityHeaders::new(page_origin.as_deref());
         AppState {
             inner: Arc::new(Inner {
                 checkout,
+                assets,
+                fonts,
+                security_headers,
                 config,
                 store,
                 ente,
@@ -123,6 +142,21 @@ impl AppState {
     pub fn checkout(&self) -> Option<&crate::checkout::Client> {
         self.inner.checkout.as_ref()
     }
+
+    /// Bootstrap Italia's files, in memory.
+    pub fn assets(&self) -> &crate::assets::Assets {
+        &self.inner.assets
+    }
+
+    /// The PDFs' fonts, parsed once.
+    pub fn fonts(&self) -> Arc<crate::pdf::Fonts> {
+        self.inner.fonts.clone()
+    }
+
+    /// The Content-Security-Policy and friends.
+    pub fn security_headers(&self) -> &csp::SecurityHeaders {
+        &self.inner.security_headers
+    }
 }
 
 /// The header carrying the request id, set by us or by a proxy in front of us.
@@ -156,21 +190,16 @@ impl MakeRequestId for MakeId {
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
-    let pages = pages::routes()
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            session::layer,
-        ))
-        .layer(axum::middleware::from_fn(pages::security_headers));
+    let pages = pages::routes().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        session::layer,
+    ));
     // SPID/CIE: the binding endpoints take the session layer without CSRF (an identity
     // provider posts there); the metadata need no session at all.
-    let saml_bindings = pages::saml::binding_routes()
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            session::saml_layer,
-        ))
-        .layer(axum::middleware::from_fn(pages::security_headers));
-    let assets = tower_http::services::ServeDir::new(&state.config().assets_dir);
+    let saml_bindings = pages::saml::binding_routes().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        session::saml_layer,
+    ));
     Router::new()
         .merge(ops::routes())
         .merge(gpd::routes())
@@ -182,8 +211,13 @@ pub fn router(state: AppState) -> Router {
         .route("/static/app.css", axum::routing::get(app_css))
         .route("/static/history.js", axum::routing::get(history_js))
         .route("/static/spid-uscita.js", axum::routing::get(spid_logout_js))
-        .nest_service("/static/bi", assets)
+        .route("/static/attesa.js", axum::routing::get(attesa_js))
+        .route("/static/bi/{*path}", axum::routing::get(bootstrap_italia))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csp::layer,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -222,6 +256,14 @@ async fn app_css() -> impl axum::response::IntoResponse {
 }
 
 async fn history_js() -> impl axum::response::IntoResponse {
+    script(include_str!("../../../../static/history.js"))
+}
+
+async fn attesa_js() -> impl axum::response::IntoResponse {
+    script(include_str!("../../../../static/attesa.js"))
+}
+
+fn script(source: &'static str) -> impl axum::response::IntoResponse {
     (
         [
             (
@@ -230,7 +272,7 @@ async fn history_js() -> impl axum::response::IntoResponse {
             ),
             (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../../../../static/history.js"),
+        source,
     )
 }
 
@@ -245,6 +287,40 @@ async fn spid_logout_js() -> impl axum::response::IntoResponse {
         ],
         include_str!("../../../../static/spid-uscita.js"),
     )
+}
+
+/// Bootstrap Italia's files from memory, revalidated with their ETag.
+async fn bootstrap_italia(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let Some(asset) = state.assets().get(&path) else {
+        return not_found().await;
+    };
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| {
+            tags.split(',')
+                .any(|t| t.trim() == asset.etag || t.trim() == "*")
+        });
+    let cache = [
+        (header::ETAG, asset.etag.clone()),
+        // An hour without asking, then a cheap revalidation: the URLs carry no version.
+        (header::CACHE_CONTROL, "public, max-age=3600".to_owned()),
+    ];
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    (
+        cache,
+        [(header::CONTENT_TYPE, asset.content_type)],
+        asset.bytes.clone(),
+    )
+        .into_response()
 }
 
 async fn not_found() -> axum::response::Response {

@@ -23,7 +23,8 @@ async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-/// The database answers and its schema is the one this binary expects.
+/// The database answers, its schema is the one this binary expects, and every front-end asset
+/// and PDF font is in memory.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let store = state.store();
     let database = match store.db().ping().await {
@@ -38,7 +39,22 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         Ok(s) => json!({ "status": "pending", "applied": s.applied, "pending": s.pending }),
         Err(_) => json!({ "status": "unknown" }),
     };
-    let ready = database == "ok" && migrations["status"] == "current";
+    let assets = state.assets();
+    let assets_ok = assets.complete();
+    let assets_json = match assets.source() {
+        crate::assets::AssetsSource::Embedded(version) => json!({
+            "status": if assets_ok { "ok" } else { "incomplete" },
+            "source": "embedded",
+            "bootstrap_italia": version,
+            "files": assets.len(),
+        }),
+        crate::assets::AssetsSource::Directory(dir) => json!({
+            "status": if assets_ok { "ok" } else { "incomplete" },
+            "source": dir.display().to_string(),
+            "files": assets.len(),
+        }),
+    };
+    let ready = database == "ok" && migrations["status"] == "current" && assets_ok;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -50,6 +66,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             "status": if ready { "ready" } else { "not ready" },
             "database": { "status": database, "dialect": format!("{:?}", store.dialect()).to_lowercase() },
             "migrations": migrations,
+            "assets": assets_json,
         })),
     )
 }

@@ -251,3 +251,39 @@ impl TestApp {
             .unwrap()
     }
 }
+
+/// Publishes, through the debt-position API of the portal at `base` (the demo key), a position
+/// `iupd` with one payment option of `cents` for Mario Rossi, and returns its notice number.
+pub async fn publish_position(
+    client: &reqwest::Client,
+    base: &str,
+    iupd: &str,
+    cents: i64,
+) -> String {
+    let created = client
+        .post(format!(
+            "{base}/gpd/debt-positions-service/v1/organizations/00229080338/debtpositions?toPublish=true"
+        ))
+        .header("Ocp-Apim-Subscription-Key", "sportello-demo-key")
+        .json(&serde_json::json!({
+            "iupd": iupd, "type": "F", "fiscalCode": "RSSMRA80A01H501U",
+            "fullName": "Mario Rossi", "companyName": "Comune di Piacenza",
+            "switchToExpired": false,
+            "paymentOption": [{
+                "amount": cents, "description": format!("Posizione {iupd}"),
+                "isPartialPayment": false, "dueDate": "2030-12-31T23:59:59", "fee": 0,
+                "transfer": [{"idTransfer": "1", "amount": cents,
+                    "remittanceInformation": format!("Posizione {iupd}"),
+                    "category": "9/0101108TS/", "iban": "IT60X0542811101000000123456"}]
+            }]
+        }))
+        .send()
+        .await
+        .expect("the API answers");
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let created: serde_json::Value = created.json().await.unwrap();
+    created["paymentOption"][0]["nav"]
+        .as_str()
+        .expect("a notice number")
+        .to_owned()
+}

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{Field, FormPage, Layout, MessagePage, escape, render, safe_next, summary};
 use crate::accounts::{self, FieldErrors, Registered, RegistrationError, RegistrationForm};
+use crate::config::Mode;
 use crate::store::accounts::{AccountState, username_key};
 use crate::store::audit::AuditEvent;
 use crate::web::AppState;
@@ -241,7 +242,7 @@ async fn do_login(
                     Some(account.id),
                 ))
                 .await?;
-            view.error = "Il tuo account non è ancora attivo: per attivarlo apri il collegamento che ti abbiamo inviato per e-mail (controlla anche la cartella \"spam\"). Se non lo trovi o è scaduto, puoi riceverne uno nuovo.".into();
+            view.error = "Il tuo account non è ancora attivo: per attivarlo apri il collegamento che ti abbiamo inviato per e-mail (controlla anche la cartella «spam»). Se non lo trovi o è scaduto, puoi riceverne uno nuovo.".into();
             view.show_resend = true;
             Ok((StatusCode::FORBIDDEN, render(&view)).into_response())
         }
@@ -466,19 +467,27 @@ async fn register(
     match state.accounts().register(&form, &session.ip).await {
         Ok(Registered::Created { first_name }) => render(&MessagePage {
             l: Layout::new(&state, &session, "Registrazione completata"),
-            heading: "Il sistema visualizza le istruzioni per l'attivazione dell'account".into(),
+            heading: "Registrazione completata".into(),
             alert: "success",
             paragraphs: vec![
                 format!(
                     "Grazie, {first_name}: il tuo account è stato creato. Per attivare l'account, è necessario confermare l'indirizzo e-mail."
                 ),
                 format!(
-                    "Riceverai a breve un'e-mail contenente le istruzioni per confermare l'indirizzo. Se non dovessi ricevere l'e-mail di attivazione entro breve, ti preghiamo di controllare nella cartella \"spam\", o contattare l'amministratore scrivendo a {}.",
+                    "Riceverai a breve un'e-mail contenente le istruzioni per confermare l'indirizzo. Se non dovessi ricevere l'e-mail di attivazione entro breve, ti preghiamo di controllare nella cartella «spam», o contattare l'amministratore scrivendo a {}.",
                     state.config().ente.contact_email
                 ),
             ],
             extra: String::new(),
-            links: vec![("/login".into(), "Vai al login".into())],
+            links: if state.config().mode == Mode::Demo {
+                // The demo keeps mail in its own mailbox: say where the message is.
+                vec![
+                    ("/dev/mailbox".into(), "Apri la POSTA (DEMO)".into()),
+                    ("/login".into(), "Vai al login".into()),
+                ]
+            } else {
+                vec![("/login".into(), "Vai al login".into())]
+            },
         }),
         Err(RegistrationError::Invalid(errors)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -571,7 +580,7 @@ fn recovery_answer(state: &AppState, session: &Session, title: &str, text: Strin
         paragraphs: vec![
             text,
             format!(
-                "Se non ricevi nulla entro qualche minuto, controlla la cartella \"spam\" o scrivi a {}.",
+                "Se non ricevi nulla entro qualche minuto, controlla la cartella «spam» o scrivi a {}.",
                 state.config().ente.contact_email
             ),
         ],

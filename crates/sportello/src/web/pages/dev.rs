@@ -110,7 +110,7 @@ async fn manual(State(state): State<AppState>, session: Session) -> Response {
         alert: "",
         paragraphs: vec![
             "L'accesso alla piattaforma dei Pagamenti Elettronici PagoPA avviene tramite credenziali SPID oppure tramite registrazione.".into(),
-            "Registrazione: scegli REGISTRATI, compila i dati personali e i dati di accesso e conferma con REGISTRAMI. Riceverai un'e-mail con il collegamento per attivare l'account (controlla anche la cartella \"spam\").".into(),
+            "Registrazione: scegli REGISTRATI, compila i dati personali e i dati di accesso e conferma con REGISTRAMI. Riceverai un'e-mail con il collegamento per attivare l'account (controlla anche la cartella «spam»).".into(),
             "Accesso: scegli LOGIN e inserisci nome utente e password. Se li hai dimenticati usa «Username dimenticato?» o «Password dimenticata?».".into(),
             "Nella tua Sezione Privata trovi i Pagamenti OnLine: puoi pagare fino a cinque posizioni in una sola transazione, avviare un pagamento spontaneo (per esempio una multa o la retta dell'asilo nido), pagare un avviso intestato ad altri con il codice avviso e consultare lo storico dei pagamenti con le ricevute.".into(),
         ],

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::{error_page, to_login};
-use crate::pdf::{Fonts, NoticeDocument, PdfError, render_notice, render_receipts};
+use crate::pdf::{NoticeDocument, PdfError, render_notice, render_receipts};
 use crate::web::AppState;
 use crate::web::session::Session;
 
@@ -50,13 +50,13 @@ async fn receipts(
             return error_page(StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
-    let assets = state.config().assets_dir.clone();
+    let fonts = state.fonts();
     let name = match documents.as_slice() {
         [one] => format!("ricevuta-{}.pdf", one.notice_number.as_str()),
         _ => "ricevute.pdf".to_owned(),
     };
     let rendered = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, PdfError> {
-        render_receipts(&*Fonts::cached(&assets)?, &documents)
+        render_receipts(&fonts, &documents)
     })
     .await;
     pdf_or_error(rendered, &name)
@@ -122,9 +122,9 @@ async fn notice(
     let Ok(document) = NoticeDocument::from_position(state.ente(), &position) else {
         return error_page(StatusCode::NOT_FOUND);
     };
-    let assets = state.config().assets_dir.clone();
+    let fonts = state.fonts();
     let rendered = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, PdfError> {
-        render_notice(&*Fonts::cached(&assets)?, &document)
+        render_notice(&fonts, &document)
     })
     .await;
     pdf_or_error(rendered, &format!("avviso-{iuv}.pdf"))

@@ -11,6 +11,7 @@ use pagopa::{Cents, NoticeNumber};
 
 use super::{Layout, render, to_login, url_encode};
 use crate::clock::{Timestamp, parse_date};
+use crate::domain::payment_method;
 use crate::store::history::{Cursor, HistoryFilter, HistoryRow};
 use crate::web::AppState;
 use crate::web::session::Session;
@@ -472,13 +473,15 @@ async fn detail(State(state): State<AppState>, session: Session, Path(id): Path<
         (
             "Canale",
             d.channel_description
-                .clone()
-                .map(|c| format!("{c} ({})", d.id_channel))
+                .as_deref()
+                .map(|c| format!("{} ({})", payment_method::describe_channel(c), d.id_channel))
                 .unwrap_or(d.id_channel.clone()),
         ),
         (
             "Metodo di pagamento",
-            d.payment_method.clone().unwrap_or_else(|| "—".to_owned()),
+            d.payment_method
+                .as_deref()
+                .map_or_else(|| "—".to_owned(), payment_method::describe),
         ),
     ];
     render(&Detail {
@@ -488,9 +491,15 @@ async fn detail(State(state): State<AppState>, session: Session, Path(id): Path<
             .transfers
             .iter()
             .map(|(i, cents, cf, iban, remittance, category)| {
+                let ente = state.ente();
                 (
                     *i,
-                    cf.clone(),
+                    // The municipality by name; another beneficiary by its fiscal code.
+                    if *cf == ente.fiscal_code {
+                        format!("{} ({cf})", ente.name)
+                    } else {
+                        cf.clone()
+                    },
                     iban.clone().unwrap_or_else(|| "marca da bollo".to_owned()),
                     remittance.clone(),
                     category.clone(),

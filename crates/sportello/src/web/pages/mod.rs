@@ -11,7 +11,7 @@ pub mod saml;
 
 use askama::Template;
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 
@@ -38,7 +38,8 @@ pub struct Layout {
     pub csrf: String,
     /// Demo mode (shows the development mailbox link).
     pub demo: bool,
-    /// Seconds after which the page reloads itself (pages waiting for something), if any.
+    /// Pages waiting for something: every this many seconds a script (static/attesa.js) asks
+    /// the server again and reloads the page when its heading changes.
     pub refresh: Option<u32>,
 }
 
@@ -211,24 +212,45 @@ pub fn summary(errors: &FieldErrors) -> String {
     )
 }
 
-/// A bare error page (no layout: used when the state may be broken).
-pub fn error_page(status: StatusCode) -> Response {
-    let message = match status {
-        StatusCode::NOT_FOUND => "La pagina richiesta non esiste.",
-        StatusCode::PAYLOAD_TOO_LARGE => "I dati inviati sono troppo grandi.",
-        StatusCode::TOO_MANY_REQUESTS => "Troppe richieste: riprova tra qualche minuto.",
-        _ => "Si è verificato un errore imprevisto. Riprova tra qualche minuto.",
-    };
+/// A page without the state-dependent layout (used when the state may be broken): the portal's
+/// header band, a heading, one paragraph, and the way back home.
+fn bare_page(status: StatusCode, heading: &str, text: &str) -> Response {
     let html = format!(
-        "<!doctype html><html lang=\"it\"><head><meta charset=\"utf-8\"><title>Errore</title><link rel=\"stylesheet\" href=\"/static/bi/css/bootstrap-italia.min.css\"></head><body><main class=\"container my-5\"><h1 class=\"h2\">Errore</h1><p>{message}</p><p><a href=\"/\">Torna alla pagina iniziale</a></p></main></body></html>"
+        "<!doctype html><html lang=\"it\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{heading}</title><link rel=\"stylesheet\" href=\"/static/bi/css/bootstrap-italia.min.css\"><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><header class=\"it-header-wrapper\"><div class=\"it-header-center-wrapper\"><div class=\"container\"><div class=\"it-header-center-content-wrapper\"><div class=\"it-brand-wrapper\"><a href=\"/\"><div class=\"it-brand-text\"><div class=\"it-brand-title\">Piattaforma dei Pagamenti Elettronici PagoPA</div></div></a></div></div></div></div></header><main id=\"contenuto\" class=\"container my-5\"><h1 class=\"h2\">{heading}</h1><p>{text}</p><p><a href=\"/\">Torna alla pagina iniziale</a></p></main></body></html>"
     );
     (status, Html(html)).into_response()
 }
 
+/// The error page for `status`.
+pub fn error_page(status: StatusCode) -> Response {
+    let (heading, text) = match status {
+        StatusCode::NOT_FOUND => (
+            "Pagina non trovata",
+            "La pagina richiesta non esiste o non è più disponibile. Controlla l'indirizzo, oppure riparti dalla pagina iniziale.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "Dati troppo grandi",
+            "I dati inviati sono troppo grandi: riduci la dimensione e riprova.",
+        ),
+        StatusCode::TOO_MANY_REQUESTS => (
+            "Troppe richieste",
+            "Troppe richieste in poco tempo: riprova tra qualche minuto.",
+        ),
+        _ => (
+            "Servizio momentaneamente non disponibile",
+            "Si è verificato un errore imprevisto. Riprova tra qualche minuto; se il problema continua, scrivi all'assistenza.",
+        ),
+    };
+    bare_page(status, heading, text)
+}
+
 /// The answer to a form posted with a missing or wrong CSRF token.
 pub fn csrf_failure(_state: &AppState) -> Response {
-    let html = "<!doctype html><html lang=\"it\"><head><meta charset=\"utf-8\"><title>Sessione scaduta</title><link rel=\"stylesheet\" href=\"/static/bi/css/bootstrap-italia.min.css\"></head><body><main class=\"container my-5\"><h1 class=\"h2\">Sessione scaduta</h1><p>La sessione è scaduta o il modulo non è più valido. Torna alla pagina precedente, ricaricala e riprova.</p><p><a href=\"/\">Torna alla pagina iniziale</a></p></main></body></html>";
-    (StatusCode::FORBIDDEN, Html(html)).into_response()
+    bare_page(
+        StatusCode::FORBIDDEN,
+        "Sessione scaduta",
+        "La sessione è scaduta o il modulo non è più valido. Torna alla pagina precedente, ricaricala e riprova.",
+    )
 }
 
 /// Sends a visitor to the login page, remembering where they wanted to go.
@@ -257,29 +279,6 @@ pub fn safe_next(next: &str) -> &str {
     } else {
         "/area-privata"
     }
-}
-
-/// Security headers for every page.
-pub async fn security_headers(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let mut response = next.run(req).await;
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    response
 }
 
 /// The page routes (they all go through the session layer).

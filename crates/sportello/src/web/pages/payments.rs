@@ -462,7 +462,7 @@ async fn return_ok(
         heading: "Pagamento in attesa della ricevuta".into(),
         alert: "info",
         paragraphs: vec![
-            format!("Il pagamento di {total} è stato autorizzato su pagoPA. Siamo in attesa della ricevuta: questa pagina si aggiorna da sola ogni 3 secondi."),
+            format!("Il pagamento di {total} è stato autorizzato su pagoPA. Siamo in attesa della ricevuta: l'esito comparirà in questa pagina appena arriva (puoi anche usare «Aggiorna ora»)."),
             "Non ripetere il pagamento: le posizioni risultano pagate solo quando arriva la ricevuta.".into(),
         ],
         extra: checkout_items_html(&checkout),
