@@ -123,11 +123,40 @@ impl Store {
         account_id: i64,
         fiscal_code: &str,
     ) -> StoreResult<Option<Vec<ReceiptDocument>>> {
+        self.receipt_documents(ente, receipt_ids, Some((account_id, fiscal_code)))
+            .await
+    }
+
+    /// The successful receipts `receipt_ids` of the ente, ready to print, whoever they concern
+    /// (the back office, which checks its operator's scope before asking).
+    pub async fn receipts_for_office(
+        &self,
+        ente: &Ente,
+        receipt_ids: &[String],
+    ) -> StoreResult<Option<Vec<ReceiptDocument>>> {
+        self.receipt_documents(ente, receipt_ids, None).await
+    }
+
+    async fn receipt_documents(
+        &self,
+        ente: &Ente,
+        receipt_ids: &[String],
+        citizen: Option<(i64, &str)>,
+    ) -> StoreResult<Option<Vec<ReceiptDocument>>> {
         if receipt_ids.is_empty() || receipt_ids.len() > MAX_RECEIPTS_PER_PDF {
             return Ok(None);
         }
+        let (first, whose) = match citizen {
+            Some(_) => (
+                4,
+                "AND (upper(r.debtor_fiscal_code) = upper($2)
+                    OR upper(r.payer_fiscal_code) = upper($2)
+                    OR r.payer_account_id = $3)",
+            ),
+            None => (2, ""),
+        };
         let list = (0..receipt_ids.len())
-            .map(|i| format!("${}", i + 4))
+            .map(|i| format!("${}", i + first))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
@@ -140,17 +169,15 @@ impl Store {
              LEFT JOIN debt_positions p ON p.id = o.position_id
              LEFT JOIN services s ON s.id = p.service_id
              WHERE r.ente_id = $1 AND r.outcome = 'OK' AND r.receipt_id IN ({list})
-               AND (upper(r.debtor_fiscal_code) = upper($2)
-                    OR upper(r.payer_fiscal_code) = upper($2)
-                    OR r.payer_account_id = $3)"
+               {whose}"
         );
         let ec_fiscal_code = EcFiscalCode::parse(&ente.fiscal_code)
             .map_err(|e| sqlx::Error::Decode(format!("ente fiscal code: {e}").into()))?;
         let rows: Vec<(i64, ReceiptDocument)> = with_db!(self.db(), |pool| {
-            let mut q = sqlx::query(&sql)
-                .bind(ente.id)
-                .bind(fiscal_code)
-                .bind(account_id);
+            let mut q = sqlx::query(&sql).bind(ente.id);
+            if let Some((account_id, fiscal_code)) = citizen {
+                q = q.bind(fiscal_code).bind(account_id);
+            }
             for id in receipt_ids {
                 q = q.bind(id);
             }
