@@ -336,7 +336,7 @@ async fn history(
 }
 
 /// One CSV cell: quoted when needed, and defused when a spreadsheet would read it as a formula.
-fn cell(value: &str) -> String {
+pub(crate) fn cell(value: &str) -> String {
     let mut v = value.replace(['\r', '\n'], " ");
     if v.starts_with(['=', '+', '-', '@', '\t']) {
         v.insert(0, '\'');
