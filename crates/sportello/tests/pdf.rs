@@ -529,9 +529,7 @@ use sportello::domain::position::{
     Destination, NewPosition, OptionStatus, Origin, PaymentOption, PositionStatus, Transfer,
 };
 use sportello::store::Store;
-use sportello::store::accounts::{NewAccount, PersonalData};
 
-const PASSWORD: &str = "cavallo batteria graffetta";
 const KEY: &str = "sportello-demo-key";
 
 async fn spawn(db: TestDb) -> TestApp {
@@ -553,54 +551,8 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, i64, String) {
         "{first15}{}",
         PersonalFiscalCode::check_char_for(&first15).unwrap()
     );
-    let store = app.state.store();
-    let hash = sportello::auth::password::hash(PASSWORD.into())
-        .await
-        .unwrap();
-    let mut tx = store.db().begin().await.unwrap();
-    let id = Store::insert_account_in(
-        &mut tx,
-        &NewAccount {
-            username: format!("utente{n}"),
-            password_hash: hash,
-            fiscal_code: cf.clone(),
-            email: format!("utente{n}@example.it"),
-            personal: PersonalData {
-                first_name: "Luca".into(),
-                last_name: "Verdi".into(),
-                ..Default::default()
-            },
-        },
-    )
-    .await
-    .unwrap();
-    Store::activate_account_in(&mut tx, id).await.unwrap();
-    // Positions and receipts linked by fiscal code are shown only to a verified identity:
-    // an operator confirms this citizen's code, as SPID would.
-    Store::verify_identity_in(
-        &mut tx,
-        id,
-        &pagopa::FiscalCode::parse(&cf).unwrap(),
-        sportello::domain::identity::IdentitySource::Operator,
-        "operatore.test",
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    let client = browser();
-    let r = app
-        .submit(
-            &client,
-            "/login",
-            "/login",
-            &[
-                ("username", &format!("utente{n}")),
-                ("password", PASSWORD),
-                ("next", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
+    let (client, id) =
+        common::citizen(app, &format!("utente{n}"), &cf, ("Luca", "Verdi"), true).await;
     (client, id, cf)
 }
 

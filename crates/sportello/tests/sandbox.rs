@@ -13,10 +13,7 @@ use sportello::domain::position::{
     Debtor, Destination, NewPosition, OptionStatus, Origin, PaymentOption, PositionStatus,
     SubjectType, Transfer,
 };
-use sportello::store::Store;
-use sportello::store::accounts::{NewAccount, PersonalData};
 
-const PASSWORD: &str = "cavallo batteria graffetta";
 const OK_CARD: &str = "4242 4242 4242 4242";
 
 async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, String, String) {
@@ -26,54 +23,14 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, String, String) {
         PersonalFiscalCode::check_char_for(&first15).unwrap()
     );
     let email = format!("pagatore{n}@example.it");
-    let store = app.state.store();
-    let hash = sportello::auth::password::hash(PASSWORD.into())
-        .await
-        .unwrap();
-    let mut tx = store.db().begin().await.unwrap();
-    let id = Store::insert_account_in(
-        &mut tx,
-        &NewAccount {
-            username: format!("pagatore{n}"),
-            password_hash: hash,
-            fiscal_code: cf.clone(),
-            email: email.clone(),
-            personal: PersonalData {
-                first_name: "Giovanni".into(),
-                last_name: "Verdi".into(),
-                ..Default::default()
-            },
-        },
+    let (client, _) = common::citizen(
+        app,
+        &format!("pagatore{n}"),
+        &cf,
+        ("Giovanni", "Verdi"),
+        true,
     )
-    .await
-    .unwrap();
-    Store::activate_account_in(&mut tx, id).await.unwrap();
-    // Positions and receipts linked by fiscal code are shown only to a verified identity:
-    // an operator confirms this citizen's code, as SPID would.
-    Store::verify_identity_in(
-        &mut tx,
-        id,
-        &pagopa::FiscalCode::parse(&cf).unwrap(),
-        sportello::domain::identity::IdentitySource::Operator,
-        "operatore.test",
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    let client = browser();
-    let r = app
-        .submit(
-            &client,
-            "/login",
-            "/login",
-            &[
-                ("username", &format!("pagatore{n}")),
-                ("password", PASSWORD),
-                ("next", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
+    .await;
     (client, cf, email)
 }
 

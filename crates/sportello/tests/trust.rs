@@ -4,50 +4,16 @@
 
 mod common;
 
-use common::{TestApp, TestDb, browser, csrf_of};
-use pagopa::soap::{
-    EntityType, Outcome, PaGetPaymentReq, PaSendRtReq, QrCode, Receipt, Request, Response,
-    StationIds, Subject, Transfer, TransferDestination, Version, XsdDateTime,
-};
-use pagopa::{Cents, EcFiscalCode, FiscalCode, NoticeNumber};
-use sportello::domain::identity::IdentitySource;
-use sportello::store::Store;
-use sportello::store::accounts::{NewAccount, PersonalData};
-
-const EC: &str = "00229080338";
-const PASSWORD: &str = "cavallo batteria graffetta";
+use common::station::{activate, node_ok, receipt, send_rt, subject};
+use common::{TestApp, TestDb, csrf_of};
+use pagopa::NoticeNumber;
+use pagopa::soap::Version;
 /// The debtor of the municipality's positions in these scenarios (`common::publish_position`).
 const MARIO: &str = "RSSMRA80A01H501U";
 const LAURA: &str = "BNCLRA75D41G535B";
 const GIULIA: &str = "BNCGLI85M41G337L";
 
-macro_rules! both {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let app = super::TestApp::spawn(super::TestDb::sqlite()).await;
-                    super::$scenario(&app).await;
-                    app.stop().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    let app = super::TestApp::spawn(db).await;
-                    super::$scenario(&app).await;
-                    app.stop().await;
-                }
-            )*
-        }
-    };
-}
-
-both!(
+scenarios_on_both_databases!(
     minted_notice_numbers_cannot_be_guessed_from_one_another,
     lookups_by_notice_code_are_limited_per_account_and_per_address,
     a_notice_found_by_its_code_gives_no_pdf_and_no_unmasked_debtor,
@@ -59,59 +25,14 @@ both!(
     paid_for_you_mail_goes_only_to_an_address_the_municipality_recorded,
 );
 
-/// A password account claiming `fiscal_code`, confirmed, logged in on a fresh browser;
-/// `verified` has an operator confirm the code first (documents seen at the counter).
+/// A password account claiming `fiscal_code`, logged in; `verified`: an operator confirmed it.
 async fn citizen(
     app: &TestApp,
     username: &str,
     fiscal_code: &str,
     verified: bool,
 ) -> (reqwest::Client, i64) {
-    let store = app.state.store();
-    let hash = sportello::auth::password::hash(PASSWORD.into())
-        .await
-        .unwrap();
-    let mut tx = store.db().begin().await.unwrap();
-    let id = Store::insert_account_in(
-        &mut tx,
-        &NewAccount {
-            username: username.into(),
-            password_hash: hash,
-            fiscal_code: fiscal_code.into(),
-            email: format!("{username}@example.it"),
-            personal: PersonalData {
-                first_name: "Nome".into(),
-                last_name: "Cognome".into(),
-                ..Default::default()
-            },
-        },
-    )
-    .await
-    .unwrap();
-    Store::activate_account_in(&mut tx, id).await.unwrap();
-    if verified {
-        Store::verify_identity_in(
-            &mut tx,
-            id,
-            &FiscalCode::parse(fiscal_code).unwrap(),
-            IdentitySource::Operator,
-            "operatore.test",
-        )
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
-    let client = browser();
-    let r = app
-        .submit(
-            &client,
-            "/login",
-            "/login",
-            &[("username", username), ("password", PASSWORD), ("next", "")],
-        )
-        .await;
-    assert_eq!(r.status(), 303, "{username} logs in");
-    (client, id)
+    common::citizen(app, username, fiscal_code, ("Nome", "Cognome"), verified).await
 }
 
 /// A position of the municipality for Mario Rossi, through the debt-position API.
@@ -157,6 +78,26 @@ async fn pay(app: &TestApp, client: &reqwest::Client, options: &[String]) -> Str
     checkout_of(app, options[0].parse().unwrap()).await
 }
 
+/// "Pagamento per altri" for `nav`, then "Procedi al pagamento": the checkout id.
+async fn pay_for_others(app: &TestApp, client: &reqwest::Client, nav: &NoticeNumber) -> String {
+    add_for_others(app, client, nav).await;
+    let (_, cart) = app.page(client, "/pagamenti").await;
+    pay(app, client, &offered(&cart)).await
+}
+
+/// The receipt stored for `nav` (the first one).
+async fn stored_receipt(
+    app: &TestApp,
+    nav: &NoticeNumber,
+) -> sportello::store::station::StoredReceipt {
+    app.state
+        .store()
+        .receipts_for_notice(app.state.ente().id, nav.as_str())
+        .await
+        .unwrap()
+        .remove(0)
+}
+
 /// The id of the latest checkout holding `option_id`.
 async fn checkout_of(app: &TestApp, option_id: i64) -> String {
     sportello::with_db!(app.state.store().db(), |pool| {
@@ -168,119 +109,6 @@ async fn checkout_of(app: &TestApp, option_id: i64) -> String {
         .fetch_one(pool)
         .await
         .unwrap()
-    })
-}
-
-fn station_ids() -> StationIds {
-    StationIds {
-        id_pa: EC.into(),
-        id_broker_pa: EC.into(),
-        id_station: format!("{EC}_01"),
-    }
-}
-
-fn subject(cf: &str, name: &str, email: Option<&str>) -> Subject {
-    Subject {
-        entity_type: EntityType::F,
-        entity_value: cf.into(),
-        full_name: name.into(),
-        street_name: None,
-        civic_number: None,
-        postal_code: None,
-        city: None,
-        state_province_region: None,
-        country: None,
-        email: email.map(str::to_owned),
-    }
-}
-
-/// A receipt as the node sends it: `nav` paid in full by `payer`, with `note` as payment note.
-fn receipt(
-    nav: &NoticeNumber,
-    id: &str,
-    cents: i64,
-    debtor: Subject,
-    payer: Subject,
-    note: Option<&str>,
-) -> Receipt {
-    Receipt {
-        receipt_id: id.into(),
-        notice_number: nav.as_str().into(),
-        fiscal_code: EcFiscalCode::parse(EC).unwrap(),
-        outcome: Outcome::Ok,
-        creditor_reference_id: nav.iuv().as_str().into(),
-        payment_amount: Cents::new(cents),
-        description: "Pagamento".into(),
-        company_name: "Comune di Piacenza".into(),
-        office_name: None,
-        debtor,
-        transfers: vec![Transfer {
-            id_transfer: 1,
-            transfer_amount: Cents::new(cents),
-            fiscal_code_pa: EcFiscalCode::parse(EC).unwrap(),
-            company_name: None,
-            destination: TransferDestination::Iban(sportello::config::DEMO_IBAN.into()),
-            remittance_information: "quota".into(),
-            transfer_category: "9/0101108TS/".into(),
-            metadata: Vec::new(),
-        }],
-        id_psp: "BCITITMM".into(),
-        psp_fiscal_code: Some("00799960158".into()),
-        psp_partita_iva: Some("10810700152".into()),
-        psp_company_name: "Intesa Sanpaolo".into(),
-        id_channel: "00799960158_01".into(),
-        channel_description: "app".into(),
-        payer: Some(payer),
-        payment_method: Some("creditCard".into()),
-        payment_note: note.map(str::to_owned),
-        fee: Some(Cents::new(100)),
-        primary_ci_incurred_fee: None,
-        id_bundle: None,
-        id_ci_bundle: None,
-        payment_date_time: XsdDateTime::parse("2030-01-10T11:30:00"),
-        application_date: None,
-        transfer_date: None,
-        metadata: Vec::new(),
-        stand_in: Some(false),
-    }
-}
-
-/// Sends a request to the station as the node does; its answer must be OK.
-async fn node(app: &TestApp, request: Request) {
-    let res = app
-        .client
-        .post(format!("{}/pagopa/paForNode", app.base))
-        .header("content-type", "text/xml; charset=utf-8")
-        .header("SOAPAction", format!("\"{}\"", request.operation().name()))
-        .body(request.encode())
-        .send()
-        .await
-        .unwrap();
-    let body = res.text().await.unwrap();
-    let response = Response::decode(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    assert_eq!(response.outcome(), Outcome::Ok, "{body}");
-}
-
-fn send_rt(r: Receipt) -> Request {
-    Request::SendRt(PaSendRtReq {
-        version: Version::V2,
-        ids: station_ids(),
-        receipt: r,
-    })
-}
-
-fn activation(nav: &NoticeNumber, cents: i64, note: Option<&str>) -> Request {
-    Request::GetPayment(PaGetPaymentReq {
-        version: Version::V2,
-        ids: station_ids(),
-        qr_code: QrCode {
-            fiscal_code: EcFiscalCode::parse(EC).unwrap(),
-            notice_number: nav.as_str().into(),
-        },
-        amount: Some(Cents::new(cents)),
-        payment_note: note.map(str::to_owned),
-        transfer_type: None,
-        due_date: None,
     })
 }
 
@@ -437,16 +265,19 @@ async fn a_typed_fiscal_code_shows_nothing_linked_to_it(app: &TestApp) {
     let nav = for_mario(app, "TRUST-CLAIM", 2000).await;
     let paid = for_mario(app, "TRUST-CLAIM-PAID", 700).await;
     // Paid by Mario at a bank with the paper notice: no paying account.
-    node(
+    node_ok(
         app,
-        send_rt(receipt(
-            &paid,
-            "R-CLAIM",
-            700,
-            subject(MARIO, "Mario Rossi", None),
-            subject(MARIO, "Mario Rossi", None),
-            None,
-        )),
+        send_rt(
+            Version::V2,
+            receipt(
+                &paid,
+                "R-CLAIM",
+                700,
+                subject(MARIO, "Mario Rossi", None),
+                subject(MARIO, "Mario Rossi", None),
+                None,
+            ),
+        ),
     )
     .await;
     let pk = receipt_pk(app, "R-CLAIM").await;
@@ -483,29 +314,25 @@ async fn a_typed_fiscal_code_shows_nothing_linked_to_it(app: &TestApp) {
 async fn a_receipt_without_payment_note_does_not_join_a_strangers_checkout(app: &TestApp) {
     let nav = for_mario(app, "TRUST-LINK", 900).await;
     let (laura, laura_id) = citizen(app, "laura", LAURA, false).await;
-    add_for_others(app, &laura, &nav).await;
-    let (_, cart) = app.page(&laura, "/pagamenti").await;
-    let checkout = pay(app, &laura, &offered(&cart)).await;
+    let checkout = pay_for_others(app, &laura, &nav).await;
     // Laura leaves Checkout; Mario pays at a bank (an activation without note, then the receipt).
-    node(app, activation(&nav, 900, None)).await;
-    node(
+    node_ok(app, activate(Version::V2, &nav, Some(900), None)).await;
+    node_ok(
         app,
-        send_rt(receipt(
-            &nav,
-            "R-LINK",
-            900,
-            subject(MARIO, "Mario Rossi", None),
-            subject(MARIO, "Mario Rossi", None),
-            None,
-        )),
+        send_rt(
+            Version::V2,
+            receipt(
+                &nav,
+                "R-LINK",
+                900,
+                subject(MARIO, "Mario Rossi", None),
+                subject(MARIO, "Mario Rossi", None),
+                None,
+            ),
+        ),
     )
     .await;
-    let stored = &app
-        .state
-        .store()
-        .receipts_for_notice(app.state.ente().id, nav.as_str())
-        .await
-        .unwrap()[0];
+    let stored = stored_receipt(app, &nav).await;
     assert_eq!(stored.checkout_id, None, "not Laura's checkout {checkout}");
     assert_ne!(stored.payer_account_id, Some(laura_id));
     assert!(history(app, &laura).await.is_empty());
@@ -515,28 +342,28 @@ async fn a_receipt_without_payment_note_does_not_join_a_strangers_checkout(app: 
     // A matching activation still links a receipt that lacks the note (a V1 receipt has none:
     // the cart id comes with the activation).
     let other = for_mario(app, "TRUST-LINK-2", 800).await;
-    add_for_others(app, &laura, &other).await;
-    let (_, cart) = app.page(&laura, "/pagamenti").await;
-    let checkout = pay(app, &laura, &offered(&cart)).await;
-    node(app, activation(&other, 800, Some(&checkout))).await;
-    node(
+    let checkout = pay_for_others(app, &laura, &other).await;
+    node_ok(
         app,
-        send_rt(receipt(
-            &other,
-            "R-LINK-2",
-            800,
-            subject(MARIO, "Mario Rossi", None),
-            subject(LAURA, "Laura Bianchi", None),
-            None,
-        )),
+        activate(Version::V2, &other, Some(800), Some(&checkout)),
     )
     .await;
-    let stored = &app
-        .state
-        .store()
-        .receipts_for_notice(app.state.ente().id, other.as_str())
-        .await
-        .unwrap()[0];
+    node_ok(
+        app,
+        send_rt(
+            Version::V2,
+            receipt(
+                &other,
+                "R-LINK-2",
+                800,
+                subject(MARIO, "Mario Rossi", None),
+                subject(LAURA, "Laura Bianchi", None),
+                None,
+            ),
+        ),
+    )
+    .await;
+    let stored = stored_receipt(app, &other).await;
     assert_eq!(stored.checkout_id.as_deref(), Some(checkout.as_str()));
     assert_eq!(stored.payer_account_id, Some(laura_id));
     assert_eq!(history(app, &laura).await.len(), 1);
@@ -548,9 +375,7 @@ async fn a_receipt_without_payment_note_does_not_join_a_strangers_checkout(app: 
 async fn receipts_follow_one_rule_in_list_detail_csv_and_pdf(app: &TestApp) {
     let nav = for_mario(app, "TRUST-RCPT", 1200).await;
     let (laura, _) = citizen(app, "laura", LAURA, false).await;
-    add_for_others(app, &laura, &nav).await;
-    let (_, cart) = app.page(&laura, "/pagamenti").await;
-    let checkout = pay(app, &laura, &offered(&cart)).await;
+    let checkout = pay_for_others(app, &laura, &nav).await;
     let paid_by_laura = receipt(
         &nav,
         "R-FOR-MARIO",
@@ -559,13 +384,13 @@ async fn receipts_follow_one_rule_in_list_detail_csv_and_pdf(app: &TestApp) {
         subject(LAURA, "Laura Bianchi", None),
         Some(&checkout),
     );
-    node(app, send_rt(paid_by_laura.clone())).await;
+    node_ok(app, send_rt(Version::V2, paid_by_laura.clone())).await;
     // The same notice paid again at a bank: stored, flagged for refund.
     let mut again = paid_by_laura;
     again.receipt_id = "R-AGAIN".into();
     again.payment_note = None;
     again.payer = Some(subject(MARIO, "Mario Rossi", None));
-    node(app, send_rt(again)).await;
+    node_ok(app, send_rt(Version::V2, again)).await;
     let (paid_pk, refund_pk) = (
         receipt_pk(app, "R-FOR-MARIO").await,
         receipt_pk(app, "R-AGAIN").await,
@@ -646,9 +471,7 @@ async fn a_spontaneous_payment_naming_someone_else_stays_with_its_creator(app: &
 async fn a_strangers_checkout_does_not_hide_my_notice(app: &TestApp) {
     let nav = for_mario(app, "TRUST-HOLD", 1100).await;
     let (laura, _) = citizen(app, "laura", LAURA, false).await;
-    add_for_others(app, &laura, &nav).await;
-    let (_, cart) = app.page(&laura, "/pagamenti").await;
-    let checkout = pay(app, &laura, &offered(&cart)).await;
+    let checkout = pay_for_others(app, &laura, &nav).await;
     let (status, _) = app
         .page(&laura, &format!("/pagamenti/esito/{checkout}/ok"))
         .await;
@@ -667,16 +490,19 @@ async fn a_strangers_checkout_does_not_hide_my_notice(app: &TestApp) {
 async fn paid_for_you_mail_goes_only_to_an_address_the_municipality_recorded(app: &TestApp) {
     let (stranger, _) = citizen(app, "estraneo", LAURA, false).await;
     let nav = traffic_fine(app, &stranger, ("Rossi Mario", MARIO), "spia@example.it").await;
-    node(
+    node_ok(
         app,
-        send_rt(receipt(
-            &nav,
-            "R-MAIL",
-            4100,
-            subject(MARIO, "Rossi Mario", Some("spia@example.it")),
-            subject(GIULIA, "Giulia Bianchi", Some("giulia@example.it")),
-            None,
-        )),
+        send_rt(
+            Version::V2,
+            receipt(
+                &nav,
+                "R-MAIL",
+                4100,
+                subject(MARIO, "Rossi Mario", Some("spia@example.it")),
+                subject(GIULIA, "Giulia Bianchi", Some("giulia@example.it")),
+                None,
+            ),
+        ),
     )
     .await;
     let to_typed = app
@@ -704,60 +530,7 @@ async fn paid_for_you_mail_goes_only_to_an_address_the_municipality_recorded(app
 async fn a_spid_verified_account_sees_its_positions_and_a_typed_code_does_not() {
     let app = TestApp::spawn(TestDb::sqlite()).await;
     let nav = for_mario(&app, "TRUST-SPID", 3000).await;
-    let sandbox = app.sandbox.clone().expect("the demo runs the sandbox");
-    let spid = browser();
-    let r = spid
-        .get(format!(
-            "{}/spid/login?idp={}",
-            app.base,
-            spid::binding::form_encode(&format!("{sandbox}/idp"))
-        ))
-        .send()
-        .await
-        .unwrap();
-    let to_idp = r.headers()["location"].to_str().unwrap().to_owned();
-    let html = spid
-        .get(&to_idp)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = hidden(&html, "richiesta").expect("the IdP's login page");
-    let html = spid
-        .post(format!("{sandbox}/idp/sso/accedi"))
-        .form(&[
-            ("richiesta", token.as_str()),
-            ("identita", MARIO),
-            ("esito", "ok"),
-            ("azione", "entra"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let acs = html
-        .split("action=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
-    let r = spid
-        .post(&acs)
-        .form(&[
-            ("SAMLResponse", hidden(&html, "SAMLResponse").unwrap()),
-            (
-                "RelayState",
-                hidden(&html, "RelayState").unwrap_or_default(),
-            ),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.headers()["location"], "/area-privata");
+    let spid = common::spid::logged_in(&app, MARIO).await;
     let (_, cart) = app.page(&spid, "/pagamenti").await;
     assert!(cart.contains(&nav.grouped()), "{cart}");
     assert_eq!(offered(&cart).len(), 1);
@@ -767,16 +540,4 @@ async fn a_spid_verified_account_sees_its_positions_and_a_typed_code_does_not() 
     assert!(!cart.contains(&nav.grouped()), "{cart}");
     assert!(cart.contains("Carrello vuoto."));
     app.stop().await;
-}
-
-/// The value of a hidden field in an HTML page.
-fn hidden(html: &str, name: &str) -> Option<String> {
-    let needle = format!("name=\"{name}\" value=\"");
-    let at = html.find(&needle)?;
-    let rest = &html[at + needle.len()..];
-    Some(
-        rest[..rest.find('"')?]
-            .replace("&quot;", "\"")
-            .replace("&amp;", "&"),
-    )
 }
