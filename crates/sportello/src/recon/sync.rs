@@ -343,7 +343,14 @@ async fn recover(
                 continue;
             }
         };
-        let disposition = station.record_recovered(&soap, &raw).await?;
+        let disposition = match station.record_recovered(&soap, &raw).await {
+            Ok(d) => d,
+            Err(StoreError::Conflict(why)) => {
+                store.recovery_postponed(due.anomaly_pk, None, &why).await?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         tracing::info!(iuv = %due.key.iuv, iur = %due.key.iur, ?disposition, "receipt recovered from pagoPA");
         let candidates = store
             .receipt_candidates(ente.id, &[due.key.iur.as_str()])
@@ -372,4 +379,27 @@ async fn recover(
         }
     }
     Ok(recovered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_backs_off_then_gives_up() {
+        assert_eq!(backoff(0), Some(time::Duration::minutes(15)));
+        assert_eq!(backoff(1), Some(time::Duration::minutes(30)));
+        assert_eq!(backoff(6), Some(time::Duration::hours(16)));
+        assert_eq!(backoff(7), Some(time::Duration::days(1)), "at most a day");
+        assert_eq!(backoff(9), Some(time::Duration::days(1)));
+        assert_eq!(backoff(10), None, "then a person looks at it");
+    }
+
+    #[test]
+    fn publication_times_are_read_with_or_without_a_zone() {
+        assert!(instant("2026-11-30T10:15:00.123456Z").is_some());
+        assert!(instant("2026-11-30T10:15:00+01:00").is_some());
+        assert!(instant("2026-11-30T10:15:00").is_some());
+        assert!(instant("ieri").is_none());
+    }
 }
