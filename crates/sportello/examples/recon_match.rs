@@ -183,15 +183,7 @@ async fn in_database(n: usize, url: &str) -> anyhow::Result<()> {
             l
         })
         .collect();
-    let findings: Vec<NewFinding> = outcome
-        .findings
-        .iter()
-        .map(|f| NewFinding {
-            kind: f.kind,
-            line: f.line,
-            detail: f.detail.clone(),
-        })
-        .collect();
+    let findings: Vec<NewFinding> = outcome.findings.iter().map(NewFinding::from).collect();
     let t = Instant::now();
     store
         .store_flow(

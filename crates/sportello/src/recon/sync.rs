@@ -209,15 +209,7 @@ async fn load_flow(
             receipt_pk: *link,
         })
         .collect();
-    let findings: Vec<NewFinding> = outcome
-        .findings
-        .iter()
-        .map(|f| NewFinding {
-            kind: f.kind,
-            line: f.line,
-            detail: f.detail.clone(),
-        })
-        .collect();
+    let findings: Vec<NewFinding> = outcome.findings.iter().map(NewFinding::from).collect();
     let flow = NewFlow {
         fdr: r.fdr.clone(),
         psp_id: r.psp_id.clone(),

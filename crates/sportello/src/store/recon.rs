@@ -66,6 +66,16 @@ pub struct NewFinding {
     pub detail: String,
 }
 
+impl From<&crate::recon::matching::Finding> for NewFinding {
+    fn from(f: &crate::recon::matching::Finding) -> Self {
+        NewFinding {
+            kind: f.kind,
+            line: f.line,
+            detail: f.detail.clone(),
+        }
+    }
+}
+
 /// A recoverable anomaly whose turn has come.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueRecovery {
