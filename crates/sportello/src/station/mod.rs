@@ -456,7 +456,7 @@ impl<'a> Station<'a> {
         }
         let row = self.receipt_row(rc, raw);
         let disposition = self
-            .store_receipt(row, rc)
+            .store_receipt(row, rc, false)
             .await
             .map_err(|e| self.system_error(&e))?;
         tracing::info!(receipt_id = %rc.receipt_id, notice = %rc.notice_number, ?disposition, "receipt");
@@ -524,10 +524,32 @@ impl<'a> Station<'a> {
         }
     }
 
+    /// A receipt fetched from pagoPA's receipts API because the node never delivered it (a
+    /// stand-in, a lost `paSendRT`): stored and applied exactly as `paSendRT` would, marked
+    /// recovered. The same receiptId again changes nothing.
+    pub async fn record_recovered(
+        &self,
+        rc: &Receipt,
+        raw: &str,
+    ) -> Result<ReceiptDisposition, StoreError> {
+        if rc.fiscal_code.as_str() != self.ente.fiscal_code
+            || rc.receipt_id.trim().is_empty()
+            || !rc.payment_amount.is_positive()
+        {
+            return Err(StoreError::Conflict(format!(
+                "ricevuta recuperata {} non valida per questo ente",
+                rc.receipt_id
+            )));
+        }
+        let row = self.receipt_row(rc, raw);
+        self.store_receipt(row, rc, true).await
+    }
+
     async fn store_receipt(
         &self,
         mut row: StationReceipt,
         rc: &Receipt,
+        recovered: bool,
     ) -> Result<ReceiptDisposition, StoreError> {
         let ente_id = self.ente.id;
         let mut tx = self.store.db().begin().await?;
@@ -553,6 +575,7 @@ impl<'a> Station<'a> {
             row.payer_account_id = c.account_id;
         }
         match Store::insert_station_receipt_in(&mut tx, ente_id, &row).await {
+            Ok(pk) if recovered => Store::mark_receipt_recovered_in(&mut tx, pk).await?,
             Ok(_) => {}
             // The same receipt delivered twice at once: the other delivery stored it.
             Err(StoreError::Conflict(_)) => {
