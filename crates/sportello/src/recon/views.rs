@@ -164,7 +164,7 @@ pub async fn resolve_anomaly(
     note: &str,
 ) -> StoreResult<bool> {
     store
-        .resolve_anomaly(ente_id, anomaly_id, note.trim())
+        .resolve_recon_anomaly(ente_id, anomaly_id, note.trim())
         .await
 }
 

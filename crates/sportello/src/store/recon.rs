@@ -816,7 +816,7 @@ impl Store {
     }
 
     /// Closes an anomaly by hand, with the operator's note. False when it was not open.
-    pub async fn resolve_anomaly(
+    pub async fn resolve_recon_anomaly(
         &self,
         ente_id: i64,
         anomaly_pk: i64,
