@@ -522,6 +522,8 @@ async fn paid_for_you_mail_goes_only_to_an_address_the_municipality_recorded(app
         1,
         "the payer is told"
     );
+    // Paid at a PSP, the payment of a portal position is in its creator's history.
+    assert_eq!(history(app, &stranger).await.len(), 1);
 }
 
 /// A SPID login proves the fiscal code: that account sees the positions addressed to it; a

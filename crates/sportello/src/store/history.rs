@@ -230,12 +230,13 @@ impl Store {
             Cursor::After(t, i) | Cursor::Before(t, i) => (Some(t), Some(i)),
             _ => (None, None),
         };
-        let half = |who: &str| {
+        let part = |ente: &str, who: &str| {
             format!(
-                "SELECT {ROW} {FROM} WHERE r.ente_id = $1 AND {who} AND {FILTERS} AND ($11 IS NULL OR {key})
+                "SELECT {ROW} {FROM} WHERE {ente} AND {who} AND {FILTERS} AND ($11 IS NULL OR {key})
                  ORDER BY r.payment_date_time {order}, r.id {order} LIMIT $13"
             )
         };
+        let half = |who: &str| part("r.ente_id = $1", who);
         let sql = format!(
             // Each part is a subquery of its own: SQLite does not accept parenthesised members
             // of a compound SELECT, and both databases accept this form.
@@ -247,8 +248,14 @@ impl Store {
             debtor = half(
                 "r.payer_account_id IS NULL AND r.debtor_fiscal_code = $3 AND (p.origin IS NULL OR p.origin <> 'portal')"
             ),
-            created = half(
-                "r.payer_account_id IS NULL AND p.created_by_account_id = $2 AND p.origin = 'portal'"
+            // Read through the viewer's own positions (index on their creator). The unary plus
+            // keeps SQLite from walking every receipt of the ente, or every one not paid on the
+            // portal, through the index on ente or on payer (1.6 s a page at a million rows).
+            created = part(
+                "+r.ente_id = $1",
+                "+r.payer_account_id IS NULL AND r.payment_option_id IN (
+                    SELECT o2.id FROM debt_positions p2 JOIN payment_options o2 ON o2.position_id = p2.id
+                    WHERE p2.created_by_account_id = $2 AND p2.origin = 'portal')"
             ),
         );
         let fetch = size + 1;
