@@ -45,18 +45,24 @@ impl App {
                 tracing::info!(dir = %dir.display(), "Bootstrap Italia assets read from assets_dir")
             }
         }
-        let store = Store::open(&config.database_url).await.map_err(|e| {
-            anyhow::anyhow!(
-                "cannot open the database {}: {e}",
-                redact(&config.database_url)
-            )
-        })?;
+        let store = Store::open(config.database_url.expose())
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot open the database {}: {e}", config.database_url)
+            })?;
         let ente = store.upsert_ente(&config.ente).await?;
         store.sync_services(ente.id, &config.catalog).await?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let addr = listener.local_addr()?;
+        if config.mode == Mode::Demo && !addr.ip().is_loopback() {
+            // Allowed only by demo.allow_non_loopback: say it where nobody can miss it.
+            tracing::warn!(
+                %addr,
+                "DEMO MODE ON A NON-LOOPBACK ADDRESS: the station is open to anyone, the development API key is accepted and the mailbox page shows every e-mail. Never use the demo with real data."
+            );
+        }
         if config.public_url_is_derived {
             // Port 0 (tests) or 0.0.0.0: links must name the address actually bound.
             let host = if addr.ip().is_unspecified() {
@@ -94,7 +100,7 @@ impl App {
         if config.mode == Mode::Demo {
             tracing::info!(
                 ente = %ente.name,
-                database = %redact(&config.database_url),
+                database = %config.database_url,
                 "demo mode"
             );
         }
@@ -113,7 +119,7 @@ impl App {
             }
         }
         let delivery = match &config.smtp_url {
-            Some(url) => Delivery::smtp(url, &config.mail_from)?,
+            Some(url) => Delivery::smtp(url.expose(), &config.mail_from)?,
             None => {
                 tracing::info!(
                     "no SMTP server configured: mail is kept in the development mailbox at /dev/mailbox"
@@ -248,10 +254,17 @@ pub fn sandbox_config(
             id_broker_pa: config.ente.id_broker_pa.clone(),
             id_station: config.ente.id_station.clone(),
             url: station_url.to_owned(),
-            key: config.station.api_key.clone(),
+            key: config
+                .station
+                .api_key
+                .as_ref()
+                .map(|k| k.expose().to_owned()),
         }],
     );
-    c.checkout_api_key = config.checkout_api_key.clone();
+    c.checkout_api_key = config
+        .checkout_api_key
+        .as_ref()
+        .map(|k| k.expose().to_owned());
     c.retry_schedule = config
         .sandbox_retry_ms
         .iter()
@@ -259,31 +272,4 @@ pub fn sandbox_config(
         .collect();
     c.receipt_delay = Duration::from_millis(config.sandbox_receipt_delay_ms);
     c
-}
-
-/// A database URL with its password hidden, for logs.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let creds = &url[scheme + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_are_hidden() {
-        assert_eq!(
-            super::redact("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
-        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(super::redact("sqlite://data/x.db"), "sqlite://data/x.db");
-    }
 }

@@ -131,8 +131,8 @@ pub struct Config {
     pub public_url: String,
     /// Whether `public_url` was derived from `listen` (then the bound address replaces it).
     pub public_url_is_derived: bool,
-    /// `sqlite://…` or `postgres://…`.
-    pub database_url: String,
+    /// `sqlite://…` or `postgres://…` (its password hidden when printed).
+    pub database_url: SecretUrl,
     /// Directory for the demo database and other local files.
     pub data_dir: PathBuf,
     /// Log format.
@@ -144,7 +144,7 @@ pub struct Config {
     /// The municipality.
     pub ente: EnteConfig,
     /// SMTP server (`smtp://host:port`, `smtps://user:pass@host`), or None for the demo mailbox.
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<SecretUrl>,
     /// The From address of outgoing mail.
     pub mail_from: String,
     /// How often the outbox worker looks for due messages, in milliseconds.
@@ -176,7 +176,7 @@ pub struct Config {
     /// pagoPA Checkout's EC API base (`…/checkout/ec/v1`). None: the sandbox's, when it runs.
     pub checkout_url: Option<String>,
     /// The key sent to Checkout in `Ocp-Apim-Subscription-Key`.
-    pub checkout_api_key: Option<String>,
+    pub checkout_api_key: Option<Secret>,
     /// The origin of the Checkout pages citizens are sent to (the `Location` of `POST /carts`),
     /// which the pages' Content-Security-Policy lets forms reach. None: derived from
     /// `checkout_url` (see [`crate::checkout::page_origin_for_api`]).
@@ -197,6 +197,14 @@ pub struct Config {
     pub station: StationConfig,
     /// Reconciliation: the FdR and receipts APIs, and when missing steps become anomalies.
     pub recon: crate::recon::ReconConfig,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (see [`crate::web::client`]); empty:
+    /// the TCP peer is the client.
+    pub trusted_proxies: Vec<IpNetwork>,
+    /// Days the event log keeps exchanges with pagoPA before the jobs delete them.
+    pub event_log_retention_days: i64,
+    /// The demo may listen on an address other than loopback (it has an open station, a
+    /// development API key and a mailbox page anyone can read).
+    pub demo_allow_non_loopback: bool,
 }
 
 /// SPID and CIE: the service provider's identity and keys, and the identity providers it trusts.
@@ -240,7 +248,7 @@ pub struct StationConfig {
     /// Largest request body accepted, in bytes; larger ones get `PAA_SINTASSI_XSD`.
     pub max_body_bytes: usize,
     /// When set, requests must carry it in [`STATION_KEY_HEADER`].
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// When not empty, only these addresses (or networks) may call.
     pub allowed_ips: Vec<IpNetwork>,
 }
@@ -341,6 +349,86 @@ impl ApiKeys {
 impl fmt::Debug for ApiKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ApiKeys({} configured, hidden)", self.0.len())
+    }
+}
+
+/// A secret setting (a key, a password): its `Debug` and `Display` print `[redatto]`, so that
+/// `sportello check-config` and the logs never show it; [`Secret::expose`] gives the value to
+/// the code that must use it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redatto]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redatto]")
+    }
+}
+
+/// A URL that may carry a password (`postgres://user:pass@host/db`, `smtps://user:pass@host`):
+/// `Debug` and `Display` show it with the password replaced by `[redatto]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// Wraps a URL.
+    pub fn new(value: impl Into<String>) -> SecretUrl {
+        SecretUrl(value.into())
+    }
+
+    /// The URL, password included, for the one place that connects with it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its password hidden.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// `scheme://user:password@rest` → `scheme://user:[redatto]@rest`; anything else unchanged.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => {
+                    format!("{}{user}:[redatto]{}", &url[..scheme + 3], &url[at..])
+                }
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -613,6 +701,19 @@ const SETTINGS: &[Setting] = &[
         key: "fdr.timeout_seconds",
         default: Some("30"),
     },
+    // Comma-separated addresses or CIDR networks. None: X-Forwarded-For is never read.
+    Setting {
+        key: "trusted_proxies",
+        default: None,
+    },
+    Setting {
+        key: "event_log.retention_days",
+        default: Some("365"),
+    },
+    Setting {
+        key: "demo.allow_non_loopback",
+        default: Some("false"),
+    },
 ];
 
 /// Raw values with their provenance, before typing.
@@ -733,8 +834,10 @@ impl Config {
             None => format!("http://{listen}"),
         };
         let database_url = match raw.get("database_url") {
-            Some((value, source)) => parse_database_url(value)
-                .map_err(|reason| invalid("database_url", value, source, reason))?,
+            Some((value, source)) => SecretUrl::new(
+                parse_database_url(value)
+                    .map_err(|reason| invalid("database_url", value, source, reason))?,
+            ),
             None => {
                 if mode == Mode::Production {
                     return Err(invalid(
@@ -744,7 +847,7 @@ impl Config {
                         "a production deployment must name its database (SPORTELLO_DATABASE_URL)",
                     ));
                 }
-                format!("sqlite://{}/sportello.db", data_dir.display())
+                SecretUrl::new(format!("sqlite://{}/sportello.db", data_dir.display()))
             }
         };
         let log_format = raw.parse("log.format", |v| match v.trim() {
@@ -822,11 +925,11 @@ impl Config {
             Some((v, source)) if !v.trim().is_empty() => {
                 let v = v.trim();
                 if v.starts_with("smtp://") || v.starts_with("smtps://") {
-                    Some(v.to_owned())
+                    Some(SecretUrl::new(v))
                 } else {
                     return Err(invalid(
                         "smtp_url",
-                        v,
+                        &redact_url(v),
                         source,
                         "expected smtp://host:port or smtps://host",
                     ));
@@ -921,7 +1024,8 @@ impl Config {
         let checkout_api_key = raw
             .get("checkout.api_key")
             .map(|(v, _)| v.trim().to_owned())
-            .filter(|v| !v.is_empty());
+            .filter(|v| !v.is_empty())
+            .map(Secret::new);
         let sandbox_enabled = match raw.get("sandbox.enabled") {
             None => mode == Mode::Demo,
             Some((v, source)) => match v.trim() {
@@ -980,21 +1084,55 @@ impl Config {
                             "the key must be at least 16 printable characters without spaces",
                         ));
                     } else {
-                        Some(v.to_owned())
+                        Some(Secret::new(v))
                     }
                 }
             },
-            allowed_ips: match raw.get("station.allowed_ips") {
-                None => Vec::new(),
-                Some((v, source)) => v
-                    .split(',')
-                    .filter(|part| !part.trim().is_empty())
-                    .map(IpNetwork::parse)
-                    .collect::<Result<_, _>>()
-                    .map_err(|reason| invalid("station.allowed_ips", v, source, reason))?,
-            },
+            allowed_ips: networks(raw, "station.allowed_ips")?,
         };
         let recon = recon_settings(raw, mode, sandbox_enabled, sandbox_listen)?;
+        if mode == Mode::Production && station.api_key.is_none() && station.allowed_ips.is_empty() {
+            // Open, the station lets anyone mark positions paid (paSendRT) and read debtors'
+            // personal data (paGetPayment).
+            return Err(invalid(
+                "station.api_key",
+                "",
+                &Source::Default,
+                "a production station must be restricted: set station.api_key (SPORTELLO_STATION_API_KEY) or station.allowed_ips (SPORTELLO_STATION_ALLOWED_IPS), or both",
+            ));
+        }
+        if mode == Mode::Production && !public_url.starts_with("https://") {
+            let (value, source) = raw
+                .get("public_url")
+                .unwrap_or((public_url.as_str(), &Source::Default));
+            return Err(invalid(
+                "public_url",
+                value,
+                source,
+                "a production deployment is reached over https: set public_url (SPORTELLO_PUBLIC_URL) to its https:// address",
+            ));
+        }
+        let demo_allow_non_loopback = raw.parse("demo.allow_non_loopback", parse_bool)?;
+        if mode == Mode::Demo && !demo_allow_non_loopback {
+            for key in ["listen", "sandbox.listen"] {
+                let (value, source) = raw.required(key);
+                let addr = if key == "listen" {
+                    listen
+                } else {
+                    sandbox_listen
+                };
+                if !addr.ip().is_loopback() {
+                    return Err(invalid(
+                        key,
+                        value,
+                        source,
+                        "the demo listens only on a loopback address (127.0.0.1, ::1): it has an open station, a development API key and a mailbox anyone could read. Set demo.allow_non_loopback = true (SPORTELLO_DEMO_ALLOW_NON_LOOPBACK) to expose it anyway",
+                    ));
+                }
+            }
+        }
+        let trusted_proxies = networks(raw, "trusted_proxies")?;
+        let event_log_retention_days = positive("event_log.retention_days", 36_500)?;
         Ok(Config {
             recon,
             checkout_url,
@@ -1047,6 +1185,9 @@ impl Config {
             jobs_interval_seconds,
             import_max_upload_bytes,
             station,
+            trusted_proxies,
+            event_log_retention_days,
+            demo_allow_non_loopback,
         })
     }
 
@@ -1256,6 +1397,27 @@ fn spid_settings(raw: &RawValues, mode: Mode) -> Result<SpidConfig, ConfigError>
     Ok(config)
 }
 
+/// A comma-separated list of addresses or CIDR networks (empty when unset).
+fn networks(raw: &RawValues, key: &'static str) -> Result<Vec<IpNetwork>, ConfigError> {
+    match raw.get(key) {
+        None => Ok(Vec::new()),
+        Some((v, source)) => v
+            .split(',')
+            .filter(|part| !part.trim().is_empty())
+            .map(IpNetwork::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|reason| invalid(key, v, source, reason)),
+    }
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
 /// A minimal structural check; real confirmation happens by sending mail.
 pub fn looks_like_email(v: &str) -> bool {
     let Some((local, domain)) = v.split_once('@') else {
@@ -1369,7 +1531,7 @@ mod tests {
         assert_eq!(config.mode, Mode::Demo);
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.public_url, "http://127.0.0.1:8080");
-        assert_eq!(config.database_url, "sqlite://data/sportello.db");
+        assert_eq!(config.database_url.expose(), "sqlite://data/sportello.db");
         assert_eq!(config.ente.fiscal_code.as_str(), "00229080338");
         assert_eq!(config.ente.id_station, "00229080338_01");
         assert_eq!(config.ente.segregation_code.to_string(), "01");
@@ -1476,6 +1638,8 @@ mod tests {
                 ("SPORTELLO_MODE", "production"),
                 ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
                 ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
+                ("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it"),
+                ("SPORTELLO_STATION_ALLOWED_IPS", "10.0.0.0/8"),
             ]),
         )
         .unwrap();
@@ -1531,7 +1695,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            config.station.api_key.as_deref(),
+            config.station.api_key.as_ref().map(Secret::expose),
             Some("0123456789abcdef0123")
         );
         assert_eq!(config.station.max_body_bytes, 65536);
@@ -1582,6 +1746,8 @@ mod tests {
                     "https://api.platform.pagopa.it/checkout/ec/v1/",
                 ),
                 ("SPORTELLO_CHECKOUT_API_KEY", "k"),
+                ("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it"),
+                ("SPORTELLO_STATION_API_KEY", "0123456789abcdef0123"),
             ]),
         )
         .unwrap();
@@ -1590,7 +1756,10 @@ mod tests {
             production.checkout_url.as_deref(),
             Some("https://api.platform.pagopa.it/checkout/ec/v1")
         );
-        assert_eq!(production.checkout_api_key.as_deref(), Some("k"));
+        assert_eq!(
+            production.checkout_api_key.as_ref().map(Secret::expose),
+            Some("k")
+        );
         for (var, value) in [
             ("SPORTELLO_CHECKOUT_URL", "ftp://x"),
             ("SPORTELLO_SANDBOX_ENABLED", "yes"),
@@ -1703,6 +1872,8 @@ mod tests {
             ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
             ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
             ("SPORTELLO_SPID_IDP_METADATA", "/etc/sportello/spid"),
+            ("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it"),
+            ("SPORTELLO_STATION_API_KEY", "0123456789abcdef0123"),
         ];
         let err = Config::load(Some(Path::new("/dev/null")), env(&production))
             .unwrap_err()
@@ -1775,6 +1946,150 @@ mod tests {
                 err.contains("SPORTELLO_CHECKOUT_PAGE_ORIGIN"),
                 "{bad}: {err}"
             );
+        }
+    }
+
+    /// A production deployment that passes every check; tests remove or change one setting.
+    fn production() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("SPORTELLO_MODE", "production"),
+            (
+                "SPORTELLO_DATABASE_URL",
+                "postgres://sportello:db-password@db/x",
+            ),
+            (
+                "SPORTELLO_SMTP_URL",
+                "smtps://mailer:smtp-password@mail.example.it",
+            ),
+            ("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it"),
+            ("SPORTELLO_STATION_API_KEY", "station-key-0123456789"),
+            ("SPORTELLO_API_KEYS", "api-key-0123456789abc"),
+            ("SPORTELLO_CHECKOUT_API_KEY", "checkout-key-0123456789"),
+        ]
+    }
+
+    fn without(
+        base: Vec<(&'static str, &'static str)>,
+        var: &str,
+    ) -> Vec<(&'static str, &'static str)> {
+        base.into_iter().filter(|(k, _)| *k != var).collect()
+    }
+
+    #[test]
+    fn a_production_station_must_be_restricted() {
+        let open = without(production(), "SPORTELLO_STATION_API_KEY");
+        let err = Config::load(Some(Path::new("/dev/null")), env(&open))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("station.api_key"), "{err}");
+        assert!(err.contains("station.allowed_ips"), "{err}");
+        assert!(err.contains("SPORTELLO_STATION_API_KEY"), "{err}");
+        assert!(err.contains("SPORTELLO_STATION_ALLOWED_IPS"), "{err}");
+        // Either restriction is enough.
+        let mut by_address = open.clone();
+        by_address.push(("SPORTELLO_STATION_ALLOWED_IPS", "192.0.2.0/24"));
+        Config::load(Some(Path::new("/dev/null")), env(&by_address)).unwrap();
+        Config::load(Some(Path::new("/dev/null")), env(&production())).unwrap();
+        // The demo keeps its open station, on loopback.
+        let demo = Config::load(Some(Path::new("/dev/null")), env(&[])).unwrap();
+        assert!(demo.station.api_key.is_none() && demo.station.allowed_ips.is_empty());
+    }
+
+    #[test]
+    fn production_refuses_an_http_public_url() {
+        let mut http = without(production(), "SPORTELLO_PUBLIC_URL");
+        let err = Config::load(Some(Path::new("/dev/null")), env(&http))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("public_url"), "derived http:// URL: {err}");
+        http.push(("SPORTELLO_PUBLIC_URL", "http://pagamenti.example.it"));
+        let err = Config::load(Some(Path::new("/dev/null")), env(&http))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SPORTELLO_PUBLIC_URL"), "{err}");
+        assert!(err.contains("https://"), "{err}");
+    }
+
+    #[test]
+    fn the_demo_stays_on_loopback_unless_told() {
+        for (var, value) in [
+            ("SPORTELLO_LISTEN", "0.0.0.0:8080"),
+            ("SPORTELLO_LISTEN", "192.0.2.1:8080"),
+            ("SPORTELLO_SANDBOX_LISTEN", "[::]:8081"),
+        ] {
+            let err = Config::load(Some(Path::new("/dev/null")), env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(var), "{err}");
+            assert!(err.contains("SPORTELLO_DEMO_ALLOW_NON_LOOPBACK"), "{err}");
+        }
+        let told = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[
+                ("SPORTELLO_LISTEN", "0.0.0.0:8080"),
+                ("SPORTELLO_DEMO_ALLOW_NON_LOOPBACK", "true"),
+            ]),
+        )
+        .unwrap();
+        assert!(told.demo_allow_non_loopback);
+        let ipv6 = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[("SPORTELLO_LISTEN", "[::1]:8080")]),
+        )
+        .unwrap();
+        assert!(ipv6.listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn secrets_are_never_printed() {
+        let config = Config::load(Some(Path::new("/dev/null")), env(&production())).unwrap();
+        let printed = format!("{config:#?}");
+        for secret in [
+            "db-password",
+            "smtp-password",
+            "station-key-0123456789",
+            "api-key-0123456789abc",
+            "checkout-key-0123456789",
+        ] {
+            assert!(!printed.contains(secret), "{secret} printed:\n{printed}");
+        }
+        assert!(
+            printed.contains("postgres://sportello:[redatto]@db/x"),
+            "{printed}"
+        );
+        assert!(printed.contains("[redatto]"));
+        assert_eq!(
+            config.station.api_key.as_ref().map(Secret::expose),
+            Some("station-key-0123456789"),
+            "the code still gets the value"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn trusted_proxies_and_retention() {
+        let demo = Config::load(Some(Path::new("/dev/null")), env(&[])).unwrap();
+        assert!(demo.trusted_proxies.is_empty());
+        assert_eq!(demo.event_log_retention_days, 365);
+        let set = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[
+                ("SPORTELLO_TRUSTED_PROXIES", "10.0.0.1, 172.16.0.0/12"),
+                ("SPORTELLO_EVENT_LOG_RETENTION_DAYS", "30"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(set.trusted_proxies.len(), 2);
+        assert_eq!(set.event_log_retention_days, 30);
+        for (var, value) in [
+            ("SPORTELLO_TRUSTED_PROXIES", "proxy.example"),
+            ("SPORTELLO_EVENT_LOG_RETENTION_DAYS", "0"),
+        ] {
+            let err = Config::load(Some(Path::new("/dev/null")), env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(var), "{err}");
         }
     }
 

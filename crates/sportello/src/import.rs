@@ -34,6 +34,15 @@ use crate::store::{Store, StoreError};
 /// Positions written per batch.
 pub const BATCH_POSITIONS: usize = 500;
 
+/// Refused rows listed in a report; past them only a count. A file of a million bad rows gets a
+/// report a person can read and a server can send (issue 10: an unbounded list once took 2 GB
+/// of memory and a 700 MB answer). An all-or-nothing import, already refused, stops reading
+/// there.
+pub const MAX_LISTED_ERRORS: usize = 1000;
+
+/// Longest reason kept for one refused row (a reason may quote what the row holds).
+const MAX_MESSAGE_CHARS: usize = 300;
+
 /// How to import.
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
@@ -76,8 +85,34 @@ pub struct ImportReport {
     /// Whether anything was written (false: the file was refused as a whole, or it only held
     /// unchanged positions).
     pub committed: bool,
-    /// Why rows were refused, in file order.
+    /// Why rows were refused, in file order: the first [`MAX_LISTED_ERRORS`].
     pub errors: Vec<RowError>,
+    /// Refusals found beyond those listed.
+    pub errors_not_listed: u64,
+    /// The line where an all-or-nothing import stopped reading, once the list was full: the
+    /// file is refused anyway, and the rest of it was not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_at_row: Option<u64>,
+}
+
+impl ImportReport {
+    /// Adds a refusal: listed while there is room, counted afterwards.
+    fn refusal(&mut self, mut error: RowError) {
+        if self.errors.len() < MAX_LISTED_ERRORS {
+            if error.message.chars().count() > MAX_MESSAGE_CHARS {
+                error.message = error.message.chars().take(MAX_MESSAGE_CHARS).collect();
+                error.message.push('…');
+            }
+            self.errors.push(error);
+        } else {
+            self.errors_not_listed += 1;
+        }
+    }
+
+    /// Whether any row was refused.
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty() || self.errors_not_listed > 0
+    }
 }
 
 /// An import that could not run at all.
@@ -525,7 +560,7 @@ struct Importer<'a> {
 
 impl Importer<'_> {
     fn refuse(&mut self, line: u64, iupd: &str, column: Option<&str>, message: String, rows: u64) {
-        self.report.errors.push(RowError {
+        self.report.refusal(RowError {
             row: line,
             iupd: Some(iupd.to_owned()).filter(|i| !i.is_empty()),
             column: column.map(str::to_owned),
@@ -785,7 +820,7 @@ impl Importer<'_> {
                 }
                 Err(e @ (StoreError::Conflict(_) | StoreError::Db(_))) => {
                     self.failed = true;
-                    self.report.errors.push(RowError {
+                    self.report.refusal(RowError {
                         row: accepted.first().map_or(0, |p| p.first_line),
                         iupd: None,
                         column: None,
@@ -825,7 +860,7 @@ impl Importer<'_> {
                         }
                         Err(e) => {
                             Store::rollback_to_savepoint_in(tx, "one").await?;
-                            self.report.errors.push(RowError {
+                            self.report.refusal(RowError {
                                 row: p.first_line,
                                 iupd: Some(p.position.iupd.clone()),
                                 column: None,
@@ -979,13 +1014,21 @@ pub async fn import_positions<R: Read>(
             }
             None => g.refused_rows += 1,
         }
-        importer.report.errors.extend(errors);
+        for e in errors {
+            importer.report.refusal(e);
+        }
+        if !options.partial && importer.report.errors_not_listed > 0 {
+            // Nothing of this file will be written; the list is full: stop reading.
+            importer.report.stopped_at_row = Some(line);
+            group = None;
+            break;
+        }
     }
     if let Some(g) = group.take() {
         importer.close_group(g);
     }
     importer.flush().await?;
-    let all_good = importer.report.errors.is_empty();
+    let all_good = !importer.report.has_errors();
     if let Some(tx) = importer.tx.take() {
         if importer.dirty && (options.partial || all_good) {
             importer.audit_in_current(tx).await?;

@@ -3,7 +3,8 @@
 //!
 //! Today: publish positions whose validity date has come (PUBLISHED → VALID), expire overdue
 //! ones (VALID → EXPIRED, GPD's `switchToExpired`), remove spontaneous payments started on the
-//! portal and abandoned, and delete expired sessions. Every instance runs them; the updates are
+//! portal and abandoned, delete expired sessions, and drop event-log rows older than
+//! `event_log.retention_days`. Every instance runs them; the updates are
 //! idempotent single statements, so running them on several replicas at once is harmless.
 
 use std::time::Duration;
@@ -21,6 +22,17 @@ pub async fn run_once(state: &AppState) -> Result<(u64, u64), crate::store::Stor
     let abandoned = state.store().purge_abandoned(now).await?;
     let sessions = state.store().purge_expired_sessions(now).await?;
     state.store().purge_spid_requests(now).await?;
+    let horizon = now.plus(-time::Duration::days(
+        state.config().event_log_retention_days,
+    ));
+    let exchanges = state.store().purge_event_log(horizon).await?;
+    if exchanges > 0 {
+        tracing::info!(
+            exchanges,
+            days = state.config().event_log_retention_days,
+            "event log: exchanges older than the retention horizon removed"
+        );
+    }
     if abandoned > 0 || sessions > 0 {
         tracing::info!(
             abandoned,

@@ -193,7 +193,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate { status } => {
-            let store = Store::connect(&config.database_url).await?;
+            let store = Store::connect(config.database_url.expose()).await?;
             if status {
                 let s = store.migration_status().await?;
                 println!("applied: {:?}\npending: {:?}", s.applied, s.pending);
@@ -231,7 +231,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 /// `sportello operator add|disable`.
 async fn operator(config: Config, command: OperatorCommand) -> anyhow::Result<()> {
     use sportello::backoffice::{Role, operators, totp};
-    let store = Store::open(&config.database_url).await?;
+    let store = Store::open(config.database_url.expose()).await?;
     let result = match command {
         OperatorCommand::Add {
             username,
@@ -280,7 +280,7 @@ async fn operator(config: Config, command: OperatorCommand) -> anyhow::Result<()
 
 /// `sportello fdr sync`.
 async fn fdr_sync(config: Config, json: bool) -> anyhow::Result<()> {
-    let store = Store::open(&config.database_url).await?;
+    let store = Store::open(config.database_url.expose()).await?;
     let ente = store.upsert_ente(&config.ente).await?;
     let result = sportello::recon::sync::sync_round(&store, &ente, &config.recon).await;
     store.close().await;
@@ -326,7 +326,7 @@ async fn fdr_sync(config: Config, json: bool) -> anyhow::Result<()> {
 async fn treasury_import(config: Config, file: &std::path::Path, json: bool) -> anyhow::Result<()> {
     let bytes =
         std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    let store = Store::open(&config.database_url).await?;
+    let store = Store::open(config.database_url.expose()).await?;
     let ente = store.upsert_ente(&config.ente).await?;
     let name = file
         .file_name()
@@ -356,7 +356,7 @@ async fn treasury_import(config: Config, file: &std::path::Path, json: bool) -> 
 async fn notices(config: Config, service: &str, out: &std::path::Path) -> anyhow::Result<()> {
     let assets = sportello::assets::Assets::load(config.assets_dir.as_deref())?;
     let fonts = sportello::pdf::Fonts::from_assets(&assets)?;
-    let store = Store::open(&config.database_url).await?;
+    let store = Store::open(config.database_url.expose()).await?;
     let ente = store.upsert_ente(&config.ente).await?;
     let total = store.count_service_positions(ente.id, service).await?;
     let file = std::fs::File::create(out)
@@ -412,7 +412,7 @@ async fn import_positions(
     let opened = std::fs::File::open(file)
         .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;
     let size = opened.metadata().map(|m| m.len()).unwrap_or(0);
-    let store = Store::open(&config.database_url).await?;
+    let store = Store::open(config.database_url.expose()).await?;
     let ente = store.upsert_ente(&config.ente).await?;
     // Drawn on stderr, and only when it is a terminal: scripts and CI see just the report.
     let bar = indicatif::ProgressBar::new(size);
@@ -451,6 +451,14 @@ async fn import_positions(
                     .map(|c| format!(" colonna {c}"))
                     .unwrap_or_default(),
                 e.message
+            );
+        }
+        if report.errors_not_listed > 0 {
+            println!("… e altri {} errori non elencati", report.errors_not_listed);
+        }
+        if let Some(row) = report.stopped_at_row {
+            println!(
+                "lettura interrotta alla riga {row}: troppi errori, il file è comunque scartato"
             );
         }
         println!(

@@ -38,16 +38,19 @@ fn person(n: usize) -> Person {
 }
 
 async fn app_with_sink() -> (TestApp, SmtpSink) {
+    app_with_sink_and(&[]).await
+}
+
+/// The same, with more settings.
+async fn app_with_sink_and(extra: &[(&str, &str)]) -> (TestApp, SmtpSink) {
     let sink = SmtpSink::start().await;
     let url = sink.url();
-    let app = TestApp::spawn_with(
-        TestDb::sqlite(),
-        &[
-            ("SPORTELLO_SMTP_URL", &url),
-            ("SPORTELLO_MAIL_POLL_MS", "100"),
-        ],
-    )
-    .await;
+    let mut settings = vec![
+        ("SPORTELLO_SMTP_URL", url.as_str()),
+        ("SPORTELLO_MAIL_POLL_MS", "100"),
+    ];
+    settings.extend_from_slice(extra);
+    let app = TestApp::spawn_with(TestDb::sqlite(), &settings).await;
     (app, sink)
 }
 
@@ -85,11 +88,26 @@ async fn login(
     username: &str,
     password: &str,
 ) -> reqwest::Response {
+    login_then(app, client, username, password, "").await
+}
+
+/// Logs in through the form asking to go to `next` afterwards.
+async fn login_then(
+    app: &TestApp,
+    client: &reqwest::Client,
+    username: &str,
+    password: &str,
+    next: &str,
+) -> reqwest::Response {
     app.submit(
         client,
         "/login",
         "/login",
-        &[("username", username), ("password", password), ("next", "")],
+        &[
+            ("username", username),
+            ("password", password),
+            ("next", next),
+        ],
     )
     .await
 }
@@ -986,18 +1004,7 @@ async fn only_local_paths_are_followed_after_login_and_pages_are_hardened() {
     let p = person(11);
     active_account(&app, &sink, &p).await;
     let client = browser();
-    let r = app
-        .submit(
-            &client,
-            "/login",
-            "/login",
-            &[
-                ("username", &p.username),
-                ("password", p.password),
-                ("next", "//evil.example/x"),
-            ],
-        )
-        .await;
+    let r = login_then(&app, &client, &p.username, p.password, "//evil.example/x").await;
     assert_eq!(r.headers()["location"], "/area-privata");
     let r = client
         .get(format!("{}/profilo", app.base))
@@ -1014,6 +1021,133 @@ async fn only_local_paths_are_followed_after_login_and_pages_are_hardened() {
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["cache-control"], "no-store");
     app.stop().await;
+}
+
+/// The review's open redirect (`next=/%09/evil.example` gave `Location: /\t/evil…`, which
+/// browsers follow off-site) and its relatives, through the login form and SPID's login.
+#[tokio::test]
+async fn no_next_leads_off_site_after_login() {
+    let (app, sink) = app_with_sink().await;
+    let p = person(12);
+    active_account(&app, &sink, &p).await;
+    let hostile = [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\n/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "https://evil.example",
+        "http:/evil.example",
+        "/ /evil.example",
+        "/\u{0}/evil.example",
+    ];
+    for next in hostile {
+        let client = browser();
+        let r = login_then(&app, &client, &p.username, p.password, next).await;
+        assert_eq!(r.status(), 303, "{next:?}");
+        assert_eq!(r.headers()["location"], "/area-privata", "{next:?}");
+        // The same `next`, percent-encoded in a link, to SPID's login of a signed-in user.
+        let query = url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>();
+        let r = client
+            .get(format!("{}/spid/login?idp=x&next={query}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["location"], "/area-privata", "{next:?}");
+    }
+    // A path of the site is still followed.
+    let client = browser();
+    let r = login_then(&app, &client, &p.username, p.password, "/storico?anno=2030").await;
+    assert_eq!(r.headers()["location"], "/storico?anno=2030");
+    app.stop().await;
+}
+
+/// Wrong passwords slow down the address they come from, not the user everywhere: an attacker
+/// elsewhere cannot lock the owner out. Behind a trusted proxy the address is the one it
+/// forwards; from anyone else `X-Forwarded-For` is ignored.
+#[tokio::test]
+async fn failures_elsewhere_do_not_lock_the_owner_out() {
+    let (app, sink) = app_with_sink_and(&[("SPORTELLO_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let p = person(13);
+    active_account(&app, &sink, &p).await;
+    let from = |address: &str| {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", address.parse().unwrap());
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap()
+    };
+    let attacker = from("198.51.100.66");
+    let statuses = wrong_passwords(&app, &p, |_| attacker.clone()).await;
+    assert!(
+        statuses.contains(&429),
+        "the attacker is slowed: {statuses:?}"
+    );
+    assert_eq!(
+        login(&app, &attacker, &p.username, p.password)
+            .await
+            .status(),
+        429,
+        "even with the right password, from there"
+    );
+    let owner = from("203.0.113.7");
+    let r = login(&app, &owner, &p.username, p.password).await;
+    assert_eq!(r.status(), 303, "the owner, elsewhere, gets in");
+    assert!(
+        login_addresses(&app)
+            .await
+            .contains(&("bad_credentials".to_owned(), "198.51.100.66".to_owned())),
+        "the forwarded address is the one audited"
+    );
+    app.stop().await;
+
+    // No trusted proxy: the header is the client's own claim, and changes nothing.
+    let (app, sink) = app_with_sink().await;
+    active_account(&app, &sink, &p).await;
+    let statuses = wrong_passwords(&app, &p, |i| from(&format!("198.51.100.{i}"))).await;
+    assert!(
+        statuses.contains(&429),
+        "a forged header escapes nothing: {statuses:?}"
+    );
+    assert!(
+        login_addresses(&app)
+            .await
+            .iter()
+            .all(|(_, ip)| ip == "127.0.0.1")
+    );
+    app.stop().await;
+}
+
+/// Six logins of `p` with a wrong password, the i-th through `client(i)`: their statuses.
+async fn wrong_passwords(
+    app: &TestApp,
+    p: &Person,
+    client: impl Fn(usize) -> reqwest::Client,
+) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let r = login(app, &client(i), &p.username, "indovino indovino").await;
+        statuses.push(r.status().as_u16());
+    }
+    statuses
+}
+
+/// (outcome, address) of the audited logins.
+async fn login_addresses(app: &TestApp) -> Vec<(String, String)> {
+    let audit = app
+        .state
+        .store()
+        .recent_audit(Some("login"), 50)
+        .await
+        .unwrap();
+    audit
+        .into_iter()
+        .map(|a| (a.event.outcome, a.event.ip))
+        .collect()
 }
 
 #[tokio::test]

@@ -303,3 +303,92 @@ fn a_bad_assets_dir_stops_start_up_naming_the_setting() {
         "it stopped before touching the database"
     );
 }
+
+/// A production deployment whose station is open (no key, no address list) refuses to start,
+/// naming both settings: open, anyone could mark positions paid and read debtors' data.
+#[test]
+fn production_refuses_an_open_station() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = sportello()
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("SPORTELLO_MODE", "production")
+        .env("SPORTELLO_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it")
+        .env(
+            "SPORTELLO_DATABASE_URL",
+            format!("sqlite://{}/p.db", dir.path().display()),
+        )
+        .env("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    for name in [
+        "station.api_key",
+        "station.allowed_ips",
+        "SPORTELLO_STATION_API_KEY",
+        "SPORTELLO_STATION_ALLOWED_IPS",
+    ] {
+        assert!(err.contains(name), "{name} not named: {err}");
+    }
+    assert!(!dir.path().join("p.db").exists(), "nothing was started");
+}
+
+/// `check-config` shows the effective settings without the secrets in them.
+#[test]
+fn check_config_redacts_secrets() {
+    let out = sportello()
+        .arg("check-config")
+        .env("SPORTELLO_MODE", "production")
+        .env("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it")
+        .env(
+            "SPORTELLO_DATABASE_URL",
+            "postgres://sportello:db-password-1@db.example.it/sportello",
+        )
+        .env(
+            "SPORTELLO_SMTP_URL",
+            "smtps://mailer:smtp-password-1@mail.example.it",
+        )
+        .env("SPORTELLO_STATION_API_KEY", "station-key-secret-1")
+        .env("SPORTELLO_API_KEYS", "api-key-secret-123456")
+        .env("SPORTELLO_CHECKOUT_API_KEY", "checkout-key-secret-1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for secret in [
+        "db-password-1",
+        "smtp-password-1",
+        "station-key-secret-1",
+        "api-key-secret-123456",
+        "checkout-key-secret-1",
+    ] {
+        assert!(!text.contains(secret), "{secret} printed:\n{text}");
+    }
+    assert!(text.contains("db.example.it"), "the rest is shown: {text}");
+    assert!(text.contains("[redatto]"), "{text}");
+}
+
+/// The demo (open station, development key, mailbox page) does not listen beyond loopback
+/// unless told to.
+#[test]
+fn the_demo_refuses_a_public_address_unless_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sportello()
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("SPORTELLO_LISTEN", format!("0.0.0.0:{}", free_port()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("SPORTELLO_LISTEN"), "{err}");
+    assert!(err.contains("SPORTELLO_DEMO_ALLOW_NON_LOOPBACK"), "{err}");
+    assert!(!dir.path().join("data").exists(), "nothing was started");
+}

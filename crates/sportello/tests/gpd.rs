@@ -801,6 +801,8 @@ async fn a_missing_or_wrong_key_is_401() {
         &[
             ("SPORTELLO_MODE", "production"),
             ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
+            ("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it"),
+            ("SPORTELLO_STATION_API_KEY", "station-key-0123456789"),
         ],
     )
     .await;

@@ -16,6 +16,11 @@ use super::DecodeError;
 const MAX_DEPTH: usize = 32;
 /// Most elements accepted in one document (a full receipt has about 150).
 const MAX_ELEMENTS: usize = 5_000;
+/// Most attributes accepted on one element (a SOAP envelope declares a handful of namespaces).
+/// Checked while counting, before anything costs more than a pass over them: the XML reader's
+/// own duplicate check compares every attribute with every other, and 140 000 attributes in a
+/// 1 MB body once held a server thread for two minutes.
+pub(crate) const MAX_ATTRIBUTES: usize = 64;
 
 /// An element: its namespace, local name, child elements and concatenated text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,9 +97,7 @@ pub(crate) fn parse_document(xml: &str) -> Result<Element, DecodeError> {
                 if count > MAX_ELEMENTS {
                     return Err(malformed("troppi elementi"));
                 }
-                for attr in start.attributes() {
-                    attr.map_err(malformed)?;
-                }
+                check_attributes(start)?;
                 let name = std::str::from_utf8(start.local_name().as_ref())
                     .map_err(malformed)?
                     .to_owned();
@@ -176,6 +179,30 @@ pub(crate) fn parse_document(xml: &str) -> Result<Element, DecodeError> {
         return Err(malformed("documento troncato: elementi non chiusi"));
     }
     root.ok_or_else(|| malformed("documento vuoto"))
+}
+
+/// Reads an element's attributes: well-formed, at most [`MAX_ATTRIBUTES`], no name twice. The
+/// reader's own duplicate check is off (it is quadratic in the count); ours runs on at most
+/// [`MAX_ATTRIBUTES`] names.
+fn check_attributes(start: &quick_xml::events::BytesStart<'_>) -> Result<(), DecodeError> {
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    for attr in start.attributes().with_checks(false) {
+        let attr = attr.map_err(malformed)?;
+        if names.len() == MAX_ATTRIBUTES {
+            return Err(DecodeError::Forbidden(format!(
+                "troppi attributi su un elemento (al massimo {MAX_ATTRIBUTES})"
+            )));
+        }
+        let name = attr.key.as_ref();
+        if names.iter().any(|n| n == name) {
+            return Err(malformed(format!(
+                "attributo ripetuto: {}",
+                String::from_utf8_lossy(name)
+            )));
+        }
+        names.push(name.to_vec());
+    }
+    Ok(())
 }
 
 fn close(stack: &mut Vec<Element>, root: &mut Option<Element>) {
@@ -396,6 +423,34 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_attributes(n: usize) -> String {
+        let mut xml = String::from("<r");
+        for i in 0..n {
+            xml.push_str(&format!(" a{i}=\"\""));
+        }
+        xml.push_str("/>");
+        xml
+    }
+
+    #[test]
+    fn attributes_are_bounded_and_unique() {
+        assert!(parse_document(&with_attributes(MAX_ATTRIBUTES)).is_ok());
+        let err = parse_document(&with_attributes(MAX_ATTRIBUTES + 1)).unwrap_err();
+        assert!(matches!(err, DecodeError::Forbidden(_)), "{err:?}");
+        // The bomb of the security review: ~140 000 attributes in about 1 MB, refused after
+        // reading 65 of them (its time is measured in benches/hardening.sh).
+        let bomb = with_attributes(140_000);
+        assert!(bomb.len() > 1_000_000);
+        assert!(matches!(
+            parse_document(&bomb).unwrap_err(),
+            DecodeError::Forbidden(_)
+        ));
+        let err = parse_document(r#"<r a="1" b="2" a="3"/>"#).unwrap_err();
+        assert!(err.to_string().contains("attributo ripetuto"), "{err}");
+        // The same local name under two prefixes is two attributes.
+        assert!(parse_document(r#"<r xmlns:p="urn:p" xmlns:q="urn:q" p:a="1" q:a="2"/>"#).is_ok());
+    }
 
     #[test]
     fn builds_a_namespace_aware_tree() {

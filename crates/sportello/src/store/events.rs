@@ -39,7 +39,56 @@ pub struct Exchange {
     pub duration_ms: u64,
 }
 
+/// How much of a refused or undecodable request the log keeps. Real exchanges are kept whole;
+/// junk is kept only enough to recognise it, so a flood cannot fill the database.
+pub const EXCERPT_BYTES: usize = 2048;
+
+/// Rows deleted per statement by the retention job, so no delete holds the table for long.
+const PURGE_BATCH: i64 = 10_000;
+
+impl Exchange {
+    /// The first [`EXCERPT_BYTES`] of `raw` (cut at a character boundary) and how much was left
+    /// out.
+    pub fn excerpt(raw: &str) -> String {
+        if raw.len() <= EXCERPT_BYTES {
+            return raw.to_owned();
+        }
+        let mut end = EXCERPT_BYTES;
+        while !raw.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!(
+            "{}… [estratto: {} byte su {} non conservati]",
+            &raw[..end],
+            raw.len() - end,
+            raw.len()
+        )
+    }
+}
+
 impl Store {
+    /// Deletes the exchanges logged before `before` (the retention horizon); returns how many.
+    pub async fn purge_event_log(&self, before: Timestamp) -> StoreResult<u64> {
+        let mut total = 0;
+        loop {
+            let deleted = with_db!(self.db(), |pool| {
+                sqlx::query(
+                    "DELETE FROM event_log WHERE id IN
+                       (SELECT id FROM event_log WHERE created_at < $1 ORDER BY id LIMIT $2)",
+                )
+                .bind(before)
+                .bind(PURGE_BATCH)
+                .execute(pool)
+                .await?
+                .rows_affected()
+            });
+            total += deleted;
+            if deleted < PURGE_BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Records an exchange. Logging must never lose the business outcome, so callers log after
     /// the fact and only warn when this fails.
     pub async fn log_exchange(&self, e: &Exchange) -> StoreResult<()> {

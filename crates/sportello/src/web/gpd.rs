@@ -4,14 +4,13 @@
 //! [`crate::gpd::service`].
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::path;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -84,8 +83,8 @@ impl IntoResponse for GpdError {
 }
 
 /// The largest JSON body the API reads (axum's usual limit); a larger one is a 400, the answer
-/// GPD declares for a malformed request.
-pub const MAX_JSON_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// GPD declares for a malformed request. The bound lives in the table of [`super::limits`].
+pub use super::limits::MAX_JSON_BODY_BYTES;
 
 /// Compares two keys in time independent of where they differ, so that response times do not
 /// leak how much of a guessed key is right.
@@ -126,11 +125,13 @@ impl FromRequestParts<AppState> for ApiClient {
             tracing::warn!(path = %parts.uri.path(), "debt-position API: wrong key");
             return Err(GpdError::WrongKey);
         }
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_default();
+        let ip = super::client::of_request(
+            &parts.extensions,
+            &parts.headers,
+            &state.config().trusted_proxies,
+        )
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
         Ok(ApiClient {
             caller: Caller {
                 ip,

@@ -1,8 +1,10 @@
 //! The HTTP server: pages, JSON API, SOAP, and the operational endpoints.
 
+pub mod client;
 pub mod csp;
 pub mod gpd;
 pub mod gpd_documents;
+pub mod limits;
 pub mod metrics;
 pub mod ops;
 pub mod pages;
@@ -74,7 +76,10 @@ impl AppState {
         let checkout = config.checkout_url.as_deref().map(|url| {
             crate::checkout::Client::new(
                 url,
-                config.checkout_api_key.clone(),
+                config
+                    .checkout_api_key
+                    .as_ref()
+                    .map(|k| k.expose().to_owned()),
                 page_origin.clone(),
                 std::time::Duration::from_secs(config.checkout_timeout_seconds),
             )
@@ -216,6 +221,11 @@ pub fn router(state: AppState) -> Router {
         .route("/static/attesa.js", axum::routing::get(attesa_js))
         .route("/static/bi/{*path}", axum::routing::get(bootstrap_italia))
         .fallback(not_found)
+        // Inside the security headers, so its refusals carry them too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::layer,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csp::layer,

@@ -1,11 +1,15 @@
 //! Sessions for the pages: a random cookie, server-side state, idle and absolute timeouts,
 //! rotation at login, and CSRF checked on every state-changing request before any handler runs.
+//!
+//! A visitor without a cookie gets a session only when it is needed: when a page renders a
+//! form (its CSRF token), at login, or when a flow stores something under the session. A
+//! cookieless GET of any other page writes nothing, so crawlers and floods do not fill the
+//! sessions table.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -17,8 +21,7 @@ use crate::clock::Timestamp;
 use crate::store::accounts::{Account, AccountState};
 use crate::store::sessions::SessionRecord;
 
-/// Largest form body accepted by the pages.
-const MAX_FORM_BYTES: usize = 256 * 1024;
+use super::limits::MAX_FORM_BYTES;
 /// Lifetime of a visitor's (not logged-in) session.
 const ANONYMOUS_MINUTES: i64 = 120;
 /// Activity is written back at most this often, to spare the database a write per request.
@@ -32,6 +35,10 @@ struct Inner {
     new_cookie: Option<String>,
     /// The session ended: tell the browser to forget the cookie.
     cleared: bool,
+    /// The record is in the database.
+    stored: bool,
+    /// Something handed out needs the record kept (a CSRF token in a form).
+    wanted: bool,
 }
 
 /// The session of the current request. Cheap to clone; changes are written to the response by
@@ -49,9 +56,30 @@ impl Session {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The token forms must carry in `csrf_token`.
+    /// The token forms must carry in `csrf_token`. Asking for it keeps a new visitor's session
+    /// (stored after the handler, before the response leaves).
     pub fn csrf(&self) -> String {
-        self.lock().record.csrf_token.clone()
+        let mut inner = self.lock();
+        inner.wanted = true;
+        inner.record.csrf_token.clone()
+    }
+
+    /// Stores a new visitor's session now, for a flow that writes rows under its id.
+    pub async fn keep(&self, state: &AppState) -> anyhow::Result<()> {
+        let record = {
+            let mut inner = self.lock();
+            inner.wanted = true;
+            if inner.stored || inner.cleared {
+                return Ok(());
+            }
+            inner.record.clone()
+        };
+        state
+            .store()
+            .create_session(&record, &self.ip, &self.user_agent)
+            .await?;
+        self.lock().stored = true;
+        Ok(())
     }
 
     /// The hash of this session's id (the key of what is stored about the session).
@@ -79,6 +107,7 @@ impl Session {
         inner.account = Some(account);
         inner.new_cookie = Some(secret);
         inner.cleared = false;
+        inner.stored = true;
         Ok(())
     }
 
@@ -90,6 +119,8 @@ impl Session {
         inner.account = None;
         inner.new_cookie = None;
         inner.cleared = true;
+        inner.stored = false;
+        inner.wanted = false;
         Ok(())
     }
 }
@@ -197,11 +228,14 @@ pub(crate) fn form_field(body: &[u8], name: &str) -> Option<String> {
     pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
-pub(crate) fn client_ip(req: &Request) -> String {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default()
+pub(crate) fn client_ip(state: &AppState, req: &Request) -> String {
+    super::client::of_request(
+        req.extensions(),
+        req.headers(),
+        &state.config().trusted_proxies,
+    )
+    .map(|ip| ip.to_string())
+    .unwrap_or_default()
 }
 
 /// Middleware for the page routes: attaches a [`Session`], enforces CSRF on unsafe methods,
@@ -230,7 +264,7 @@ async fn layer_with(state: AppState, req: Request, next: Next, csrf: bool) -> Re
 
 async fn run(state: AppState, req: Request, next: Next, csrf: bool) -> anyhow::Result<Response> {
     let name = cookie_name(&state);
-    let ip = client_ip(&req);
+    let ip = client_ip(&state, &req);
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -243,19 +277,16 @@ async fn run(state: AppState, req: Request, next: Next, csrf: bool) -> anyhow::R
     };
     let unsafe_method =
         csrf && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let (record, account, new_cookie) = match loaded {
-        Some((record, account)) => (record, account, None),
+    let (record, account, new_cookie, stored) = match loaded {
+        Some((record, account)) => (record, account, None, true),
         None => {
             if unsafe_method {
                 // A form posted without a live session cannot carry a valid CSRF token.
                 return Ok(super::pages::csrf_failure(&state));
             }
+            // Kept only if the request turns out to need it (see the module comment).
             let (secret, record) = new_record(&state, None);
-            state
-                .store()
-                .create_session(&record, &ip, &user_agent)
-                .await?;
-            (record, None, Some(secret))
+            (record, None, Some(secret), false)
         }
     };
     let mut req = req;
@@ -278,15 +309,25 @@ async fn run(state: AppState, req: Request, next: Next, csrf: bool) -> anyhow::R
             account,
             new_cookie,
             cleared: false,
+            stored,
+            wanted: false,
         })),
         ip,
         user_agent,
     };
     req.extensions_mut().insert(session.clone());
     let mut response = next.run(req).await;
+    let wanted = {
+        let inner = session.lock();
+        inner.wanted && !inner.stored && !inner.cleared
+    };
+    if wanted {
+        // The page handed out this session's CSRF token: the form will come back with it.
+        session.keep(&state).await?;
+    }
     let inner = session.lock();
     let secure = if is_https(&state) { "; Secure" } else { "" };
-    let cookie = if let Some(secret) = &inner.new_cookie {
+    let cookie = if let Some(secret) = inner.new_cookie.as_ref().filter(|_| inner.stored) {
         Some(format!(
             "{name}={secret}; Path=/; HttpOnly; SameSite=Lax{secure}"
         ))

@@ -5,12 +5,12 @@
 //! and a pagoPA fault, HTTP 200, as the node expects; anything else gets a SOAP 1.1 Fault with
 //! HTTP 500, as SOAP 1.1 over HTTP prescribes. Every exchange is kept raw in the event log.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -81,14 +81,10 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Checks the optional access restrictions: an address allow-list and a key header.
-fn access_refusal(
-    state: &AppState,
-    peer: Option<SocketAddr>,
-    headers: &HeaderMap,
-) -> Option<Answer> {
+fn access_refusal(state: &AppState, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<Answer> {
     let config = &state.config().station;
     if !config.allowed_ips.is_empty() {
-        let allowed = peer.is_some_and(|p| config.allowed_ips.iter().any(|n| n.contains(p.ip())));
+        let allowed = peer.is_some_and(|p| config.allowed_ips.iter().any(|n| n.contains(p)));
         if !allowed {
             return Some(Answer::soap_fault(
                 StatusCode::FORBIDDEN,
@@ -102,7 +98,7 @@ fn access_refusal(
             .get(STATION_KEY_HEADER)
             .map(HeaderValue::as_bytes)
             .unwrap_or_default();
-        if !same_secret(given, key.as_bytes()) {
+        if !same_secret(given, key.expose().as_bytes()) {
             return Some(Answer::soap_fault(
                 StatusCode::UNAUTHORIZED,
                 &FaultCode::Other("ACCESSO_NEGATO".into()),
@@ -113,6 +109,9 @@ fn access_refusal(
     None
 }
 
+/// Longest fault description sent back.
+const MAX_DESCRIPTION_CHARS: usize = 500;
+
 /// A KO answer for a request that could not be decoded.
 fn undecodable(
     state: &AppState,
@@ -120,6 +119,8 @@ fn undecodable(
     code: FaultCode,
     description: String,
 ) -> Answer {
+    // The reason may quote the request (a name, a value): a few hundred characters of it.
+    let description: String = description.chars().take(MAX_DESCRIPTION_CHARS).collect();
     match operation {
         Some(op) => {
             let fault = Fault::new(code, &state.ente().fiscal_code, description);
@@ -141,10 +142,11 @@ fn correlation(request: &soap::Request) -> Option<String> {
 
 async fn handle(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
+    let peer = super::client::of_request(
+        request.extensions(),
+        request.headers(),
+        &state.config().trusted_proxies,
+    );
     let (parts, body) = request.into_parts();
     let action = parts
         .headers
@@ -177,7 +179,7 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
 /// correlation key.
 async fn answer(
     state: &AppState,
-    peer: Option<SocketAddr>,
+    peer: Option<IpAddr>,
     headers: &HeaderMap,
     action: Option<&str>,
     body: Body,
@@ -209,37 +211,73 @@ async fn answer(
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return too_large(state);
     };
-    let Ok(text) = std::str::from_utf8(&bytes) else {
+    let text = match String::from_utf8(Vec::from(bytes)) {
+        Ok(text) => text,
+        Err(e) => {
+            return (
+                Exchange::excerpt(&String::from_utf8_lossy(e.as_bytes())),
+                undecodable(
+                    state,
+                    from_action,
+                    FaultCode::PaaSintassiXsd,
+                    "la richiesta non è testo UTF-8".to_owned(),
+                ),
+                None,
+            );
+        }
+    };
+    let Some((text, decoded)) = decode(text, action).await else {
         return (
-            String::from_utf8_lossy(&bytes).into_owned(),
+            String::new(),
             undecodable(
                 state,
                 from_action,
-                FaultCode::PaaSintassiXsd,
-                "la richiesta non è testo UTF-8".to_owned(),
+                FaultCode::PaaSystemError,
+                "decodifica interrotta".to_owned(),
             ),
             None,
         );
     };
-    match soap::Request::decode(text, action) {
+    match decoded {
         Err(RequestError { operation, error }) => {
             let code = error.fault_code();
+            // A refused request is kept as an excerpt: junk must not fill the database.
             (
-                text.to_owned(),
+                Exchange::excerpt(&text),
                 undecodable(state, operation, code, error.to_string()),
                 None,
             )
         }
         Ok(request) => {
             let station = Station::new(state.store(), state.ente());
-            let response = station.handle(&request, text).await;
-            (
-                text.to_owned(),
-                Answer::response(&response),
-                correlation(&request),
-            )
+            let response = station.handle(&request, &text).await;
+            let correlation = correlation(&request);
+            (text, Answer::response(&response), correlation)
         }
     }
+}
+
+/// Requests decoded at once; more wait their turn. Decoding is CPU work bounded by the body
+/// limit and the XML reader's limits; it runs on the blocking pool, so however many requests
+/// arrive, the async threads keep serving the portal and `/healthz`.
+const DECODERS: usize = 4;
+
+static DECODING: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| tokio::sync::Semaphore::new(DECODERS));
+
+/// Decodes `text` off the async executor; `None` if the blocking task died.
+async fn decode(
+    text: String,
+    action: Option<&str>,
+) -> Option<(String, Result<soap::Request, RequestError>)> {
+    let _permit = DECODING.acquire().await.ok()?;
+    let action = action.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let decoded = soap::Request::decode(&text, action.as_deref());
+        (text, decoded)
+    })
+    .await
+    .ok()
 }
 
 #[cfg(test)]

@@ -168,6 +168,53 @@ async fn throttle(
     Ok(None)
 }
 
+/// The counters of wrong passwords behind a login: one for this user *from this address* (a
+/// few tries, then a growing delay) and one for the address (more tries: a whole office may sit
+/// behind one NAT). Keyed on user and address, so nobody elsewhere can lock a user out by
+/// failing on purpose; the address counter still slows one source guessing many users.
+pub(super) struct LoginFailures {
+    user: String,
+    address: String,
+}
+
+impl LoginFailures {
+    /// The counters for `username` tried from `ip`.
+    pub(super) fn new(username: &str, ip: &str) -> LoginFailures {
+        LoginFailures {
+            user: format!("login-fail:user:{}:ip:{ip}", username_key(username)),
+            address: format!("login-fail:ip:{ip}"),
+        }
+    }
+
+    /// Seconds left of a delay imposed by earlier failures, if any.
+    pub(super) async fn blocked_for(
+        &self,
+        store: &crate::store::Store,
+    ) -> crate::store::StoreResult<Option<i64>> {
+        for bucket in [&self.user, &self.address] {
+            if let Some(wait) = store.blocked_for(bucket).await? {
+                return Ok(Some(wait));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Counts a wrong password.
+    pub(super) async fn record(
+        &self,
+        store: &crate::store::Store,
+    ) -> crate::store::StoreResult<()> {
+        store.record_failure(&self.user, 3).await?;
+        store.record_failure(&self.address, 20).await?;
+        Ok(())
+    }
+
+    /// Forgets the user's failures after a right password.
+    pub(super) async fn clear(&self, store: &crate::store::Store) -> crate::store::StoreResult<()> {
+        store.clear_failures(&self.user).await
+    }
+}
+
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "page handler failed");
     super::error_page(StatusCode::INTERNAL_SERVER_ERROR)
@@ -190,8 +237,7 @@ async fn do_login(
     form: LoginForm,
 ) -> anyhow::Result<Response> {
     let store = state.store();
-    let user_bucket = format!("login-fail:user:{}", username_key(&form.username));
-    let ip_bucket = format!("login-fail:ip:{}", session.ip);
+    let failures = LoginFailures::new(&form.username, &session.ip);
     if let Err(wait) = store
         .rate_limit_hit(
             &format!("login:{}", session.ip),
@@ -202,13 +248,11 @@ async fn do_login(
     {
         return Ok(too_many(state, session, wait));
     }
-    for bucket in [&user_bucket, &ip_bucket] {
-        if let Some(wait) = store.blocked_for(bucket).await? {
-            store
-                .audit(&event(session, &form.username, "login", "throttled", None))
-                .await?;
-            return Ok(too_many(state, session, wait));
-        }
+    if let Some(wait) = failures.blocked_for(store).await? {
+        store
+            .audit(&event(session, &form.username, "login", "throttled", None))
+            .await?;
+        return Ok(too_many(state, session, wait));
     }
     let ctx = state.accounts();
     let mut view = login_view(state, session, &form.username, &form.next);
@@ -216,9 +260,7 @@ async fn do_login(
         .check_credentials(&form.username, &form.password)
         .await?
     else {
-        // A user gets a few tries; an address (maybe a whole office behind NAT) more.
-        store.record_failure(&user_bucket, 3).await?;
-        store.record_failure(&ip_bucket, 20).await?;
+        failures.record(store).await?;
         store
             .audit(&event(
                 session,
@@ -263,7 +305,7 @@ async fn do_login(
             Ok((StatusCode::FORBIDDEN, render(&view)).into_response())
         }
         AccountState::Active => {
-            store.clear_failures(&user_bucket).await?;
+            failures.clear(store).await?;
             store
                 .audit(&event(
                     session,

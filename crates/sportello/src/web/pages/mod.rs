@@ -37,8 +37,8 @@ pub struct Layout {
     pub contact: String,
     /// Logged-in user's name.
     pub user: Option<String>,
-    /// CSRF token for the logout form.
-    pub csrf: String,
+    /// CSRF token for the page's forms; rendering it keeps a new visitor's session.
+    pub csrf: CsrfToken,
     /// Demo mode (shows the development mailbox link).
     pub demo: bool,
     /// Pages waiting for something: every this many seconds a script (static/attesa.js) asks
@@ -57,10 +57,20 @@ impl Layout {
             manual_url: config.ente.manual_url.clone(),
             contact: config.ente.contact_email.clone(),
             user: session.account().map(|a| a.display_name()),
-            csrf: session.csrf(),
+            csrf: CsrfToken(session.clone()),
             demo: config.mode == Mode::Demo,
             refresh: None,
         }
+    }
+}
+
+/// The session's CSRF token, read only when a template prints it: a page without forms leaves
+/// a new visitor without a stored session.
+pub struct CsrfToken(Session);
+
+impl std::fmt::Display for CsrfToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.csrf())
     }
 }
 
@@ -275,13 +285,26 @@ pub fn url_encode(s: &str) -> String {
     out
 }
 
-/// Only local paths are followed after login (no open redirect).
+/// Where to go after a login: `next` when it is a path of this site, else the private area.
+/// Every `next=` (the login form, SPID/CIE's login and its RelayState) goes through here.
+///
+/// A browser reads a `Location` loosely: it drops tabs and newlines (`/\t/evil.example` becomes
+/// `//evil.example`, another site) and takes `\` for `/`. So a path is accepted only when it
+/// has no control character, no whitespace and no backslash, does not start with `//`, and,
+/// resolved against this site, stays on it.
 pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next
-    } else {
-        "/area-privata"
-    }
+    const HOME: &str = "/area-privata";
+    const SITE: &str = "https://sportello.invalid";
+    let plain = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace());
+    let stays = plain
+        && url::Url::parse(SITE)
+            .and_then(|site| site.join(next))
+            .is_ok_and(|u| u.origin() == url::Url::parse(SITE).expect("a URL").origin());
+    if stays { next } else { HOME }
 }
 
 /// The page routes (they all go through the session layer).
@@ -295,4 +318,34 @@ pub fn routes() -> Router<AppState> {
         .merge(history::routes())
         .merge(documents::routes())
         .merge(saml::routes())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_paths_of_this_site_are_followed() {
+        for good in [
+            "/area-privata",
+            "/pagamenti?x=1&y=%2F%2F",
+            "/a/b#c",
+            "/%2F%2Fevil.example",
+        ] {
+            assert_eq!(super::safe_next(good), good);
+        }
+        for bad in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example",
+            "http:evil.example",
+            "evil.example",
+            "/ /evil.example",
+            "/\u{3000}/evil.example",
+            "",
+        ] {
+            assert_eq!(super::safe_next(bad), "/area-privata", "{bad:?}");
+        }
+    }
 }

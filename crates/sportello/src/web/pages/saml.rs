@@ -20,7 +20,7 @@ use crate::accounts::FieldErrors;
 use crate::auth::tokens;
 use crate::clock::Timestamp;
 use crate::saml::{self, AcsError, ServiceProvider, SignIn, SloOutcome, VerifiedIdentity};
-use crate::store::accounts::{Account, username_key};
+use crate::store::accounts::Account;
 use crate::store::audit::AuditEvent;
 use crate::web::AppState;
 use crate::web::session::{Session, is_https, secret_cookie};
@@ -378,6 +378,10 @@ async fn sign_in(
         }
         Ok(SignIn::NeedsPassword(account)) => {
             let link = saml::pending_link(&identity, &account, next);
+            // The link is kept under the visitor's session: store it first.
+            if let Err(e) = session.keep(state).await {
+                return internal(e);
+            }
             match store.put_pending_link(&session.id_hash(), &link).await {
                 Ok(()) => Redirect::to("/spid/collega").into_response(),
                 Err(e) => internal(e),
@@ -530,18 +534,15 @@ async fn link(
         Ok(None) => return Redirect::to("/login").into_response(),
         Err(e) => return internal(e),
     };
-    let user_bucket = format!("login-fail:user:{}", username_key(&account.username));
-    let ip_bucket = format!("login-fail:ip:{}", session.ip);
-    for bucket in [&user_bucket, &ip_bucket] {
-        match store.blocked_for(bucket).await {
-            Ok(Some(wait)) => return super::auth::too_many(&state, &session, wait),
-            Ok(None) => {}
-            Err(e) => return internal(e),
-        }
+    let failures = super::auth::LoginFailures::new(&account.username, &session.ip);
+    match failures.blocked_for(store).await {
+        Ok(Some(wait)) => return super::auth::too_many(&state, &session, wait),
+        Ok(None) => {}
+        Err(e) => return internal(e),
     }
     match saml::link_with_password(store, &link, &form.password, &session.ip).await {
         Ok(Some(account)) => {
-            if let Err(e) = store.clear_failures(&user_bucket).await {
+            if let Err(e) = failures.clear(store).await {
                 return internal(e);
             }
             if let Err(e) = store.drop_pending_link(&session.id_hash()).await {
@@ -559,10 +560,7 @@ async fn link(
             .await
         }
         Ok(None) => {
-            if let Err(e) = store.record_failure(&user_bucket, 3).await {
-                return internal(e);
-            }
-            if let Err(e) = store.record_failure(&ip_bucket, 20).await {
+            if let Err(e) = failures.record(store).await {
                 return internal(e);
             }
             let mut errors = FieldErrors::default();

@@ -176,7 +176,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
 
 async fn run(state: AppState, req: Request, next: Next) -> anyhow::Result<Response> {
     let name = cookie_name(&state);
-    let ip = client_ip(&req);
+    let ip = client_ip(&state, &req);
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
