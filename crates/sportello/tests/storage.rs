@@ -1,8 +1,8 @@
 //! One storage suite, run unchanged against SQLite and PostgreSQL.
 //!
 //! Each scenario is an `async fn(Store)`; the `suite!` macro turns it into a test per database.
-//! PostgreSQL tests get a fresh database each; in CI they fail rather than skip when the server
-//! is missing.
+//! PostgreSQL tests get a fresh database each; they fail when the server is missing, unless
+//! `SPORTELLO_TEST_SKIP_POSTGRES=1` leaves PostgreSQL out of the run.
 
 mod common;
 
@@ -1552,4 +1552,48 @@ async fn checkouts_move_through_their_states_for_their_owner_only(store: Store) 
             .is_err()
     );
     assert!(store.checkout_state("c4").await.unwrap().is_none());
+}
+
+// ------------------------------------------------------------------------------------------
+// The PostgreSQL half is never skipped by accident
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn only_skip_postgres_1_leaves_postgres_out() {
+    assert!(common::skip_postgres_from(Some("1")));
+    for value in [
+        None,
+        Some(""),
+        Some("0"),
+        Some("true"),
+        Some("TRUE"),
+        Some("yes"),
+    ] {
+        assert!(!common::skip_postgres_from(value), "{value:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_postgres_fails_the_test() {
+    // Something listens, but it is no PostgreSQL: it hangs up on every connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "postgres://postgres@{}/postgres",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            drop(socket);
+        }
+    });
+    let attempt = {
+        let url = url.clone();
+        tokio::spawn(async move { TestDb::postgres_on(&url, false).await.is_some() })
+    };
+    let failure = attempt
+        .await
+        .expect_err("a PostgreSQL test without a server must fail, not pass");
+    assert!(failure.is_panic());
+    // Left out on purpose: no attempt, and the test says so.
+    assert!(TestDb::postgres_on(&url, true).await.is_none());
 }
