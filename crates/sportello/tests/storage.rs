@@ -25,32 +25,7 @@ use sportello::store::receipts::NewReceipt;
 use sportello::store::station::{NewAttempt, ReceiptTransferRow, StationReceipt};
 use sportello::store::{Store, StoreError};
 
-macro_rules! suite {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let db = super::TestDb::sqlite();
-                    super::$scenario(db.store().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    let store = db.store().await;
-                    super::$scenario(store.clone()).await;
-                    store.close().await;
-                }
-            )*
-        }
-    };
-}
-
-suite!(
+store_suite!(
     migrations_are_applied_once,
     ente_is_upserted_from_configuration,
     iuv_sequence_never_repeats_under_concurrency,
@@ -448,7 +423,7 @@ async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
                 if batch.is_empty() {
                     break mine;
                 }
-                mine.extend(batch.into_iter().map(|m| m.id));
+                mine.extend(batch.into_iter().map(|m| (m.id, format!("w{w}"))));
             }
         }));
     }
@@ -456,7 +431,8 @@ async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
     for w in workers {
         all.extend(w.await.unwrap());
     }
-    let distinct: HashSet<i64> = all.iter().copied().collect();
+    let holder: std::collections::HashMap<i64, String> = all.iter().cloned().collect();
+    let distinct: HashSet<i64> = all.iter().map(|(id, _)| *id).collect();
     assert_eq!(all.len(), 30, "each message claimed exactly once");
     assert_eq!(distinct.len(), 30);
 
@@ -469,14 +445,24 @@ async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
             .is_empty()
     );
     let first = *distinct.iter().min().unwrap();
-    store
-        .mark_failed(
-            first,
-            "connection refused",
-            Some(Timestamp::now().plus(time::Duration::hours(1))),
-        )
-        .await
-        .unwrap();
+    // Only the holder of the claim reschedules it.
+    assert!(
+        !store
+            .mark_failed(first, "late", "connection refused", None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .mark_failed(
+                first,
+                &holder[&first],
+                "connection refused",
+                Some(Timestamp::now().plus(time::Duration::hours(1))),
+            )
+            .await
+            .unwrap()
+    );
     assert!(
         store
             .claim_outbox("late", 10, lease)
@@ -484,10 +470,17 @@ async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
             .unwrap()
             .is_empty()
     );
-    store
-        .mark_failed(first, "connection refused", Some(Timestamp::now()))
-        .await
-        .unwrap();
+    assert!(
+        store
+            .mark_failed(
+                first,
+                &holder[&first],
+                "connection refused",
+                Some(Timestamp::now())
+            )
+            .await
+            .unwrap()
+    );
     let again = store.claim_outbox("late", 10, lease).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, first);
@@ -501,14 +494,19 @@ async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
     assert_eq!(sent[0].state, "sent");
     // Giving up leaves it failed and never claimed again.
     let second = *distinct.iter().filter(|i| **i != first).min().unwrap();
-    store
-        .mark_failed(second, "mailbox unavailable", None)
-        .await
-        .unwrap();
-    store
-        .mark_failed(second, "mailbox unavailable", None)
-        .await
-        .unwrap();
+    assert!(
+        store
+            .mark_failed(second, &holder[&second], "mailbox unavailable", None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_failed(second, &holder[&second], "mailbox unavailable", None)
+            .await
+            .unwrap(),
+        "a message given up stays given up"
+    );
     assert!(
         store
             .claim_outbox("late", 10, lease)

@@ -3,6 +3,35 @@
 
 pub mod smtp;
 
+/// `store_suite!(scenario, …)`: each `async fn(Store)` scenario becomes a test on a fresh SQLite
+/// database (`mod sqlite`) and one on a fresh PostgreSQL database (`mod postgres`). The test
+/// file needs `TestDb` in scope.
+#[macro_export]
+macro_rules! store_suite {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let db = super::TestDb::sqlite();
+                    super::$scenario(db.store().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    let store = db.store().await;
+                    super::$scenario(store.clone()).await;
+                    store.close().await;
+                }
+            )*
+        }
+    };
+}
+
 use std::path::Path;
 
 use sportello::app::App;
