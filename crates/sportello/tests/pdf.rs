@@ -576,20 +576,7 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, i64, String) {
     .unwrap();
     Store::activate_account_in(&mut tx, id).await.unwrap();
     tx.commit().await.unwrap();
-    let client = browser();
-    let r = app
-        .submit(
-            &client,
-            "/login",
-            "/login",
-            &[
-                ("username", &format!("utente{n}")),
-                ("password", PASSWORD),
-                ("next", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
+    let client = app.log_in(&format!("utente{n}"), PASSWORD).await;
     (client, id, cf)
 }
 

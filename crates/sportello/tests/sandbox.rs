@@ -49,20 +49,7 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, String, String) {
     .unwrap();
     Store::activate_account_in(&mut tx, id).await.unwrap();
     tx.commit().await.unwrap();
-    let client = browser();
-    let r = app
-        .submit(
-            &client,
-            "/login",
-            "/login",
-            &[
-                ("username", &format!("pagatore{n}")),
-                ("password", PASSWORD),
-                ("next", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
+    let client = app.log_in(&format!("pagatore{n}"), PASSWORD).await;
     (client, cf, email)
 }
 

@@ -239,6 +239,18 @@ impl TestApp {
         }
     }
 
+    /// Stops the app, waits for it to finish, and hands back its database (for another app
+    /// to open).
+    pub async fn stop_keeping_db(mut self) -> TestDb {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.expect("app task").expect("app run");
+        }
+        self.db
+    }
+
     /// Stops the app and waits for it to finish.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -276,6 +288,21 @@ impl TestApp {
             .await
             .unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// A new browser logged in as `username` through the login form.
+    pub async fn log_in(&self, username: &str, password: &str) -> reqwest::Client {
+        let client = browser();
+        let r = self
+            .submit(
+                &client,
+                "/login",
+                "/login",
+                &[("username", username), ("password", password), ("next", "")],
+            )
+            .await;
+        assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+        client
     }
 
     /// Loads `form_page` to get its CSRF token, then posts `fields` to `action` like a browser.

@@ -4,11 +4,9 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use pagopa::{Cents, NoticeNumber, SegregationCode};
 use serde::Deserialize;
 
@@ -21,27 +19,6 @@ use crate::store::cart::CartReason;
 use crate::store::services::Service;
 use crate::web::AppState;
 use crate::web::session::Session;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/pagamenti", get(cart))
-        .route("/pagamenti/procedi", post(proceed))
-        .route("/pagamenti/rimuovi", post(remove))
-        .route("/pagamenti/nuovo", get(choose_service))
-        .route(
-            "/pagamenti/nuovo/{code}",
-            get(service_form).post(service_submit),
-        )
-        .route("/pagamenti/nuovo/{code}/conferma", post(service_confirm))
-        .route(
-            "/pagamenti/per-altri",
-            get(for_others_page).post(for_others_lookup),
-        )
-        .route("/pagamenti/per-altri/aggiungi", post(for_others_add))
-        .route("/pagamenti/esito/{id}/ok", get(return_ok))
-        .route("/pagamenti/esito/{id}/annullato", get(return_cancel))
-        .route("/pagamenti/esito/{id}/errore", get(return_error))
-}
 
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "payments page failed");
@@ -77,7 +54,7 @@ struct Cart {
 }
 
 #[derive(Deserialize, Default)]
-struct CartQuery {
+pub(super) struct CartQuery {
     #[serde(default)]
     creato: String,
     #[serde(default)]
@@ -155,7 +132,7 @@ async fn cart_view(
     })
 }
 
-async fn cart(
+pub(super) async fn cart(
     State(state): State<AppState>,
     session: Session,
     Query(q): Query<CartQuery>,
@@ -199,7 +176,11 @@ fn selected(body: &str) -> Vec<i64> {
         .collect()
 }
 
-async fn proceed(State(state): State<AppState>, session: Session, body: String) -> Response {
+pub(super) async fn proceed(
+    State(state): State<AppState>,
+    session: Session,
+    body: String,
+) -> Response {
     let Some(account) = session.account() else {
         return to_login("/pagamenti");
     };
@@ -406,7 +387,7 @@ fn checkout_items_html(c: &crate::store::checkouts::Checkout) -> String {
 
 /// `returnOkUrl`: Checkout says it is paid; only the receipt makes it so. Until every receipt
 /// is in, the page says so and reloads itself every 3 seconds (no JavaScript needed).
-async fn return_ok(
+pub(super) async fn return_ok(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
@@ -471,7 +452,7 @@ async fn return_ok(
 }
 
 /// `returnCancelUrl`: back to the cart, nothing changed.
-async fn return_cancel(
+pub(super) async fn return_cancel(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
@@ -491,7 +472,7 @@ async fn return_cancel(
 }
 
 /// `returnErrorUrl`: a clear message; nothing was paid.
-async fn return_error(
+pub(super) async fn return_error(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
@@ -521,12 +502,12 @@ async fn return_error(
 }
 
 #[derive(Deserialize)]
-struct RemoveForm {
+pub(super) struct RemoveForm {
     #[serde(default)]
     rimuovi: i64,
 }
 
-async fn remove(
+pub(super) async fn remove(
     State(state): State<AppState>,
     session: Session,
     axum::Form(form): axum::Form<RemoveForm>,
@@ -551,7 +532,7 @@ struct Services {
     services: Vec<(String, String, String)>,
 }
 
-async fn choose_service(State(state): State<AppState>, session: Session) -> Response {
+pub(super) async fn choose_service(State(state): State<AppState>, session: Session) -> Response {
     if session.account().is_none() {
         return to_login("/pagamenti/nuovo");
     }
@@ -651,7 +632,7 @@ fn service_form_view(
     }
 }
 
-async fn service_form(
+pub(super) async fn service_form(
     State(state): State<AppState>,
     session: Session,
     Path(code): Path<String>,
@@ -700,7 +681,7 @@ struct ServiceSummary {
     hidden: Vec<(String, String)>,
 }
 
-async fn service_submit(
+pub(super) async fn service_submit(
     State(state): State<AppState>,
     session: Session,
     Path(code): Path<String>,
@@ -754,7 +735,7 @@ async fn service_submit(
     }
 }
 
-async fn service_confirm(
+pub(super) async fn service_confirm(
     State(state): State<AppState>,
     session: Session,
     Path(code): Path<String>,
@@ -835,7 +816,7 @@ struct ForOthers {
     found: Option<Found>,
 }
 
-async fn for_others_page(State(state): State<AppState>, session: Session) -> Response {
+pub(super) async fn for_others_page(State(state): State<AppState>, session: Session) -> Response {
     if session.account().is_none() {
         return to_login("/pagamenti/per-altri");
     }
@@ -848,7 +829,7 @@ async fn for_others_page(State(state): State<AppState>, session: Session) -> Res
 }
 
 #[derive(Deserialize)]
-struct CodeForm {
+pub(super) struct CodeForm {
     #[serde(default)]
     codice: String,
 }
@@ -886,7 +867,7 @@ async fn resolve(
     }
 }
 
-async fn for_others_lookup(
+pub(super) async fn for_others_lookup(
     State(state): State<AppState>,
     session: Session,
     axum::Form(form): axum::Form<CodeForm>,
@@ -919,7 +900,7 @@ async fn for_others_lookup(
     })
 }
 
-async fn for_others_add(
+pub(super) async fn for_others_add(
     State(state): State<AppState>,
     session: Session,
     axum::Form(form): axum::Form<CodeForm>,
