@@ -90,7 +90,7 @@ export async function startSmtpSink() {
   };
 }
 
-function binary() {
+export function binary() {
   if (process.env.SPORTELLO_BIN) return process.env.SPORTELLO_BIN;
   const target = process.env.CARGO_TARGET_DIR || join(root, 'target');
   return join(target, 'debug', 'sportello');

@@ -153,6 +153,10 @@ pub struct Config {
     pub session_idle_minutes: i64,
     /// Hours after login after which a session ends whatever the activity.
     pub session_absolute_hours: i64,
+    /// Minutes of inactivity after which an operator's back-office session ends.
+    pub backoffice_idle_minutes: i64,
+    /// Minutes a checkout may wait for its receipt before the back office lists it as an anomaly.
+    pub backoffice_checkout_overdue_minutes: i64,
     /// SPID and CIE login (Sportello's own SAML service provider).
     pub spid: SpidConfig,
     /// A copy of Bootstrap Italia's `dist/` folder that replaces the one built into the binary
@@ -446,6 +450,15 @@ const SETTINGS: &[Setting] = &[
     Setting {
         key: "session.absolute_hours",
         default: Some("12"),
+    },
+    // The back office (issue 12).
+    Setting {
+        key: "backoffice.idle_minutes",
+        default: Some("15"),
+    },
+    Setting {
+        key: "backoffice.checkout_overdue_minutes",
+        default: Some("60"),
     },
     // SPID and CIE (issue 11).
     Setting {
@@ -958,6 +971,20 @@ impl Config {
             mail_poll_ms: positive("mail_poll_ms", 600_000)? as u64,
             session_idle_minutes: positive("session.idle_minutes", 24 * 60)?,
             session_absolute_hours: positive("session.absolute_hours", 24 * 30)?,
+            backoffice_idle_minutes: positive("backoffice.idle_minutes", 24 * 60)?,
+            // 0 lists every checkout still waiting at once (the browser test uses it).
+            backoffice_checkout_overdue_minutes: raw.parse(
+                "backoffice.checkout_overdue_minutes",
+                |v| {
+                    v.trim()
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|n| (0..=7 * 24 * 60).contains(n))
+                        .ok_or_else(|| {
+                            "expected a whole number of minutes between 0 and 10080".into()
+                        })
+                },
+            )?,
             spid,
             assets_dir: raw
                 .get("assets_dir")

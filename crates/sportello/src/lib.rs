@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod app;
 pub mod assets;
 pub mod auth;
+pub mod backoffice;
 pub mod checkout;
 pub mod clock;
 pub mod config;

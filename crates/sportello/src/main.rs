@@ -57,6 +57,34 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Manage the back office's operators.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Create an operator: prints a one-time initial password and the otpauth:// URI (with a
+    /// QR code) for an authenticator app.
+    Add {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// `admin` (everything) or `operator` (the services given with --service).
+        #[arg(long, value_parser = ["admin", "operator"])]
+        role: String,
+        /// A catalog service code the operator works on (repeat for several).
+        #[arg(long = "service", value_name = "CODE")]
+        services: Vec<String>,
+        /// The operator may look but not change anything.
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// Disable an operator (their sessions end at once).
+    Disable {
+        /// Login name.
+        username: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -163,7 +191,58 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             json,
         }) => import_positions(config, &file, partial, publish, json).await,
         Command::Notices { service, out } => notices(config, &service, &out).await,
+        Command::Operator(command) => operator(config, command).await,
     }
+}
+
+/// `sportello operator add|disable`.
+async fn operator(config: Config, command: OperatorCommand) -> anyhow::Result<()> {
+    use sportello::backoffice::{Role, operators, totp};
+    let store = Store::open(&config.database_url).await?;
+    let result = match command {
+        OperatorCommand::Add {
+            username,
+            role,
+            services,
+            read_only,
+        } => {
+            let role = Role::parse(&role).unwrap_or(Role::Operator);
+            let known: Vec<String> = config
+                .catalog
+                .services
+                .iter()
+                .map(|s| s.code.clone())
+                .collect();
+            let issuer = format!("Sportello {}", config.ente.name);
+            operators::add(
+                &store, &issuer, &username, role, &services, read_only, &known,
+            )
+            .await
+            .map(|created| {
+                println!("operatore {username} creato ({})", role.label());
+                println!(
+                    "password iniziale (da cambiare al primo accesso): {}",
+                    created.password
+                );
+                println!("chiave TOTP: {}", created.secret);
+                println!("{}", created.otpauth_uri);
+                if let Some(qr) = totp::terminal_qr(&created.otpauth_uri) {
+                    println!("{qr}");
+                }
+            })
+            .map_err(anyhow::Error::from)
+        }
+        OperatorCommand::Disable { username } => match store.disable_operator(&username).await {
+            Ok(true) => {
+                println!("operatore {username} disattivato");
+                Ok(())
+            }
+            Ok(false) => Err(anyhow::anyhow!("no active operator named {username}")),
+            Err(e) => Err(e.into()),
+        },
+    };
+    store.close().await;
+    result
 }
 
 /// `sportello notices`: streams the ZIP to `out` with a progress bar on the terminal.

@@ -39,6 +39,17 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, i64, String) {
     .await
     .unwrap();
     Store::activate_account_in(&mut tx, id).await.unwrap();
+    // Positions and receipts linked by fiscal code are shown only to a verified identity:
+    // an operator confirms this citizen's code, as SPID would.
+    Store::verify_identity_in(
+        &mut tx,
+        id,
+        &pagopa::FiscalCode::parse(&cf).unwrap(),
+        sportello::domain::identity::IdentitySource::Operator,
+        "operatore.test",
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let client = app.log_in(&format!("storico{n}"), PASSWORD).await;
     (client, id, cf)

@@ -44,6 +44,17 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, String) {
     .await
     .unwrap();
     Store::activate_account_in(&mut tx, id).await.unwrap();
+    // Positions and receipts linked by fiscal code are shown only to a verified identity:
+    // an operator confirms this citizen's code, as SPID would.
+    Store::verify_identity_in(
+        &mut tx,
+        id,
+        &pagopa::FiscalCode::parse(&cf).unwrap(),
+        sportello::domain::identity::IdentitySource::Operator,
+        "operatore.test",
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let client = app.log_in(&format!("cittadino{n}"), PASSWORD).await;
     (client, cf)
@@ -61,7 +72,7 @@ async fn position_for(
 ) -> NoticeNumber {
     let store = app.state.store();
     let ente = app.state.ente();
-    let base = store.next_iuv_base(ente.id).await.unwrap();
+    let base = store.mint_iuv_base(ente.id).await.unwrap();
     let nav = NoticeNumber::from_aux3(SegregationCode::parse("01").unwrap(), base).unwrap();
     let service_id = match service_code {
         Some(code) => Some(
@@ -268,7 +279,7 @@ async fn the_cart_lists_what_the_municipality_created_for_my_fiscal_code_and_cap
     let other = app
         .state
         .store()
-        .option_by_nav(app.state.ente().id, &navs[0].as_str().replace('x', ""))
+        .option_by_nav(app.state.ente().id, &navs[0].as_str().replace('x', ""), 0)
         .await
         .unwrap()
         .unwrap();
@@ -406,7 +417,7 @@ async fn a_traffic_fine_and_a_nursery_fee_become_positions_with_their_own_notice
     let option = app
         .state
         .store()
-        .option_by_nav(ente, nav.as_str())
+        .option_by_nav(ente, nav.as_str(), 0)
         .await
         .unwrap()
         .unwrap();
@@ -606,7 +617,7 @@ async fn paying_someone_elses_notice_by_its_code() {
     let option = app
         .state
         .store()
-        .option_by_nav(app.state.ente().id, payable.as_str())
+        .option_by_nav(app.state.ente().id, payable.as_str(), 0)
         .await
         .unwrap()
         .unwrap();
@@ -673,7 +684,7 @@ async fn abandoned_spontaneous_payments_are_removed_on_postgres_too() {
         );
         assert!(
             store
-                .option_by_nav(app.state.ente().id, api.as_str())
+                .option_by_nav(app.state.ente().id, api.as_str(), 0)
                 .await
                 .unwrap()
                 .is_some(),

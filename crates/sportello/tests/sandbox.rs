@@ -48,6 +48,17 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, String, String) {
     .await
     .unwrap();
     Store::activate_account_in(&mut tx, id).await.unwrap();
+    // Positions and receipts linked by fiscal code are shown only to a verified identity:
+    // an operator confirms this citizen's code, as SPID would.
+    Store::verify_identity_in(
+        &mut tx,
+        id,
+        &pagopa::FiscalCode::parse(&cf).unwrap(),
+        sportello::domain::identity::IdentitySource::Operator,
+        "operatore.test",
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let client = app.log_in(&format!("pagatore{n}"), PASSWORD).await;
     (client, cf, email)
@@ -56,7 +67,7 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, String, String) {
 async fn position_for(app: &TestApp, debtor: &str, cents: i64) -> NoticeNumber {
     let store = app.state.store();
     let ente = app.state.ente();
-    let base = store.next_iuv_base(ente.id).await.unwrap();
+    let base = store.mint_iuv_base(ente.id).await.unwrap();
     let nav = NoticeNumber::from_aux3(SegregationCode::parse("01").unwrap(), base).unwrap();
     store
         .insert_position(
@@ -213,11 +224,13 @@ async fn wait_paid(app: &TestApp, client: &reqwest::Client, ok_url: &str) -> Str
 async fn option_status(app: &TestApp, nav: &NoticeNumber) -> String {
     app.state
         .store()
-        .option_by_nav(app.state.ente().id, nav.as_str())
+        .option_by_nav(app.state.ente().id, nav.as_str(), 0)
         .await
         .unwrap()
         .unwrap()
         .option_status
+        .as_str()
+        .to_owned()
 }
 
 async fn messages(app: &TestApp) -> String {

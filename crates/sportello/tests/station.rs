@@ -1006,7 +1006,8 @@ async fn a_checkout_is_settled_by_its_receipts(app: &TestApp) {
                 .unwrap();
         }
     });
-    // V2 carries the cart id as payment note; V1 is linked through the cart's items.
+    // V2 carries the cart id as payment note; a V1 receipt has none, and is linked through
+    // the note of its notice's activation (never by guessing among the carts holding it).
     let mut r1 = receipt(&nav(61), "R-CART-1", 500, Some("BNCNNA80A41H501X"));
     r1.payment_note = Some("cart-1".into());
     expect_ok(app, &send_rt(Version::V2, r1)).await;
@@ -1014,6 +1015,11 @@ async fn a_checkout_is_settled_by_its_receipts(app: &TestApp) {
         store.checkout_state("cart-1").await.unwrap().as_deref(),
         Some("partially_paid")
     );
+    expect_ok(
+        app,
+        &activate(Version::V1, &nav(62), Some(700), Some("cart-1")),
+    )
+    .await;
     expect_ok(
         app,
         &send_rt(
@@ -1125,6 +1131,11 @@ async fn a_cart_paid_all_at_once_ends_paid(app: &TestApp) {
         }
         let id = format!("cart-{cart}");
         insert_checkout(app, &id, &options).await;
+        // Each notice activated with the cart id as payment note (V1 receipts carry none).
+        for k in 0..5u64 {
+            let seq = 100 + cart * 10 + k;
+            expect_ok(app, &activate(Version::V1, &nav(seq), Some(100), Some(&id))).await;
+        }
         let mut tasks = Vec::new();
         for k in 0..5u64 {
             let seq = 100 + cart * 10 + k;

@@ -63,6 +63,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_station"),
     migration!(5, "0005_trust"),
     migration!(6, "0006_spid"),
+    migration!(9, "0009_backoffice"),
 ];
 
 /// The line that makes a SQLite migration run with foreign keys off (see the module docs).

@@ -154,6 +154,11 @@ impl GpdError {
 pub struct Caller {
     /// Client address.
     pub ip: String,
+    /// Who acts, for the audit log: None for the API (`api`), `operatore:<username>` for the
+    /// back office.
+    pub actor: Option<String>,
+    /// Why (the back office asks a reason to invalidate), recorded in the audit detail.
+    pub reason: Option<String>,
 }
 
 /// A validated list request.
@@ -256,7 +261,7 @@ impl<'a> Gpd<'a> {
     pub async fn mint_notices(&self, n: usize) -> Result<Vec<NoticeNumber>, GpdError> {
         let mut minted = Vec::with_capacity(n);
         for _ in 0..n {
-            let base = self.store.next_iuv_base(self.ente.id).await?;
+            let base = self.store.mint_iuv_base(self.ente.id).await?;
             let nav = NoticeNumber::from_aux3(self.segregation_code, base).map_err(|e| {
                 GpdError::Internal(StoreError::Db(sqlx::Error::Protocol(format!(
                     "IUV sequence exhausted: {e}"
@@ -299,13 +304,16 @@ impl<'a> Gpd<'a> {
         tx: &mut Tx,
         caller: &Caller,
         action: &str,
-        detail: serde_json::Value,
+        mut detail: serde_json::Value,
     ) -> Result<(), GpdError> {
+        if let (Some(reason), Some(map)) = (&caller.reason, detail.as_object_mut()) {
+            map.insert("reason".to_owned(), json!(reason));
+        }
         Store::audit_in(
             tx,
             &AuditEvent {
                 account_id: None,
-                actor: "api".to_owned(),
+                actor: caller.actor.clone().unwrap_or_else(|| "api".to_owned()),
                 action: action.to_owned(),
                 outcome: "ok".to_owned(),
                 ip: caller.ip.clone(),
@@ -331,6 +339,18 @@ impl<'a> Gpd<'a> {
         to_publish: bool,
         caller: &Caller,
     ) -> Result<Position, GpdError> {
+        self.create_in_service(model, to_publish, None, caller)
+            .await
+    }
+
+    /// [`Gpd::create`] for a position of a catalog service (the back office's form).
+    pub async fn create_in_service(
+        &self,
+        model: &PaymentPositionModel,
+        to_publish: bool,
+        service_id: Option<i64>,
+        caller: &Caller,
+    ) -> Result<Position, GpdError> {
         let now = Timestamp::now();
         let valid = validate::position(model, &self.context(now))
             .map_err(|e| GpdError::bad_request(e.to_string()))?;
@@ -343,7 +363,8 @@ impl<'a> Gpd<'a> {
             (PositionStatus::Draft, valid.validity_date())
         };
         let minted = self.mint_notices(valid.missing_iuvs()).await?;
-        let (position, extras) = valid.with_notices(minted, status, validity);
+        let (mut position, extras) = valid.with_notices(minted, status, validity);
+        position.service_id = service_id;
         let mut tx = self.store.db().begin().await.map_err(StoreError::from)?;
         match Store::insert_positions_in(&mut tx, self.ente.id, &[(&position, &extras)]).await {
             Ok(_) => {}

@@ -4,12 +4,14 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backoffice;
 pub mod cart;
 pub mod checkouts;
 pub mod documents;
 pub mod ente;
 pub mod events;
 pub mod history;
+pub mod operators;
 pub mod outbox;
 pub mod positions;
 pub mod ratelimit;

@@ -132,7 +132,10 @@ impl FromRequestParts<AppState> for ApiClient {
             .map(|c| c.0.ip().to_string())
             .unwrap_or_default();
         Ok(ApiClient {
-            caller: Caller { ip },
+            caller: Caller {
+                ip,
+                ..Caller::default()
+            },
         })
     }
 }

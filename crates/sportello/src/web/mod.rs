@@ -8,6 +8,7 @@ pub mod ops;
 pub mod pages;
 pub mod session;
 pub mod soap;
+pub mod ufficio;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -208,6 +209,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .merge(saml_bindings)
         .merge(pages::saml::metadata_routes())
+        .merge(ufficio::routes(state.clone()))
         .route("/static/app.css", axum::routing::get(app_css))
         .route("/static/history.js", axum::routing::get(history_js))
         .route("/static/spid-uscita.js", axum::routing::get(spid_logout_js))

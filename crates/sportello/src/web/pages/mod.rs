@@ -10,6 +10,9 @@ mod private;
 pub mod routes;
 pub mod saml;
 
+/// A CSV cell safe for spreadsheets (quoted, no formula), as the citizen history writes it.
+pub(crate) use history::cell as csv_cell;
+
 use askama::Template;
 use axum::Router;
 use axum::http::StatusCode;

@@ -1,0 +1,138 @@
+//! The back office (`/ufficio`): the municipality's operators, what each may see and do, and the
+//! use cases of their screens. Every rule about *who* may do *what* lives here; the handlers in
+//! `web::ufficio` parse, call and render.
+//!
+//! - An **admin** sees and does everything.
+//! - An **operator** sees the positions, receipts and anomalies of the services (catalog codes)
+//!   listed for them — anything else is "not found" — and acts on them unless read-only.
+//!   Positions without a service (created through the API or the import) are the admins'.
+
+pub mod operators;
+pub mod service;
+pub mod totp;
+
+pub use service::{BackOffice, BoError};
+
+/// An operator's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, every service, operators included.
+    Admin,
+    /// The services listed for them.
+    Operator,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+        }
+    }
+
+    /// Parses a stored or typed name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "operator" => Some(Role::Operator),
+            _ => None,
+        }
+    }
+
+    /// The Italian label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Amministratore",
+            Role::Operator => "Operatore",
+        }
+    }
+}
+
+/// An operator as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Operator {
+    /// Primary key.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// argon2id hash.
+    pub password_hash: String,
+    /// The initial password is still in use.
+    pub must_change_password: bool,
+    /// TOTP secret (base32).
+    pub totp_secret: String,
+    /// Last TOTP step accepted.
+    pub totp_last_step: i64,
+    /// Role.
+    pub role: Role,
+    /// May not change anything.
+    pub read_only: bool,
+    /// Disabled: cannot log in.
+    pub disabled: bool,
+    /// Catalog codes in scope (meaningful for [`Role::Operator`]).
+    pub services: Vec<String>,
+}
+
+impl std::fmt::Debug for Operator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Operator")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("read_only", &self.read_only)
+            .field("services", &self.services)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Operator {
+    /// Whether the operator is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Whether the service with catalog code `code` (None: no service) is in scope.
+    pub fn sees_service(&self, code: Option<&str>) -> bool {
+        match code {
+            _ if self.is_admin() => true,
+            Some(code) => self.services.iter().any(|s| s == code),
+            None => false,
+        }
+    }
+
+    /// Whether the operator may change things (in the services in scope).
+    pub fn may_write(&self) -> bool {
+        !self.read_only
+    }
+
+    /// The name written in the audit log.
+    pub fn actor(&self) -> String {
+        format!("operatore:{}", self.username)
+    }
+}
+
+/// Which positions, receipts and anomalies a query may return: every one, or those of these
+/// services (ids in the `services` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// An admin's.
+    All,
+    /// An operator's.
+    Services(Vec<i64>),
+}
+
+impl Scope {
+    /// The SQL condition restricting `column` (a service id) to the scope. The ids are integers
+    /// read from the database, so inlining them is safe.
+    pub fn condition(&self, column: &str) -> String {
+        match self {
+            Scope::All => "1 = 1".to_owned(),
+            Scope::Services(ids) if ids.is_empty() => "1 = 0".to_owned(),
+            Scope::Services(ids) => format!(
+                "{column} IN ({})",
+                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+            ),
+        }
+    }
+}

@@ -1,0 +1,1272 @@
+//! The back office (`/ufficio`): operators and their second factor, the permissions of every
+//! route (generated from the route table), and the store functions on both databases.
+
+mod common;
+
+use common::{TestApp, TestDb, browser, csrf_of};
+use pagopa::{Cents, FiscalCode};
+use sportello::backoffice::service::NewPositionForm;
+use sportello::backoffice::totp::Secret;
+use sportello::backoffice::{BackOffice, BoError, Operator, Role, Scope, operators};
+use sportello::clock::Timestamp;
+use sportello::config::Config;
+use sportello::store::Store;
+use sportello::store::audit::AuditEvent;
+use sportello::store::backoffice::{AuditQuery, PositionQuery, ReceiptQuery};
+use sportello::store::receipts::NewReceipt;
+use sportello::web::ufficio::{Access, Entity, ROUTES};
+
+const NEW_PASSWORD: &str = "una frase lunga per l'ufficio";
+
+fn demo_config() -> Config {
+    Config::load(Some(std::path::Path::new("/dev/null")), Vec::new()).unwrap()
+}
+
+fn catalog_codes() -> Vec<String> {
+    demo_config()
+        .catalog
+        .services
+        .iter()
+        .map(|s| s.code.clone())
+        .collect()
+}
+
+/// Creates an operator in the app's store; returns (initial password, TOTP secret).
+async fn add_operator(
+    store: &Store,
+    username: &str,
+    role: Role,
+    services: &[&str],
+    read_only: bool,
+) -> (String, Secret) {
+    let services: Vec<String> = services.iter().map(|s| (*s).to_owned()).collect();
+    let created = operators::add(
+        store,
+        "Sportello",
+        username,
+        role,
+        &services,
+        read_only,
+        &catalog_codes(),
+    )
+    .await
+    .expect("operator created");
+    (
+        created.password,
+        Secret::from_base32(&created.secret).expect("base32 secret"),
+    )
+}
+
+/// Logs in through the form (password, TOTP code of now), changes the initial password, and
+/// returns the browser.
+async fn operator_browser(
+    app: &TestApp,
+    username: &str,
+    role: Role,
+    services: &[&str],
+    read_only: bool,
+) -> reqwest::Client {
+    let (password, secret) =
+        add_operator(app.state.store(), username, role, services, read_only).await;
+    let client = browser();
+    let code = secret.code_at(Timestamp::now().unix());
+    let r = app
+        .submit(
+            &client,
+            "/ufficio/login",
+            "/ufficio/login",
+            &[
+                ("username", username),
+                ("password", &password),
+                ("codice", &code),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["location"], "/ufficio/password");
+    // Nothing else opens before the initial password is changed.
+    let (status, _) = app.page(&client, "/ufficio").await;
+    assert_eq!(status, 303);
+    let r = app
+        .submit(
+            &client,
+            "/ufficio/password",
+            "/ufficio/password",
+            &[("password", NEW_PASSWORD), ("password2", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["location"], "/ufficio");
+    client
+}
+
+async fn operator(store: &Store, username: &str) -> Operator {
+    store.operator_by_username(username).await.unwrap().unwrap()
+}
+
+fn position_form(service: &str, iupd: &str, cf: &str) -> NewPositionForm {
+    NewPositionForm {
+        service: service.into(),
+        iupd: iupd.into(),
+        fiscal_code: FiscalCode::parse(cf).unwrap(),
+        full_name: "Mario Rossi".into(),
+        email: Some("mario.rossi@example.org".into()),
+        description: format!("Verbale {iupd}"),
+        amount: Cents::new(4_250),
+        due_date: time::macros::date!(2030 - 12 - 31),
+        publish: true,
+    }
+}
+
+/// A receipt for the first option of `position_id`.
+async fn pay(store: &Store, ente_id: i64, position_id: i64, receipt_id: &str, refund: bool) -> i64 {
+    let (option_id, nav, iuv): (i64, String, String) = match store.db() {
+        sportello::db::Db::Sqlite(p) => sqlx::query_as(
+            "SELECT id, nav, iuv FROM payment_options WHERE position_id = $1 ORDER BY id LIMIT 1",
+        )
+        .bind(position_id)
+        .fetch_one(p)
+        .await
+        .unwrap(),
+        sportello::db::Db::Postgres(p) => sqlx::query_as(
+            "SELECT id, nav, iuv FROM payment_options WHERE position_id = $1 ORDER BY id LIMIT 1",
+        )
+        .bind(position_id)
+        .fetch_one(p)
+        .await
+        .unwrap(),
+    };
+    let mut tx = store.db().begin().await.unwrap();
+    let id = Store::insert_receipt_in(
+        &mut tx,
+        ente_id,
+        &NewReceipt {
+            receipt_id: receipt_id.into(),
+            payment_option_id: Some(option_id),
+            notice_number: nav,
+            iuv,
+            outcome: "OK".into(),
+            amount: 4_250,
+            description: "Verbale".into(),
+            company_name: "Comune di Piacenza".into(),
+            debtor_type: "F".into(),
+            debtor_fiscal_code: "RSSMRA80A01H501U".into(),
+            debtor_name: "Mario Rossi".into(),
+            id_psp: "BCITITMM".into(),
+            psp_company_name: "Intesa Sanpaolo S.p.A.".into(),
+            id_channel: "BCITITMM_01".into(),
+            payment_date_time: Timestamp::now(),
+            refund_required: refund,
+            raw_xml: "<receipt>prova</receipt>".into(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+/// The path of a route with its `{id}` replaced.
+fn path_of(path: &str, position: i64, receipt: i64, entity: Entity) -> String {
+    match entity {
+        Entity::Position => path.replace("{id}", &position.to_string()),
+        Entity::Receipt => path.replace("{id}", &receipt.to_string()),
+        Entity::None | Entity::Anomaly => path.to_owned(),
+    }
+}
+
+async fn send(
+    app: &TestApp,
+    client: &reqwest::Client,
+    method: &axum::http::Method,
+    path: &str,
+    csrf: Option<&str>,
+    anomaly: &str,
+) -> (u16, String, String) {
+    let url = format!("{}{path}", app.base);
+    let r = if *method == axum::http::Method::GET {
+        client.get(url).send().await.unwrap()
+    } else {
+        let mut form = vec![
+            ("motivo", "prova"),
+            ("nota", "prova"),
+            ("tipo", "refund"),
+            ("rif", anomaly),
+        ];
+        if let Some(t) = csrf {
+            form.push(("csrf_token", t));
+        }
+        client.post(url).form(&form).send().await.unwrap()
+    };
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (status, location, r.text().await.unwrap_or_default())
+}
+
+/// Every `/ufficio` route, from the route table: anonymous and citizen → the login page;
+/// an operator outside the service → 404 on its records; read-only → no writes; admin → in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permissions_of_every_route() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let store = app.state.store().clone();
+    let ente = app.state.ente().clone();
+    let admin = operator_browser(&app, "admin", Role::Admin, &[], false).await;
+    let outsider = operator_browser(&app, "nido", Role::Operator, &["asilo_nido"], false).await;
+    let reader = operator_browser(&app, "lettore", Role::Operator, &["multe"], true).await;
+    let bo = BackOffice::new(&store, &ente, 60, "http://localhost");
+    let admin_op = operator(&store, "admin").await;
+    let fine = bo
+        .create_position(
+            &admin_op,
+            "127.0.0.1",
+            &position_form("multe", "PERM-1", "RSSMRA80A01H501U"),
+        )
+        .await
+        .unwrap();
+    let receipt = pay(&store, ente.id, fine.id, "perm-receipt-1", false).await;
+    let refund = pay(&store, ente.id, fine.id, "perm-receipt-2", true)
+        .await
+        .to_string();
+
+    // A citizen with a session of their own.
+    let citizen = browser();
+    let (_, home) = app.page(&citizen, "/login").await;
+    assert!(home.contains("csrf_token"));
+
+    let csrf = |html: &str| csrf_of(html);
+    let (_, admin_home) = app.page(&admin, "/ufficio").await;
+    let (_, outsider_home) = app.page(&outsider, "/ufficio").await;
+    let (_, reader_home) = app.page(&reader, "/ufficio").await;
+    let (admin_csrf, outsider_csrf, reader_csrf) =
+        (csrf(&admin_home), csrf(&outsider_home), csrf(&reader_home));
+
+    let mut checked = 0;
+    for r in ROUTES.iter().filter(|r| r.access != Access::Public) {
+        // Logout would end the sessions the next rows use: it is checked on its own below.
+        if r.path == "/ufficio/logout" {
+            continue;
+        }
+        let path = path_of(r.path, fine.id, receipt, r.entity);
+        let what = format!("{} {}", r.method, path);
+        for client in [&browser(), &citizen] {
+            let (status, location, _) = send(&app, client, &r.method, &path, None, &refund).await;
+            assert_eq!(
+                (status, location.as_str()),
+                (303, "/ufficio/login"),
+                "anonymous/citizen: {what}"
+            );
+        }
+        // Outside the service: the records are not found; admin pages are forbidden.
+        let (status, _, _) = send(
+            &app,
+            &outsider,
+            &r.method,
+            &path,
+            Some(&outsider_csrf),
+            &refund,
+        )
+        .await;
+        match (r.entity, r.access) {
+            (Entity::Position | Entity::Receipt | Entity::Anomaly, _) => {
+                assert_eq!(status, 404, "outsider: {what}")
+            }
+            (_, Access::Admin) => assert_eq!(status, 403, "outsider: {what}"),
+            _ => assert!(
+                status != 404 && status != 403 && status < 500,
+                "outsider: {what} → {status}"
+            ),
+        }
+        // Read-only, in scope: reads work, writes are refused.
+        let (status, _, _) =
+            send(&app, &reader, &r.method, &path, Some(&reader_csrf), &refund).await;
+        match r.access {
+            Access::Write | Access::Admin => assert_eq!(status, 403, "read-only: {what}"),
+            _ => assert!(
+                status < 400 || r.path == "/ufficio/password",
+                "read-only: {what} → {status}"
+            ),
+        }
+        // The admin gets in everywhere (a POST may still be refused on its content: 422).
+        let (status, location, body) =
+            send(&app, &admin, &r.method, &path, Some(&admin_csrf), &refund).await;
+        assert!(
+            (status < 400 || status == 422) && location != "/ufficio/login",
+            "admin: {what} → {status} {location} {body:.300}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 25, "only {checked} routes checked");
+    // A post without the CSRF token is refused before any handler runs.
+    let (status, _, _) = send(
+        &app,
+        &admin,
+        &axum::http::Method::POST,
+        "/ufficio/anomalie/risolvi",
+        None,
+        &refund,
+    )
+    .await;
+    assert_eq!(status, 403);
+    // Logout ends the operator's session.
+    let (status, location, _) = send(
+        &app,
+        &reader,
+        &axum::http::Method::POST,
+        "/ufficio/logout",
+        Some(&reader_csrf),
+        &refund,
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (303, "/ufficio/login"));
+    let (status, _) = app.page(&reader, "/ufficio").await;
+    assert_eq!(status, 303);
+    app.stop().await;
+}
+
+/// The second factor: a wrong code and a replayed code are refused, a code one step old is
+/// accepted; failures are audited and lead to a lock-out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_needs_a_fresh_totp_code() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let store = app.state.store().clone();
+    let (password, secret) = add_operator(&store, "mario", Role::Operator, &["multe"], false).await;
+    let login = |code: String, password: String| {
+        let app = &app;
+        async move {
+            let client = browser();
+            let r = app
+                .submit(
+                    &client,
+                    "/ufficio/login",
+                    "/ufficio/login",
+                    &[
+                        ("username", "mario"),
+                        ("password", &password),
+                        ("codice", &code),
+                    ],
+                )
+                .await;
+            r.status().as_u16()
+        }
+    };
+    let now = Timestamp::now().unix();
+    let right = secret.code_at(now);
+    let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
+    assert_eq!(login(wrong, password.clone()).await, 401, "wrong code");
+    assert_eq!(
+        login(right.clone(), "sbagliata".into()).await,
+        401,
+        "wrong password"
+    );
+    // One step of clock skew (the phone is 30 s behind).
+    assert_eq!(
+        login(secret.code_at(now - 30), password.clone()).await,
+        303,
+        "skewed code"
+    );
+    // A later code still works once; the same code again is a replay.
+    assert_eq!(
+        login(right.clone(), password.clone()).await,
+        303,
+        "current code"
+    );
+    assert_eq!(login(right, password.clone()).await, 401, "replayed code");
+    let audit = store.recent_audit(Some("ufficio.login"), 10).await.unwrap();
+    let outcomes: Vec<&str> = audit.iter().map(|a| a.event.outcome.as_str()).collect();
+    assert!(
+        outcomes.contains(&"bad_code") && outcomes.contains(&"bad_credentials"),
+        "{outcomes:?}"
+    );
+    // A disabled operator cannot log in, even with the right code.
+    assert!(store.disable_operator("mario").await.unwrap());
+    assert_eq!(
+        login(secret.code_at(now + 30), password.clone()).await,
+        401,
+        "disabled"
+    );
+    // After a streak of failures the username is locked out for a while.
+    let mut last = 0;
+    for _ in 0..4 {
+        last = login("000000".into(), "sbagliata".into()).await;
+    }
+    assert_eq!(last, 429, "locked out");
+    app.stop().await;
+}
+
+/// The idle timeout of the back office is its own (`backoffice.idle_minutes`), and a citizen's
+/// cookie does not open it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_sessions_expire_and_are_apart_from_citizens() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let client = operator_browser(&app, "anna", Role::Admin, &[], false).await;
+    let (status, html) = app.page(&client, "/ufficio").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Cruscotto") && html.contains("anna"));
+    // The session's expiry is the idle timeout ahead.
+    let store = app.state.store();
+    let rows: Vec<(Timestamp, Timestamp)> = match store.db() {
+        sportello::db::Db::Sqlite(p) => sqlx::query_as(
+            "SELECT last_seen_at, expires_at FROM operator_sessions WHERE operator_id IS NOT NULL",
+        )
+        .fetch_all(p)
+        .await
+        .unwrap(),
+        sportello::db::Db::Postgres(_) => unreachable!(),
+    };
+    assert_eq!(rows.len(), 1);
+    let idle = rows[0].1.unix() - rows[0].0.unix();
+    assert_eq!(idle, 15 * 60, "default backoffice.idle_minutes");
+    assert_eq!(app.state.config().backoffice_idle_minutes, 15);
+    assert_eq!(app.state.config().backoffice_checkout_overdue_minutes, 60);
+    // No sessions table of the citizens holds an operator.
+    let citizens: i64 = match store.db() {
+        sportello::db::Db::Sqlite(p) => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE account_id IS NOT NULL")
+                .fetch_one(p)
+                .await
+                .unwrap()
+        }
+        sportello::db::Db::Postgres(_) => unreachable!(),
+    };
+    assert_eq!(citizens, 0);
+    app.stop().await;
+}
+
+/// Search, detail, actions, exports and anomalies through the pages, as a read-write operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_finds_acts_and_exports() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let client = operator_browser(&app, "multe1", Role::Operator, &["multe"], false).await;
+    let store = app.state.store().clone();
+    let ente = app.state.ente().clone();
+    // Create a position by the form.
+    let r = app
+        .submit(
+            &client,
+            "/ufficio/posizioni/nuova",
+            "/ufficio/posizioni/nuova",
+            &[
+                ("servizio", "multe"),
+                ("iupd", "FORM-1"),
+                ("cf", "RSSMRA80A01H501U"),
+                ("nome", "Mario Rossi"),
+                ("email", "mario.rossi@example.org"),
+                ("causale", "Verbale 123"),
+                ("importo", "42,50"),
+                ("scadenza", "31/12/2030"),
+                ("pubblica", "si"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let detail = r.headers()["location"].to_str().unwrap().to_owned();
+    let id: i64 = detail
+        .trim_start_matches("/ufficio/posizioni/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (status, html) = app.page(&client, &detail).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("Posizione creata") && html.contains("Da pagare"),
+        "{html}"
+    );
+    // Invalid form: Italian messages, nothing created.
+    let r = app
+        .submit(
+            &client,
+            "/ufficio/posizioni/nuova",
+            "/ufficio/posizioni/nuova",
+            &[
+                ("servizio", "multe"),
+                ("cf", "XX"),
+                ("importo", "abc"),
+                ("scadenza", "31-12"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Codice fiscale o partita IVA non valido")
+    );
+    // A paid receipt; search by fiscal code finds the position; the detail shows the receipt.
+    pay(&store, ente.id, id, "rcpt-form-1", false).await;
+    let (_, html) = app
+        .page(&client, "/ufficio/posizioni?cf=rssmra80a01h501u")
+        .await;
+    assert!(html.contains("FORM-1"), "{html}");
+    let (_, html) = app.page(&client, &format!("/ufficio/posizioni/{id}")).await;
+    assert!(html.contains("rcpt-form-1"));
+    // The receipt's page and PDF.
+    let (_, list) = app
+        .page(&client, "/ufficio/ricevute?ricevuta=rcpt-form-1")
+        .await;
+    assert!(list.contains("rcpt-form-1"));
+    let receipt_href = list
+        .split("href=\"/ufficio/ricevute/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let (status, xml) = app
+        .page(&client, &format!("/ufficio/ricevute/{receipt_href}"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        xml.contains("prova") && !xml.contains("<receipt>"),
+        "raw XML shown escaped: {xml}"
+    );
+    let pdf = client
+        .get(format!(
+            "{}/ufficio/ricevute/{receipt_href}/ricevuta.pdf",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF"));
+    // CSV and XLSX of the filtered rows.
+    let csv = client
+        .get(format!(
+            "{}/ufficio/posizioni.csv?cf=RSSMRA80A01H501U",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    let text = csv.text().await.unwrap();
+    assert!(text.starts_with("\u{feff}IUPD;Debitore"), "{text}");
+    assert!(
+        text.contains("FORM-1;Mario Rossi;RSSMRA80A01H501U") && text.contains("42,50"),
+        "{text}"
+    );
+    let xlsx = client
+        .get(format!("{}/ufficio/ricevute.xlsx", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(xlsx.status(), 200);
+    assert!(xlsx.bytes().await.unwrap().starts_with(b"PK"));
+    // Another position: change its due date, then invalidate it with a reason (mandatory).
+    let bo = BackOffice::new(&store, &ente, 60, "http://localhost");
+    let op = operator(&store, "multe1").await;
+    let other = bo
+        .create_position(
+            &op,
+            "127.0.0.1",
+            &position_form("multe", "FORM-2", "VRDGPP80A01H501U"),
+        )
+        .await
+        .unwrap();
+    let nav = other.options[0].nav.as_str().to_owned();
+    let page = format!("/ufficio/posizioni/{}", other.id);
+    let r = app
+        .submit(
+            &client,
+            &page,
+            &format!("{page}/rata"),
+            &[
+                ("avviso", &nav),
+                ("scadenza", "15/01/2031"),
+                ("importo", "50"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let changed = bo.position(&op, other.id).await.unwrap();
+    assert_eq!(changed.options[0].amount, Cents::new(5_000));
+    assert_eq!(changed.options[0].transfers[0].amount, Cents::new(5_000));
+    assert_eq!(changed.options[0].due_date.rome_date(), "15/01/2031");
+    let r = app
+        .submit(
+            &client,
+            &page,
+            &format!("{page}/annulla"),
+            &[("motivo", " ")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let r = app
+        .submit(
+            &client,
+            &page,
+            &format!("{page}/annulla"),
+            &[("motivo", "Verbale annullato in autotutela")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let (_, html) = app.page(&client, &page).await;
+    assert!(
+        html.contains("Annullata") && html.contains("Verbale annullato in autotutela"),
+        "audit trail with the reason"
+    );
+    // An invalidated position has no notice to send.
+    let r = app
+        .submit(&client, &page, &format!("{page}/invia-avviso"), &[])
+        .await;
+    assert_eq!(r.status(), 422, "nothing to pay, no notice to send");
+    // E-mail the notice of a payable position: an outbox row.
+    let third = bo
+        .create_position(
+            &op,
+            "127.0.0.1",
+            &position_form("multe", "FORM-3", "RSSMRA80A01H501U"),
+        )
+        .await
+        .unwrap();
+    let page3 = format!("/ufficio/posizioni/{}", third.id);
+    let r = app
+        .submit(&client, &page3, &format!("{page3}/invia-avviso"), &[])
+        .await;
+    assert_eq!(r.status(), 303);
+    let mails = store
+        .outbox_for(Some("mario.rossi@example.org"), 10)
+        .await
+        .unwrap();
+    assert!(
+        mails.iter().any(|m| m.message.kind == "notice"),
+        "{mails:?}"
+    );
+    let notice = client
+        .get(format!("{}{page3}/avviso.pdf", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(notice.bytes().await.unwrap().starts_with(b"%PDF"));
+    // A refund-flagged receipt is an anomaly; resolving needs a note and is audited.
+    let refund = pay(&store, ente.id, third.id, "rcpt-refund", true).await;
+    let (_, html) = app.page(&client, "/ufficio/anomalie").await;
+    assert!(html.contains("Ricevuta da rimborsare"), "{html}");
+    let form = [
+        ("tipo", "refund"),
+        ("rif", &refund.to_string()),
+        ("nota", ""),
+    ];
+    let r = app
+        .submit(
+            &client,
+            "/ufficio/anomalie",
+            "/ufficio/anomalie/risolvi",
+            &form,
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let refund_id = refund.to_string();
+    let form = [
+        ("tipo", "refund"),
+        ("rif", refund_id.as_str()),
+        ("nota", "Rimborsato con bonifico"),
+    ];
+    let r = app
+        .submit(
+            &client,
+            "/ufficio/anomalie",
+            "/ufficio/anomalie/risolvi",
+            &form,
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let (_, html) = app.page(&client, "/ufficio/anomalie").await;
+    assert!(html.contains("Nessuna anomalia aperta"), "{html}");
+    let audit = store
+        .recent_audit(Some("ufficio.resolve_anomaly"), 5)
+        .await
+        .unwrap();
+    assert!(audit[0].event.detail.contains("Rimborsato con bonifico"));
+    assert_eq!(audit[0].event.actor, "operatore:multe1");
+    app.stop().await;
+}
+
+/// An operator confirms a citizen's identity: the account's fiscal code becomes verified, by
+/// that operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_confirms_a_citizens_identity() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let client = operator_browser(&app, "sportello1", Role::Operator, &["multe"], false).await;
+    let store = app.state.store().clone();
+    // A citizen account, created as registration does.
+    let mut tx = store.db().begin().await.unwrap();
+    let account_id = Store::insert_account_in(
+        &mut tx,
+        &sportello::store::accounts::NewAccount {
+            username: "mrossi".into(),
+            password_hash: "x".into(),
+            fiscal_code: "RSSMRA80A01H501U".into(),
+            email: "mario@example.org".into(),
+            personal: sportello::store::accounts::PersonalData {
+                first_name: "Mario".into(),
+                last_name: "Rossi".into(),
+                ..Default::default()
+            },
+        },
+    )
+    .await
+    .unwrap();
+    Store::activate_account_in(&mut tx, account_id)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let r = app
+        .submit(
+            &client,
+            "/ufficio/cittadini",
+            "/ufficio/cittadini/conferma",
+            &[("username", "mrossi"), ("cf", "RSSMRA80A01H501U")],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let account = store.account_by_id(account_id).await.unwrap().unwrap();
+    let identity = account.identity.expect("verified");
+    assert_eq!(
+        identity.source,
+        sportello::domain::identity::IdentitySource::Operator
+    );
+    assert_eq!(identity.verified_by, "sportello1");
+    let r = app
+        .submit(
+            &client,
+            "/ufficio/cittadini",
+            "/ufficio/cittadini/conferma",
+            &[("username", "nessuno"), ("cf", "RSSMRA80A01H501U")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    app.stop().await;
+}
+
+macro_rules! suite {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let db = super::TestDb::sqlite();
+                    super::$scenario(db.store().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    let store = db.store().await;
+                    super::$scenario(store.clone()).await;
+                    store.close().await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    operators_and_their_sessions_are_stored,
+    searches_respect_the_scope,
+    anomalies_are_listed_and_resolved_once,
+);
+
+async fn operators_and_their_sessions_are_stored(store: Store) {
+    let (_, secret) = add_operator(
+        &store,
+        "ufficio.uno",
+        Role::Operator,
+        &["multe", "asilo_nido"],
+        true,
+    )
+    .await;
+    let op = operator(&store, "ufficio.uno").await;
+    assert_eq!(op.role, Role::Operator);
+    assert!(op.read_only && op.must_change_password && !op.disabled);
+    assert_eq!(
+        op.services,
+        vec!["asilo_nido".to_owned(), "multe".to_owned()]
+    );
+    assert_eq!(Secret::from_base32(&op.totp_secret), Some(secret));
+    // A taken name, an unknown service, an operator without services are refused.
+    let err = operators::add(
+        &store,
+        "S",
+        "ufficio.uno",
+        Role::Admin,
+        &[],
+        false,
+        &catalog_codes(),
+    )
+    .await;
+    assert!(matches!(err, Err(operators::AddError::Taken(_))), "{err:?}");
+    let err = operators::add(
+        &store,
+        "S",
+        "altro",
+        Role::Operator,
+        &["nessuno".into()],
+        false,
+        &catalog_codes(),
+    )
+    .await;
+    assert!(
+        matches!(err, Err(operators::AddError::UnknownService(_))),
+        "{err:?}"
+    );
+    let err = operators::add(
+        &store,
+        "S",
+        "altro",
+        Role::Operator,
+        &[],
+        false,
+        &catalog_codes(),
+    )
+    .await;
+    assert!(matches!(err, Err(operators::AddError::Services)), "{err:?}");
+    // A time step is spent once, and never an older one.
+    assert!(store.use_totp_step(op.id, 100).await.unwrap());
+    assert!(!store.use_totp_step(op.id, 100).await.unwrap());
+    assert!(!store.use_totp_step(op.id, 99).await.unwrap());
+    assert!(store.use_totp_step(op.id, 101).await.unwrap());
+    store.set_operator_password(op.id, "hash").await.unwrap();
+    assert!(!operator(&store, "ufficio.uno").await.must_change_password);
+    // Sessions.
+    let now = Timestamp::now();
+    let record = sportello::store::sessions::SessionRecord {
+        id_hash: "h".repeat(64),
+        account_id: Some(op.id),
+        csrf_token: "c".into(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now.plus(time::Duration::minutes(15)),
+    };
+    store
+        .create_operator_session(&record, "10.0.0.1", "test")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.operator_session(&record.id_hash, now).await.unwrap(),
+        Some(record.clone())
+    );
+    let later = now.plus(time::Duration::minutes(16));
+    assert_eq!(
+        store
+            .operator_session(&record.id_hash, later)
+            .await
+            .unwrap(),
+        None,
+        "idle timeout"
+    );
+    store
+        .touch_operator_session(&record.id_hash, now, now.plus(time::Duration::minutes(30)))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .operator_session(&record.id_hash, later)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Disabling ends the sessions.
+    assert!(store.disable_operator("ufficio.uno").await.unwrap());
+    assert!(!store.disable_operator("ufficio.uno").await.unwrap());
+    assert!(
+        store
+            .operator_session(&record.id_hash, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(operator(&store, "ufficio.uno").await.disabled);
+    assert_eq!(store.operators().await.unwrap().len(), 1);
+}
+
+async fn setup(store: &Store) -> sportello::store::ente::Ente {
+    let config = demo_config();
+    let ente = store.upsert_ente(&config.ente).await.unwrap();
+    store.sync_services(ente.id, &config.catalog).await.unwrap();
+    add_operator(store, "capo", Role::Admin, &[], false).await;
+    add_operator(store, "vigile", Role::Operator, &["multe"], false).await;
+    add_operator(store, "maestra", Role::Operator, &["asilo_nido"], true).await;
+    ente
+}
+
+async fn searches_respect_the_scope(store: Store) {
+    let ente = setup(&store).await;
+    let bo = BackOffice::new(&store, &ente, 60, "http://localhost");
+    let (capo, vigile, maestra) = (
+        operator(&store, "capo").await,
+        operator(&store, "vigile").await,
+        operator(&store, "maestra").await,
+    );
+    let fine = bo
+        .create_position(
+            &vigile,
+            "1.2.3.4",
+            &position_form("multe", "S-1", "RSSMRA80A01H501U"),
+        )
+        .await
+        .unwrap();
+    let fee = bo
+        .create_position(
+            &capo,
+            "1.2.3.4",
+            &position_form("asilo_nido", "S-2", "RSSMRA80A01H501U"),
+        )
+        .await
+        .unwrap();
+    // Out of scope for writing: the nursery's operator is read-only, the traffic warden may
+    // not create a nursery fee.
+    assert!(matches!(
+        bo.create_position(
+            &maestra,
+            "1",
+            &position_form("asilo_nido", "S-3", "RSSMRA80A01H501U")
+        )
+        .await,
+        Err(BoError::Forbidden)
+    ));
+    assert!(matches!(
+        bo.create_position(
+            &vigile,
+            "1",
+            &position_form("asilo_nido", "S-3", "RSSMRA80A01H501U")
+        )
+        .await,
+        Err(BoError::Invalid(..))
+    ));
+    let by_cf = PositionQuery {
+        fiscal_code: Some("RSSMRA80A01H501U".into()),
+        ..PositionQuery::default()
+    };
+    let ids = |rows: Vec<sportello::store::backoffice::PositionRow>| {
+        rows.iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(bo.search_positions(&capo, &by_cf, None, 10).await.unwrap()),
+        vec![fee.id, fine.id]
+    );
+    assert_eq!(
+        ids(bo
+            .search_positions(&vigile, &by_cf, None, 10)
+            .await
+            .unwrap()),
+        vec![fine.id]
+    );
+    assert_eq!(
+        ids(bo
+            .search_positions(&maestra, &by_cf, None, 10)
+            .await
+            .unwrap()),
+        vec![fee.id]
+    );
+    // Keyset paging.
+    assert_eq!(
+        ids(bo
+            .search_positions(&capo, &by_cf, Some(fee.id), 10)
+            .await
+            .unwrap()),
+        vec![fine.id]
+    );
+    // Each filter.
+    let nav = fine.options[0].nav.as_str().to_owned();
+    let iuv = fine.options[0].iuv.as_str().to_owned();
+    for q in [
+        PositionQuery {
+            notice: Some(nav.clone()),
+            ..PositionQuery::default()
+        },
+        PositionQuery {
+            notice: Some(iuv),
+            ..PositionQuery::default()
+        },
+        PositionQuery {
+            iupd: Some("S-1".into()),
+            ..PositionQuery::default()
+        },
+        PositionQuery {
+            name: Some("ROSSI".into()),
+            service_id: fine.service_id,
+            ..PositionQuery::default()
+        },
+        PositionQuery {
+            status: Some("VALID".into()),
+            service_id: fine.service_id,
+            ..PositionQuery::default()
+        },
+        PositionQuery {
+            amount_min: Some(4_250),
+            amount_max: Some(4_250),
+            due_from: Some(Timestamp::rome_day_start(time::macros::date!(
+                2030 - 12 - 31
+            ))),
+            due_to: Some(Timestamp::rome_day_end(time::macros::date!(2030 - 12 - 31))),
+            service_id: fine.service_id,
+            ..PositionQuery::default()
+        },
+    ] {
+        assert_eq!(
+            ids(bo.search_positions(&capo, &q, None, 10).await.unwrap()),
+            vec![fine.id],
+            "{q:?}"
+        );
+    }
+    assert!(
+        bo.search_positions(
+            &capo,
+            &PositionQuery {
+                amount_min: Some(4_251),
+                ..PositionQuery::default()
+            },
+            None,
+            10
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
+    // A position of another service is not found, and its actions neither.
+    assert!(matches!(
+        bo.position(&maestra, fine.id).await,
+        Err(BoError::NotFound)
+    ));
+    assert!(matches!(
+        bo.invalidate(&maestra, "1", fine.id, "x").await,
+        Err(BoError::NotFound)
+    ));
+    assert!(matches!(
+        bo.invalidate(&vigile, "1", fine.id, "").await,
+        Err(BoError::Invalid(..))
+    ));
+    // Receipts follow the position's service.
+    let receipt = pay(&store, ente.id, fine.id, "scope-r-1", false).await;
+    let by_cf = ReceiptQuery {
+        fiscal_code: Some("RSSMRA80A01H501U".into()),
+        ..ReceiptQuery::default()
+    };
+    assert_eq!(
+        bo.search_receipts(&vigile, &by_cf, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        bo.search_receipts(&maestra, &by_cf, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        bo.receipt(&maestra, receipt).await,
+        Err(BoError::NotFound)
+    ));
+    let (row, xml) = bo.receipt(&vigile, receipt).await.unwrap();
+    assert_eq!(
+        (row.receipt_id.as_str(), row.position_id),
+        ("scope-r-1", Some(fine.id))
+    );
+    assert!(xml.contains("prova"));
+    let doc = bo.receipt_document(&vigile, receipt).await.unwrap();
+    assert_eq!(doc.receipt_id, "scope-r-1");
+    // The dashboard counts in scope.
+    let (d, _) = bo.dashboard(&vigile, Timestamp::now()).await.unwrap();
+    assert_eq!((d.today, d.month), ((1, 4_250), (1, 4_250)));
+    let (d, _) = bo.dashboard(&maestra, Timestamp::now()).await.unwrap();
+    assert_eq!((d.today, d.payable), ((0, 0), 1));
+    // An option paid cannot be changed; an unpaid one can, and the change is audited.
+    assert!(
+        matches!(
+            bo.change_option(
+                &vigile,
+                "1",
+                fine.id,
+                &nav,
+                Some(time::macros::date!(2031 - 01 - 01)),
+                None
+            )
+            .await,
+            Err(BoError::Conflict(_))
+        ) || store
+            .position_in_scope(ente.id, &Scope::All, fine.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .options[0]
+            .status
+            .as_str()
+            == "PO_UNPAID"
+    );
+    let fee_nav = fee.options[0].nav.as_str().to_owned();
+    bo.change_option(&capo, "1", fee.id, &fee_nav, None, Some(Cents::new(9_900)))
+        .await
+        .unwrap();
+    let audit = store
+        .search_audit(
+            &AuditQuery {
+                iupd: Some("S-2".into()),
+                ..AuditQuery::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "ufficio.change_option" && a.detail.contains("9900")),
+        "{audit:?}"
+    );
+    let by_actor = store
+        .search_audit(
+            &AuditQuery {
+                actor: Some("operatore:vigile".into()),
+                ..AuditQuery::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(by_actor.iter().all(|a| a.actor == "operatore:vigile") && !by_actor.is_empty());
+    let future = store
+        .search_audit(
+            &AuditQuery {
+                from: Some(Timestamp::now().plus(time::Duration::days(1))),
+                ..AuditQuery::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(future.is_empty());
+}
+
+async fn anomalies_are_listed_and_resolved_once(store: Store) {
+    let ente = setup(&store).await;
+    let bo = BackOffice::new(&store, &ente, 60, "http://localhost");
+    let (capo, vigile, maestra) = (
+        operator(&store, "capo").await,
+        operator(&store, "vigile").await,
+        operator(&store, "maestra").await,
+    );
+    let fine = bo
+        .create_position(
+            &vigile,
+            "1",
+            &position_form("multe", "A-1", "RSSMRA80A01H501U"),
+        )
+        .await
+        .unwrap();
+    let refund = pay(&store, ente.id, fine.id, "anom-r-1", true).await;
+    // A receipt for a notice nobody knows: the admins'.
+    let mut tx = store.db().begin().await.unwrap();
+    let unknown = Store::insert_receipt_in(
+        &mut tx,
+        ente.id,
+        &NewReceipt {
+            receipt_id: "anom-r-2".into(),
+            payment_option_id: None,
+            notice_number: "301000000000099999".into(),
+            iuv: "01000000000099999".into(),
+            outcome: "OK".into(),
+            amount: 100,
+            description: "?".into(),
+            company_name: "Comune".into(),
+            debtor_type: "F".into(),
+            debtor_fiscal_code: "RSSMRA80A01H501U".into(),
+            debtor_name: "Mario Rossi".into(),
+            id_psp: "P".into(),
+            psp_company_name: "PSP".into(),
+            id_channel: "C".into(),
+            payment_date_time: Timestamp::now(),
+            refund_required: false,
+            raw_xml: "<x/>".into(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let kinds = |list: Vec<sportello::store::backoffice::Anomaly>| {
+        list.into_iter()
+            .map(|a| (a.kind, a.ref_id))
+            .collect::<Vec<_>>()
+    };
+    let now = Timestamp::now();
+    let all = kinds(bo.anomalies(&capo, now).await.unwrap());
+    assert!(
+        all.contains(&("refund".into(), refund.to_string())),
+        "{all:?}"
+    );
+    assert!(
+        all.contains(&("unknown_notice".into(), unknown.to_string())),
+        "{all:?}"
+    );
+    assert_eq!(
+        kinds(bo.anomalies(&vigile, now).await.unwrap()),
+        vec![("refund".to_owned(), refund.to_string())]
+    );
+    assert!(bo.anomalies(&maestra, now).await.unwrap().is_empty());
+    // Resolving: a note is mandatory, out of scope is not found, read-only may not, once only.
+    assert!(matches!(
+        bo.resolve_anomaly(&vigile, "1", "refund", &refund.to_string(), " ")
+            .await,
+        Err(BoError::Invalid(..))
+    ));
+    assert!(matches!(
+        bo.resolve_anomaly(&vigile, "1", "unknown_notice", &unknown.to_string(), "x")
+            .await,
+        Err(BoError::NotFound)
+    ));
+    assert!(matches!(
+        bo.resolve_anomaly(&maestra, "1", "refund", &refund.to_string(), "x")
+            .await,
+        Err(BoError::Forbidden)
+    ));
+    bo.resolve_anomaly(&vigile, "1", "refund", &refund.to_string(), "Rimborsato")
+        .await
+        .unwrap();
+    assert!(matches!(
+        bo.resolve_anomaly(&capo, "1", "refund", &refund.to_string(), "di nuovo")
+            .await,
+        Err(BoError::NotFound)
+    ));
+    assert_eq!(
+        kinds(bo.anomalies(&capo, now).await.unwrap()),
+        vec![("unknown_notice".to_owned(), unknown.to_string())]
+    );
+    let audit = store
+        .recent_audit(Some("ufficio.resolve_anomaly"), 5)
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+    // The same row resolved twice at the store is refused the second time.
+    let event = AuditEvent {
+        account_id: None,
+        actor: "operatore:capo".into(),
+        action: "ufficio.resolve_anomaly".into(),
+        outcome: "ok".into(),
+        ip: String::new(),
+        detail: "{}".into(),
+    };
+    assert!(
+        store
+            .resolve_anomaly("unknown_notice", &unknown.to_string(), "ok", &event)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .resolve_anomaly("unknown_notice", &unknown.to_string(), "ok", &event)
+            .await
+            .unwrap()
+    );
+}

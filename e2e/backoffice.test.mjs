@@ -1,0 +1,196 @@
+// The back office (/ufficio) in a real browser: an operator created with the command line logs
+// in with a TOTP code computed here, finds a position paid at the sandbox's PSP counter by the
+// debtor's fiscal code, sees its receipt and SOAP exchange, invalidates another with a reason,
+// exports CSV and resolves an anomaly. axe-core on every page.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApp, launchBrowser, audit, binary, registerAndLogIn, addTrafficFine } from './harness.mjs';
+
+const DEBTOR = 'VRDGPP80A01H501U';
+const PASSWORD = "una frase lunga per l'ufficio";
+let app, browser, context, page, dbUrl;
+
+async function checked(name) {
+  const violations = await audit(page, name);
+  assert.deepEqual(violations, [], `accessibility violations on ${name}:\n${violations.join('\n')}`);
+}
+
+/** RFC 4648 base32 (no padding) → bytes. */
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0, value = 0;
+  const out = [];
+  for (const c of text.replace(/=+$/, '')) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** RFC 6238 TOTP: HMAC-SHA-1, 30-second steps, 6 digits. */
+function totp(secret, unix = Math.floor(Date.now() / 1000)) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unix / 30)));
+  const hash = createHmac('sha1', base32(secret)).update(counter).digest();
+  const offset = hash[hash.length - 1] & 0x0f;
+  const code = (hash.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(code).padStart(6, '0');
+}
+
+/** Creates a position through the debt-position API (the demo key) and returns its notice code. */
+async function position(iupd, cents) {
+  const r = await fetch(`${app.base}/gpd/debt-positions-service/v1/organizations/00229080338/debtpositions?toPublish=true`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Ocp-Apim-Subscription-Key': 'sportello-demo-key' },
+    body: JSON.stringify({
+      iupd, type: 'F', fiscalCode: DEBTOR, fullName: 'Giuseppe Verdi', companyName: 'Comune di Piacenza',
+      switchToExpired: false,
+      paymentOption: [{
+        amount: cents, description: `Canone ${iupd}`, isPartialPayment: false, dueDate: '2030-12-31T23:59:59', fee: 0,
+        transfer: [{ idTransfer: '1', amount: cents, remittanceInformation: `Canone ${iupd}`, category: '9/0101108TS/', iban: 'IT60X0542811101000000123456' }],
+      }],
+    }),
+  });
+  assert.equal(r.status, 201, await r.text());
+  return (await r.json()).paymentOption[0].nav;
+}
+
+before(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sportello-e2e-ufficio-'));
+  dbUrl = `sqlite://${dir}/ufficio.db`;
+  // Every checkout still waiting for its receipt is an anomaly at once.
+  app = await startApp({ SPORTELLO_DATABASE_URL: dbUrl, SPORTELLO_BACKOFFICE_CHECKOUT_OVERDUE_MINUTES: '0' });
+  ({ browser, context } = await launchBrowser());
+  page = await context.newPage();
+});
+
+after(async () => {
+  await context?.close();
+  await browser?.close();
+  await app?.stop();
+});
+
+test('a notice paid at the PSP counter, and a checkout left half way', async () => {
+  const paid = await position('E2E-PAGATA', 12500);
+  await position('E2E-DA-ANNULLARE', 3000);
+  await page.goto(app.sandbox + '/psp');
+  await page.getByLabel('Codice avviso').fill(paid);
+  await page.getByLabel(/Codice fiscale dell'ente/).fill('00229080338');
+  await page.getByRole('button', { name: "Verifica l'avviso" }).click();
+  await page.getByRole('button', { name: 'Incassa in contanti e paga' }).click();
+  await page.getByRole('heading', { name: 'Pagamento eseguito' }).waitFor();
+  // A citizen goes to Checkout and never comes back: the checkout waits for its receipt.
+  await registerAndLogIn(page, app.base, {
+    first: 'Mario', last: 'Rossi', fiscalCode: 'RSSMRA80A01H501U', birthDate: '01/01/1980',
+    address: 'Via Emilia 1', cap: '29121', city: 'Piacenza', province: 'PC',
+    email: 'mario.rossi@example.it', username: 'mrossi', password: 'cavallo batteria graffetta',
+  });
+  await addTrafficFine(page, app.base, { amount: '41,00', number: 'A-1', name: 'Rossi Mario', fiscalCode: 'RSSMRA80A01H501U' });
+  await page.goto(app.base + '/pagamenti');
+  await page.locator('input[name="opzione"]').first().check();
+  await page.getByRole('button', { name: 'Procedi al pagamento' }).click();
+  await page.getByRole('heading', { name: 'Paga con pagoPA' }).waitFor();
+});
+
+test('an operator created on the command line logs in with a TOTP code', async () => {
+  const env = { ...process.env, SPORTELLO_DATABASE_URL: dbUrl, RUST_LOG: 'warn' };
+  for (const k of Object.keys(env)) if (k.startsWith('SPORTELLO_') && !['SPORTELLO_BIN', 'SPORTELLO_DATABASE_URL'].includes(k)) delete env[k];
+  const out = execFileSync(binary(), ['operator', 'add', '--username', 'capoufficio', '--role', 'admin'], { env }).toString('utf8');
+  const password = out.match(/password iniziale[^:]*: (\S+)/)[1];
+  const secret = out.match(/chiave TOTP: ([A-Z2-7]+)/)[1];
+  assert.match(out, /otpauth:\/\/totp\/.+secret=/);
+
+  await page.goto(app.base + '/ufficio');
+  await page.getByRole('heading', { name: "Accesso all'ufficio pagamenti" }).waitFor();
+  await checked('ufficio-login');
+  await page.getByLabel('Username').fill('capoufficio');
+  await page.getByLabel('Password').fill(password);
+  await page.getByLabel('Codice di verifica').fill('000000' === totp(secret) ? '111111' : '000000');
+  await page.getByRole('button', { name: 'ENTRA' }).click();
+  await page.getByText('Username, password o codice di verifica non corretti.').waitFor();
+  await checked('ufficio-login-errore');
+  await page.getByLabel('Username').fill('capoufficio');
+  await page.getByLabel('Password').fill(password);
+  await page.getByLabel('Codice di verifica').fill(totp(secret));
+  await page.getByRole('button', { name: 'ENTRA' }).click();
+  await page.getByRole('heading', { name: 'Cambia la password' }).waitFor();
+  await checked('ufficio-cambia-password');
+  await page.getByLabel('Nuova password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('Ripeti la nuova password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Salva la password' }).click();
+  await page.getByRole('heading', { name: 'Cruscotto' }).waitFor();
+  await assert.doesNotReject(page.getByText('125,00 €').first().waitFor());
+  await checked('ufficio-cruscotto');
+});
+
+test('find the paid position by fiscal code: receipt and SOAP exchange', async () => {
+  await page.getByRole('link', { name: 'Posizioni', exact: true }).click();
+  await checked('ufficio-posizioni');
+  await page.getByLabel('Codice fiscale del debitore').fill(DEBTOR.toLowerCase());
+  await page.getByRole('button', { name: 'Cerca', exact: true }).click();
+  await page.getByRole('row', { name: /E2E-PAGATA/ }).getByRole('link').click();
+  await page.getByRole('heading', { name: 'Posizione E2E-PAGATA' }).waitFor();
+  await assert.doesNotReject(page.getByRole('heading', { name: 'Ricevute' }).waitFor());
+  const receipts = page.locator('#tabella-ricevute');
+  await assert.doesNotReject(receipts.getByText('125,00 €').waitFor());
+  await page.getByText(/^paSendRT(V2)? \(ricevuto/).first().click();
+  await assert.doesNotReject(page.getByText(/receiptId/).first().waitFor());
+  await checked('ufficio-posizione-pagata');
+  await receipts.getByRole('link').first().click();
+  await page.getByRole('heading', { name: /^Ricevuta / }).waitFor();
+  await checked('ufficio-ricevuta');
+});
+
+test('invalidate another position with a reason', async () => {
+  await page.goto(app.base + `/ufficio/posizioni?cf=${DEBTOR}`);
+  await page.getByRole('row', { name: /E2E-DA-ANNULLARE/ }).getByRole('link').click();
+  await page.getByRole('heading', { name: 'Posizione E2E-DA-ANNULLARE' }).waitFor();
+  await checked('ufficio-posizione-da-annullare');
+  await page.getByLabel("Motivo dell'annullamento").fill('Canone non dovuto: trasferimento di residenza');
+  await page.getByRole('button', { name: 'Annulla la posizione' }).click();
+  await page.getByText('Posizione annullata.').waitFor();
+  await assert.doesNotReject(page.getByText('Canone non dovuto: trasferimento di residenza', { exact: false }).first().waitFor());
+  await checked('ufficio-posizione-annullata');
+});
+
+test('export the filtered positions as CSV', async () => {
+  await page.goto(app.base + '/ufficio/posizioni');
+  await page.getByLabel('Codice fiscale del debitore').fill(DEBTOR);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Esporta CSV' }).click(),
+  ]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  assert.match(csv, /^\uFEFFIUPD;Debitore;Codice fiscale/);
+  assert.match(csv, /E2E-PAGATA;Giuseppe Verdi;VRDGPP80A01H501U;\d{18};;125,00;31\/12\/2030;Pagata/);
+  assert.match(csv, /E2E-DA-ANNULLARE;.*;Annullata/);
+  assert.equal(csv.trim().split('\r\n').length, 3, csv);
+});
+
+test('resolve an anomaly with a note', async () => {
+  await page.goto(app.base + '/ufficio/anomalie');
+  await page.getByRole('heading', { name: 'Anomalie da risolvere' }).waitFor();
+  await assert.doesNotReject(page.getByText('Pagamento in attesa della ricevuta oltre il limite').first().waitFor());
+  await checked('ufficio-anomalie');
+  const form = page.locator('form#risolvi-0');
+  await form.getByRole('button', { name: 'Segna come risolta' }).click();
+  await page.getByText(/Scrivi una nota/).waitFor();
+  await page.goto(app.base + '/ufficio/anomalie');
+  await page.locator('form#risolvi-0').getByLabel(/^Nota/).fill('Il cittadino ha abbandonato il pagamento: nessun addebito.');
+  await page.locator('form#risolvi-0').getByRole('button', { name: 'Segna come risolta' }).click();
+  await page.getByText('Anomalia risolta.').waitFor();
+  await page.getByText('Nessuna anomalia aperta.').waitFor();
+  await checked('ufficio-anomalia-risolta');
+  await page.getByRole('link', { name: 'Registro attività' }).click();
+  await assert.doesNotReject(page.getByText('ufficio.resolve_anomaly').first().waitFor());
+  await checked('ufficio-registro');
+});
