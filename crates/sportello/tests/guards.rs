@@ -5,12 +5,15 @@
 
 mod common;
 
+use common::office::operator_browser;
 use common::smtp::SmtpSink;
 use common::{TestApp, TestDb, browser, csrf_of};
 use pagopa::PersonalFiscalCode;
+use sportello::backoffice::Role;
 use sportello::db::Db;
 use sportello::store::Store;
 use sportello::web::pages::routes::{Guard, PAGE_ROUTES, PageRoute};
+use sportello::web::ufficio::{Access, ROUTES as OFFICE_ROUTES};
 use sportello::with_db;
 
 macro_rules! both {
@@ -37,6 +40,7 @@ macro_rules! both {
 
 both!(
     every_state_changing_page_refuses_a_form_without_its_token,
+    every_state_changing_office_route_refuses_a_form_without_its_token,
     registrations_from_one_address_are_throttled,
     only_the_demo_has_a_development_mailbox,
 );
@@ -203,16 +207,21 @@ fn tempting_form(p: &Person) -> Vec<(&'static str, String)> {
     form
 }
 
-/// Every row of every table (sessions by id and account only: a visit may refresh their
-/// times), in a form that compares equal exactly when nothing changed.
+/// Every row of every table (sessions by id and owner only: a visit may refresh their times),
+/// in a form that compares equal exactly when nothing changed.
 async fn everything(store: &Store) -> Vec<(String, String)> {
-    let sessions: Vec<(String, Option<i64>)> = with_db!(store.db(), |pool| {
-        sqlx::query_as("SELECT id_hash, account_id FROM sessions ORDER BY id_hash")
-            .fetch_all(pool)
-            .await
-            .unwrap()
-    });
-    let mut out = vec![("sessions".to_owned(), format!("{sessions:?}"))];
+    // Sessions by id and owner only: a visit may refresh their times.
+    let mut out = Vec::new();
+    for (table, owner) in [
+        ("sessions", "account_id"),
+        ("operator_sessions", "operator_id"),
+    ] {
+        let sql = format!("SELECT id_hash, {owner} FROM {table} ORDER BY id_hash");
+        let rows: Vec<(String, Option<i64>)> = with_db!(store.db(), |pool| {
+            sqlx::query_as(&sql).fetch_all(pool).await.unwrap()
+        });
+        out.push((table.to_owned(), format!("{rows:?}")));
+    }
     match store.db() {
         Db::Sqlite(pool) => {
             let tables: Vec<String> = sqlx::query_scalar(
@@ -221,7 +230,10 @@ async fn everything(store: &Store) -> Vec<(String, String)> {
             .fetch_all(pool)
             .await
             .unwrap();
-            for t in tables.into_iter().filter(|t| t != "sessions") {
+            for t in tables
+                .into_iter()
+                .filter(|t| !t.ends_with("sessions") || t == "spid_sessions")
+            {
                 let columns: Vec<String> = sqlx::query_scalar(&format!(
                     "SELECT name FROM pragma_table_info('{t}') ORDER BY cid"
                 ))
@@ -248,7 +260,10 @@ async fn everything(store: &Store) -> Vec<(String, String)> {
             .fetch_all(pool)
             .await
             .unwrap();
-            for t in tables.into_iter().filter(|t| t != "sessions") {
+            for t in tables
+                .into_iter()
+                .filter(|t| !t.ends_with("sessions") || t == "spid_sessions")
+            {
                 let rows: String = sqlx::query_scalar(&format!(
                     "SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') FROM \"{t}\" t"
                 ))
@@ -274,6 +289,96 @@ fn changed(before: &[(String, String)], after: &[(String, String)]) -> Vec<Strin
         tables.push("(the list of tables)".into());
     }
     tables
+}
+
+/// A state-changing request: a method and a concrete path.
+struct Target<'a> {
+    method: reqwest::Method,
+    path: &'a str,
+}
+
+impl Target<'_> {
+    /// Sends `form` (plus `csrf_token` when given) with `client`: status and body (for a
+    /// redirect, `Location: …`).
+    async fn send(
+        &self,
+        app: &TestApp,
+        client: &reqwest::Client,
+        form: &[(&str, String)],
+        token: Option<&str>,
+    ) -> (u16, String) {
+        let mut form = form.to_vec();
+        if let Some(t) = token {
+            form.push(("csrf_token", t.to_owned()));
+        }
+        let r = client
+            .request(self.method.clone(), format!("{}{}", app.base, self.path))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        match r.headers().get("location") {
+            Some(to) if r.status().is_redirection() => {
+                (status, format!("Location: {}", to.to_str().unwrap()))
+            }
+            _ => (status, r.text().await.unwrap()),
+        }
+    }
+}
+
+/// Posts `form` to `target` without a session (refused as `visitor_refused` says) and with
+/// `client`'s live session in every way that lacks its token (none, empty, `foreign`: another
+/// session's, a forged one): each of those is answered with the "Sessione scaduta" page, the
+/// database is as it was, and `home` still opens for `client`.
+async fn refused_without_token(
+    app: &TestApp,
+    client: &reqwest::Client,
+    foreign: &str,
+    target: &Target<'_>,
+    form: &[(&str, String)],
+    home: &str,
+    visitor_refused: impl Fn(u16, &str) -> bool,
+) {
+    let store = app.state.store();
+    let before = everything(store).await;
+    let (status, body) = target.send(app, &browser(), form, None).await;
+    assert!(
+        visitor_refused(status, &body),
+        "{} {} without a session: {status}\n{body}",
+        target.method,
+        target.path
+    );
+    let forged = foreign.to_ascii_uppercase();
+    for (what, token) in [
+        ("no token", None),
+        ("an empty token", Some("")),
+        ("another session's token", Some(foreign)),
+        ("a forged token", Some(forged.as_str())),
+    ] {
+        let (status, body) = target.send(app, client, form, token).await;
+        assert!(
+            status == 403 && body.contains(REFUSED),
+            "{} {} with {what}: {status}\n{body}",
+            target.method,
+            target.path
+        );
+    }
+    let after = everything(store).await;
+    assert!(
+        changed(&before, &after).is_empty(),
+        "{} {}: a refused form changed {:?}",
+        target.method,
+        target.path,
+        changed(&before, &after)
+    );
+    assert_eq!(
+        app.page(client, home).await.0,
+        200,
+        "{} {}: still logged in",
+        target.method,
+        target.path
+    );
 }
 
 async fn every_state_changing_page_refuses_a_form_without_its_token(db: TestDb) {
@@ -328,55 +433,20 @@ async fn every_state_changing_page_refuses_a_form_without_its_token(db: TestDb) 
     for route in &guarded {
         let path = concrete(route.path);
         for method in unsafe_methods(route) {
-            let before = everything(&store).await;
-            let mut attempts: Vec<(&str, reqwest::RequestBuilder)> = Vec::new();
-            let url = format!("{}{path}", app.base);
-            attempts.push((
-                "no session",
-                browser().request(method.clone(), &url).form(&form),
-            ));
-            attempts.push((
-                "no token",
-                citizen.request(method.clone(), &url).form(&form),
-            ));
-            let mut with = form.clone();
-            with.push(("csrf_token", String::new()));
-            attempts.push((
-                "an empty token",
-                citizen.request(method.clone(), &url).form(&with),
-            ));
-            let mut with = form.clone();
-            with.push(("csrf_token", foreign.clone()));
-            attempts.push((
-                "another session's token",
-                citizen.request(method.clone(), &url).form(&with),
-            ));
-            let mut with = form.clone();
-            with.push(("csrf_token", foreign.to_ascii_uppercase()));
-            attempts.push((
-                "a forged token",
-                citizen.request(method.clone(), &url).form(&with),
-            ));
-            for (what, request) in attempts {
-                let r = request.send().await.unwrap();
-                let status = r.status().as_u16();
-                let body = r.text().await.unwrap();
-                assert!(
-                    status == 403 && body.contains(REFUSED),
-                    "{method} {path} with {what}: {status}\n{body}"
-                );
-            }
-            let after = everything(&store).await;
-            assert!(
-                changed(&before, &after).is_empty(),
-                "{method} {path}: a refused form changed {:?}",
-                changed(&before, &after)
-            );
-            assert_eq!(
-                app.page(&citizen, "/area-privata").await.0,
-                200,
-                "{method} {path}: the citizen is still logged in"
-            );
+            let target = Target {
+                method,
+                path: &path,
+            };
+            refused_without_token(
+                &app,
+                &citizen,
+                &foreign,
+                &target,
+                &form,
+                "/area-privata",
+                |status, body| status == 403 && body.contains(REFUSED),
+            )
+            .await;
         }
     }
 
@@ -417,6 +487,74 @@ async fn every_state_changing_page_refuses_a_form_without_its_token(db: TestDb) 
             }
         }
     }
+    app.stop().await;
+}
+
+async fn every_state_changing_office_route_refuses_a_form_without_its_token(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let posts: Vec<_> = OFFICE_ROUTES
+        .iter()
+        .filter(|r| !matches!(r.method.as_str(), "GET" | "HEAD" | "OPTIONS"))
+        .collect();
+    for known in [
+        "/ufficio/login",
+        "/ufficio/logout",
+        "/ufficio/password",
+        "/ufficio/posizioni/nuova",
+        "/ufficio/posizioni/{id}/pubblica",
+        "/ufficio/posizioni/{id}/annulla",
+        "/ufficio/anomalie/risolvi",
+        "/ufficio/cittadini/conferma",
+    ] {
+        assert!(
+            posts.iter().any(|r| r.path == known),
+            "{known} is missing from the back office's table"
+        );
+    }
+    let admin = operator_browser(&app, "guardiano", Role::Admin, &[], false).await;
+    let (_, other) = app.page(&browser(), "/ufficio/login").await;
+    let foreign = csrf_of(&other);
+    let mut form = tempting_form(&person(2));
+    form.extend(
+        [
+            ("codice", "123456"),
+            ("servizio", "multe"),
+            ("iupd", "GUARDIA-1"),
+            ("nota", "risolta da chi non doveva"),
+        ]
+        .map(|(k, v)| (k, v.to_owned())),
+    );
+    for route in &posts {
+        let path = concrete(route.path);
+        let target = Target {
+            method: reqwest::Method::from_bytes(route.method.as_str().as_bytes()).unwrap(),
+            path: &path,
+        };
+        // Without a session: the login form's token is missing, any other route sends to login.
+        let public = route.access == Access::Public;
+        refused_without_token(
+            &app,
+            &admin,
+            &foreign,
+            &target,
+            &form,
+            "/ufficio",
+            |status, body| {
+                (status == 403 && body.contains(REFUSED))
+                    || (!public && status == 303 && body == "Location: /ufficio/login")
+            },
+        )
+        .await;
+    }
+    // The token was what was missing: with the session's own, logging out goes through.
+    let (_, page) = app.page(&admin, "/ufficio").await;
+    let logout = Target {
+        method: reqwest::Method::POST,
+        path: "/ufficio/logout",
+    };
+    let (status, _) = logout.send(&app, &admin, &[], Some(&csrf_of(&page))).await;
+    assert_eq!(status, 303);
+    assert_ne!(app.page(&admin, "/ufficio").await.0, 200, "logged out");
     app.stop().await;
 }
 

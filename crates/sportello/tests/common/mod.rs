@@ -1,6 +1,7 @@
 //! Shared test helpers: fresh databases of both kinds and the real app on a random port.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod office;
 pub mod smtp;
 
 /// `store_suite!(scenario, …)`: each `async fn(Store)` scenario becomes a test on a fresh SQLite
