@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestApp, TestDb, csrf_of};
+use common::{TestApp, TestDb, browser, csrf_of};
 use pagopa::{NoticeNumber, PersonalFiscalCode, SegregationCode};
 use sportello::clock::Timestamp;
 use sportello::store::Store;
@@ -51,7 +51,20 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, i64, String) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let client = app.log_in(&format!("storico{n}"), PASSWORD).await;
+    let client = browser();
+    let r = app
+        .submit(
+            &client,
+            "/login",
+            "/login",
+            &[
+                ("username", &format!("storico{n}")),
+                ("password", PASSWORD),
+                ("next", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
     (client, id, cf)
 }
 

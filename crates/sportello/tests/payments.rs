@@ -56,7 +56,20 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, String) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let client = app.log_in(&format!("cittadino{n}"), PASSWORD).await;
+    let client = browser();
+    let r = app
+        .submit(
+            &client,
+            "/login",
+            "/login",
+            &[
+                ("username", &format!("cittadino{n}")),
+                ("password", PASSWORD),
+                ("next", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
     (client, cf)
 }
 

@@ -587,7 +587,20 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, i64, String) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let client = app.log_in(&format!("utente{n}"), PASSWORD).await;
+    let client = browser();
+    let r = app
+        .submit(
+            &client,
+            "/login",
+            "/login",
+            &[
+                ("username", &format!("utente{n}")),
+                ("password", PASSWORD),
+                ("next", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
     (client, id, cf)
 }
 

@@ -60,7 +60,20 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, String, String) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let client = app.log_in(&format!("pagatore{n}"), PASSWORD).await;
+    let client = browser();
+    let r = app
+        .submit(
+            &client,
+            "/login",
+            "/login",
+            &[
+                ("username", &format!("pagatore{n}")),
+                ("password", PASSWORD),
+                ("next", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
     (client, cf, email)
 }
 
