@@ -18,6 +18,8 @@ pub mod cents;
 pub mod checkout;
 pub mod fdr;
 pub mod fiscal_code;
+#[doc(hidden)]
+pub mod fuzz_checks;
 pub mod iban;
 pub mod notice;
 pub mod payload;

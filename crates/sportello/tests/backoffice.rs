@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::office::{add_operator, catalog_codes, operator_browser};
 use common::{TestApp, TestDb, browser, csrf_of};
 use pagopa::{Cents, FiscalCode};
 use sportello::backoffice::service::NewPositionForm;
@@ -16,88 +17,8 @@ use sportello::store::backoffice::{AuditQuery, PositionQuery, ReceiptQuery};
 use sportello::store::receipts::NewReceipt;
 use sportello::web::ufficio::{Access, Entity, ROUTES};
 
-const NEW_PASSWORD: &str = "una frase lunga per l'ufficio";
-
 fn demo_config() -> Config {
     Config::load(Some(std::path::Path::new("/dev/null")), Vec::new()).unwrap()
-}
-
-fn catalog_codes() -> Vec<String> {
-    demo_config()
-        .catalog
-        .services
-        .iter()
-        .map(|s| s.code.clone())
-        .collect()
-}
-
-/// Creates an operator in the app's store; returns (initial password, TOTP secret).
-async fn add_operator(
-    store: &Store,
-    username: &str,
-    role: Role,
-    services: &[&str],
-    read_only: bool,
-) -> (String, Secret) {
-    let services: Vec<String> = services.iter().map(|s| (*s).to_owned()).collect();
-    let created = operators::add(
-        store,
-        "Sportello",
-        username,
-        role,
-        &services,
-        read_only,
-        &catalog_codes(),
-    )
-    .await
-    .expect("operator created");
-    (
-        created.password,
-        Secret::from_base32(&created.secret).expect("base32 secret"),
-    )
-}
-
-/// Logs in through the form (password, TOTP code of now), changes the initial password, and
-/// returns the browser.
-async fn operator_browser(
-    app: &TestApp,
-    username: &str,
-    role: Role,
-    services: &[&str],
-    read_only: bool,
-) -> reqwest::Client {
-    let (password, secret) =
-        add_operator(app.state.store(), username, role, services, read_only).await;
-    let client = browser();
-    let code = secret.code_at(Timestamp::now().unix());
-    let r = app
-        .submit(
-            &client,
-            "/ufficio/login",
-            "/ufficio/login",
-            &[
-                ("username", username),
-                ("password", &password),
-                ("codice", &code),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
-    assert_eq!(r.headers()["location"], "/ufficio/password");
-    // Nothing else opens before the initial password is changed.
-    let (status, _) = app.page(&client, "/ufficio").await;
-    assert_eq!(status, 303);
-    let r = app
-        .submit(
-            &client,
-            "/ufficio/password",
-            "/ufficio/password",
-            &[("password", NEW_PASSWORD), ("password2", NEW_PASSWORD)],
-        )
-        .await;
-    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
-    assert_eq!(r.headers()["location"], "/ufficio");
-    client
 }
 
 async fn operator(store: &Store, username: &str) -> Operator {

@@ -7,7 +7,7 @@ mod common;
 use common::{TestApp, TestDb};
 use pagopa::NoticeNumber;
 use sportello::domain::position::PositionStatus;
-use sportello::import::{ImportOptions, ImportReport, import_positions};
+use sportello::import::{BATCH_POSITIONS, ImportOptions, ImportReport, import_positions};
 use sportello::store::Store;
 use sportello::store::ente::Ente;
 
@@ -71,32 +71,7 @@ async fn run(store: &Store, ente: &Ente, file: &[u8], partial: bool) -> ImportRe
     .unwrap()
 }
 
-macro_rules! suite {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let db = super::TestDb::sqlite();
-                    super::$scenario(db.store().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    let store = db.store().await;
-                    super::$scenario(store.clone()).await;
-                    store.close().await;
-                }
-            )*
-        }
-    };
-}
-
-suite!(
+store_suite!(
     a_good_file_creates_positions_with_installments,
     bad_rows_are_reported_and_nothing_is_written,
     partial_writes_the_good_rows,
@@ -104,6 +79,7 @@ suite!(
     comma_separated_files_and_conflicting_reimports,
     large_batches_cross_statement_limits,
     a_write_failure_refuses_the_file_or_only_its_position,
+    all_or_nothing_writes_nothing_when_a_later_batch_fails,
 );
 
 async fn a_good_file_creates_positions_with_installments(store: Store) {
@@ -483,5 +459,100 @@ async fn a_write_failure_refuses_the_file_or_only_its_position(store: Store) {
             .await
             .unwrap()
             .is_some()
+    );
+}
+
+/// A file longer than one batch: `positions` one-row positions, the row of position `i` made by
+/// `row(i)` (line `i + 2`: the header is line 1).
+fn long_file(positions: usize, row: impl Fn(usize) -> String) -> String {
+    let mut file = format!("{HEADER}\n");
+    for i in 0..positions {
+        file.push_str(&row(i));
+        file.push('\n');
+    }
+    file
+}
+
+fn plain_row(i: usize) -> String {
+    row_with_iuv(i, "")
+}
+
+fn row_with_iuv(i: usize, iuv: &str) -> String {
+    format!("AON-{i};RSSMRA80A01H501U;Mario Rossi;Causale {i};5,00;31/01/2030;9/0101108TS/;;{iuv};")
+}
+
+/// A file of `positions` whose second batch fails to write: every position carries its own
+/// IUV but the first of the second batch, whose IUV is minted; minting has one base left, and
+/// position 0 (first batch) already carries it.
+async fn clashing_in_the_second_batch(store: &Store, ente: &Ente, positions: usize) -> String {
+    let last = force_next_base(store, ente.id).await;
+    long_file(positions, |i| match i {
+        0 => row_with_iuv(i, &iuv(last)),
+        i if i == BATCH_POSITIONS => plain_row(i),
+        i => row_with_iuv(i, &iuv(1_000 + i as u64)),
+    })
+}
+
+async fn all_or_nothing_writes_nothing_when_a_later_batch_fails(store: Store) {
+    let ente = setup(&store).await;
+    let positions = BATCH_POSITIONS + 100;
+    let nothing_written = |report: &ImportReport| {
+        assert!(!report.committed, "{report:?}");
+        assert_eq!(report.positions_created, 0, "{report:?}");
+    };
+
+    // A wrong row in the second batch, after the first batch went to the database.
+    let bad = BATCH_POSITIONS + 50;
+    let file = long_file(positions, |i| {
+        if i == bad {
+            plain_row(i).replace("RSSMRA80A01H501U", "RSSMRA80A01H501X")
+        } else {
+            plain_row(i)
+        }
+    });
+    let report = run(&store, &ente, file.as_bytes(), false).await;
+    nothing_written(&report);
+    assert_eq!(report.errors.len(), 1, "{report:?}");
+    assert_eq!(report.errors[0].row, bad as u64 + 2);
+    assert_eq!(store.count_positions(ente.id).await.unwrap(), 0);
+
+    // A write that fails in the second batch: position 0 (first batch) carries the IUV the
+    // sequence hands to the first position of the second batch.
+    let file = clashing_in_the_second_batch(&store, &ente, positions).await;
+    let report = run(&store, &ente, file.as_bytes(), false).await;
+    nothing_written(&report);
+    assert_eq!(report.errors.len(), 1, "{report:?}");
+    assert_eq!(
+        report.errors[0].row,
+        BATCH_POSITIONS as u64 + 2,
+        "the failure is in the second batch: {report:?}"
+    );
+    assert!(
+        report.errors[0].message.contains("nulla è stato salvato"),
+        "{report:?}"
+    );
+    assert_eq!(store.count_positions(ente.id).await.unwrap(), 0);
+    assert!(
+        store
+            .recent_audit(Some("gpd.import"), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no import is recorded as done"
+    );
+
+    // The same clash with --partial writes every position but the one that clashed: the file
+    // really crosses a batch boundary, and the store is left usable.
+    let file = clashing_in_the_second_batch(&store, &ente, positions).await;
+    let report = run(&store, &ente, file.as_bytes(), true).await;
+    assert!(report.committed, "{report:?}");
+    assert_eq!(
+        (report.positions_created, report.positions_refused),
+        (positions as u64 - 1, 1),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.errors[0].iupd.as_deref(),
+        Some(format!("AON-{BATCH_POSITIONS}").as_str())
     );
 }

@@ -37,6 +37,9 @@ scenarios_on_both_databases!(
     gpd_due_dates_reach_the_station_as_the_municipality_wrote_them,
     gpd_put_and_delete_are_refused_after_an_activation,
     gpd_put_and_delete_are_refused_after_a_partial_payment,
+    malformed_receipts_are_refused_and_write_nothing,
+    a_ko_receipt_is_kept_and_closes_nothing,
+    the_same_receipt_at_the_same_moment_is_stored_once,
 );
 
 // ------------------------------------------------------------------------------------------
@@ -1440,4 +1443,255 @@ async fn gpd_put_and_delete_are_refused_after_a_partial_payment(app: &TestApp) {
         PositionStatus::PartiallyPaid
     );
     refused_put_and_delete(app, "GPD-PARTIAL", &body).await;
+}
+
+// ------------------------------------------------------------------------------------------
+// paSendRT edge cases
+// ------------------------------------------------------------------------------------------
+
+/// Seeds a published position `iupd` with one single-payment option `seq` of `cents`.
+async fn seed_one(app: &TestApp, iupd: &str, seq: u64, cents: i64) {
+    seed(
+        app,
+        &position(
+            iupd,
+            PositionStatus::Valid,
+            vec![option(seq, &[cents], false)],
+        ),
+    )
+    .await;
+}
+
+/// Everything a receipt can leave behind: the receipts of the notice, the outbox, the
+/// position's and options' states.
+async fn traces(
+    app: &TestApp,
+    iupd: &str,
+    n: &NoticeNumber,
+) -> (usize, usize, (PositionStatus, Vec<OptionStatus>)) {
+    let store = app.state.store();
+    (
+        store
+            .receipts_for_notice(app.state.ente().id, n.as_str())
+            .await
+            .unwrap()
+            .len(),
+        store.outbox_for(None, 1000).await.unwrap().len(),
+        option_status(app, iupd).await,
+    )
+}
+
+async fn malformed_receipts_are_refused_and_write_nothing(app: &TestApp) {
+    seed_one(app, "IUPD-BADRT", 101, 500).await;
+    let n = nav(101);
+    let untouched = traces(app, "IUPD-BADRT", &n).await;
+    assert_eq!(
+        untouched,
+        (0, 0, (PositionStatus::Valid, vec![OptionStatus::Unpaid]))
+    );
+    type Spoil = fn(&mut Receipt);
+    let cases: [(&str, Spoil); 5] = [
+        ("empty receiptId", |r| r.receipt_id = String::new()),
+        ("blank receiptId", |r| r.receipt_id = "   ".into()),
+        // The transfers still add up to 5 euro (a transfer may not be zero in the schema):
+        // only the amount paid is zero.
+        ("zero amount", |r| r.payment_amount = Cents::new(0)),
+        ("repeated idTransfer", |r| {
+            let mut second = r.transfers[0].clone();
+            r.transfers[0].transfer_amount = Cents::new(300);
+            second.transfer_amount = Cents::new(200);
+            r.transfers.push(second);
+        }),
+        ("repeated idTransfer among three", |r| {
+            let mut second = r.transfers[0].clone();
+            let mut third = r.transfers[0].clone();
+            r.transfers[0].transfer_amount = Cents::new(100);
+            second.id_transfer = 2;
+            second.transfer_amount = Cents::new(200);
+            third.id_transfer = 1;
+            third.transfer_amount = Cents::new(200);
+            r.transfers.extend([second, third]);
+        }),
+    ];
+    for version in [Version::V1, Version::V2] {
+        for (what, spoil) in cases {
+            let mut rc = receipt(&n, &format!("R-BAD-{what}"), 500, None);
+            spoil(&mut rc);
+            let response = call(app, &send_rt(version, rc)).await;
+            assert_eq!(response.outcome(), Outcome::Ko, "{what} ({version:?})");
+            let fault = response.fault().unwrap();
+            assert_eq!(
+                fault.fault_code,
+                FaultCode::PaaSemantica,
+                "{what} ({version:?}): {fault:?}"
+            );
+            assert_eq!(fault.id, EC);
+            assert_eq!(
+                traces(app, "IUPD-BADRT", &n).await,
+                untouched,
+                "{what} ({version:?}) left something behind"
+            );
+        }
+    }
+    // The notice was payable all along: the well-formed receipt closes it.
+    expect_ok(
+        app,
+        &send_rt(Version::V2, receipt(&n, "R-GOOD-101", 500, None)),
+    )
+    .await;
+    let (receipts, mails, status) = traces(app, "IUPD-BADRT", &n).await;
+    assert_eq!(receipts, 1);
+    assert!(mails >= 1, "the payer is told");
+    assert_eq!(status, (PositionStatus::Paid, vec![OptionStatus::Paid]));
+}
+
+async fn a_ko_receipt_is_kept_and_closes_nothing(app: &TestApp) {
+    seed_one(app, "IUPD-KO", 102, 500).await;
+    let n = nav(102);
+    let store = app.state.store();
+    let ente = app.state.ente().id;
+    for version in [Version::V1, Version::V2] {
+        let mut ko = receipt(&n, "R-KO-1", 500, Some("BNCNNA80A41H501X"));
+        ko.outcome = Outcome::Ko;
+        // Acknowledged (the node must not retry it), the first time and every time after.
+        expect_ok(app, &send_rt(version, ko)).await;
+        let receipts = store.receipts_for_notice(ente, n.as_str()).await.unwrap();
+        assert_eq!(receipts.len(), 1, "{version:?}");
+        assert_eq!(receipts[0].outcome, "KO");
+        assert!(!receipts[0].refund_required, "nothing was paid to refund");
+        assert_eq!(
+            option_status(app, "IUPD-KO").await,
+            (PositionStatus::Valid, vec![OptionStatus::Unpaid]),
+            "a failed payment pays nothing"
+        );
+        assert!(
+            store.outbox_for(None, 100).await.unwrap().is_empty(),
+            "nobody is told of a payment that did not happen"
+        );
+        expect_ok(app, &verify(&n)).await;
+    }
+    // The payment is tried again and succeeds: that receipt closes the notice.
+    expect_ok(
+        app,
+        &send_rt(
+            Version::V2,
+            receipt(&n, "R-OK-1", 500, Some("BNCNNA80A41H501X")),
+        ),
+    )
+    .await;
+    assert_eq!(
+        option_status(app, "IUPD-KO").await,
+        (PositionStatus::Paid, vec![OptionStatus::Paid])
+    );
+    let receipts = store.receipts_for_notice(ente, n.as_str()).await.unwrap();
+    let kept: Vec<(&str, &str, bool)> = receipts
+        .iter()
+        .map(|r| (r.receipt_id.as_str(), r.outcome.as_str(), r.refund_required))
+        .collect();
+    assert_eq!(kept, [("R-KO-1", "KO", false), ("R-OK-1", "OK", false)]);
+}
+
+/// Sends `request` `copies` times at once (every copy waits at a barrier, then all go).
+async fn all_at_once(app: &TestApp, request: &Request, copies: usize) -> Vec<Response> {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(copies));
+    let mut tasks = Vec::new();
+    for _ in 0..copies {
+        let client = reqwest::Client::new();
+        let url = format!("{}/pagopa/paForNode", app.base);
+        let action = request.operation().name();
+        let body = request.encode();
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let res = client
+                .post(&url)
+                .header("SOAPAction", action)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            Response::decode(&res.text().await.unwrap()).unwrap()
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+async fn the_same_receipt_at_the_same_moment_is_stored_once(app: &TestApp) {
+    let store = app.state.store();
+    let ente = app.state.ente().id;
+    // A notice of ours, the same receipt delivered twice (and more) at the same moment, in
+    // both versions: every delivery is acknowledged, one receipt is stored, the notice is
+    // closed once and the payer and the debtor are told once.
+    let rounds = [
+        (103, Version::V2, 2),
+        (104, Version::V2, 12),
+        (105, Version::V1, 12),
+    ];
+    for (i, (seq, version, copies)) in rounds.into_iter().enumerate() {
+        let iupd = format!("IUPD-TWICE-{seq}");
+        seed_one(app, &iupd, seq, 800).await;
+        let n = nav(seq);
+        let rt = send_rt(
+            version,
+            receipt(&n, &format!("R-TWICE-{seq}"), 800, Some("BNCNNA80A41H501X")),
+        );
+        let answers = all_at_once(app, &rt, copies).await;
+        for a in &answers {
+            assert_eq!(a.outcome(), Outcome::Ok, "{a:?}");
+        }
+        let receipts = store.receipts_for_notice(ente, n.as_str()).await.unwrap();
+        assert_eq!(receipts.len(), 1, "{version:?} × {copies}");
+        assert!(!receipts[0].refund_required, "it is not a second payment");
+        assert_eq!(
+            option_status(app, &iupd).await,
+            (PositionStatus::Paid, vec![OptionStatus::Paid])
+        );
+        assert_eq!(
+            store
+                .outbox_for(Some(PAYER_EMAIL), 100)
+                .await
+                .unwrap()
+                .len(),
+            i + 1,
+            "the payer is told once"
+        );
+        assert_eq!(
+            store
+                .outbox_for(Some(DEBTOR_EMAIL), 100)
+                .await
+                .unwrap()
+                .len(),
+            i + 1,
+            "the debtor is told once"
+        );
+    }
+    // A notice nobody knows (no row to lock): the same receipt at once is kept once, flagged
+    // for refund once.
+    let unknown = nav(106);
+    let rt = send_rt(
+        Version::V2,
+        receipt(&unknown, "R-STRAY", 800, Some("BNCNNA80A41H501X")),
+    );
+    for a in all_at_once(app, &rt, 12).await {
+        assert_eq!(a.outcome(), Outcome::Ok, "{a:?}");
+    }
+    let stray = store
+        .receipts_for_notice(ente, unknown.as_str())
+        .await
+        .unwrap();
+    assert_eq!(stray.len(), 1);
+    assert!(stray[0].refund_required);
+    let refunds: Vec<_> = store
+        .outbox_for(Some(PAYER_EMAIL), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.message.kind == "receipt_refund")
+        .collect();
+    assert_eq!(refunds.len(), 1, "one refund notice");
 }

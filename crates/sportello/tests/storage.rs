@@ -1,8 +1,8 @@
 //! One storage suite, run unchanged against SQLite and PostgreSQL.
 //!
 //! Each scenario is an `async fn(Store)`; the `suite!` macro turns it into a test per database.
-//! PostgreSQL tests get a fresh database each; in CI they fail rather than skip when the server
-//! is missing.
+//! PostgreSQL tests get a fresh database each; they fail when the server is missing, unless
+//! `SPORTELLO_TEST_SKIP_POSTGRES=1` leaves PostgreSQL out of the run.
 
 mod common;
 
@@ -25,32 +25,7 @@ use sportello::store::receipts::NewReceipt;
 use sportello::store::station::{NewAttempt, ReceiptTransferRow, StationReceipt};
 use sportello::store::{Store, StoreError};
 
-macro_rules! suite {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let db = super::TestDb::sqlite();
-                    super::$scenario(db.store().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    let store = db.store().await;
-                    super::$scenario(store.clone()).await;
-                    store.close().await;
-                }
-            )*
-        }
-    };
-}
-
-suite!(
+store_suite!(
     migrations_are_applied_once,
     ente_is_upserted_from_configuration,
     iuv_sequence_never_repeats_under_concurrency,
@@ -460,7 +435,7 @@ async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
                 if batch.is_empty() {
                     break mine;
                 }
-                mine.extend(batch.into_iter().map(|m| m.id));
+                mine.extend(batch.into_iter().map(|m| (m.id, format!("w{w}"))));
             }
         }));
     }
@@ -468,7 +443,8 @@ async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
     for w in workers {
         all.extend(w.await.unwrap());
     }
-    let distinct: HashSet<i64> = all.iter().copied().collect();
+    let holder: std::collections::HashMap<i64, String> = all.iter().cloned().collect();
+    let distinct: HashSet<i64> = all.iter().map(|(id, _)| *id).collect();
     assert_eq!(all.len(), 30, "each message claimed exactly once");
     assert_eq!(distinct.len(), 30);
 
@@ -481,14 +457,24 @@ async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
             .is_empty()
     );
     let first = *distinct.iter().min().unwrap();
-    store
-        .mark_failed(
-            first,
-            "connection refused",
-            Some(Timestamp::now().plus(time::Duration::hours(1))),
-        )
-        .await
-        .unwrap();
+    // Only the holder of the claim reschedules it.
+    assert!(
+        !store
+            .mark_failed(first, "late", "connection refused", None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .mark_failed(
+                first,
+                &holder[&first],
+                "connection refused",
+                Some(Timestamp::now().plus(time::Duration::hours(1))),
+            )
+            .await
+            .unwrap()
+    );
     assert!(
         store
             .claim_outbox("late", 10, lease)
@@ -496,10 +482,17 @@ async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
             .unwrap()
             .is_empty()
     );
-    store
-        .mark_failed(first, "connection refused", Some(Timestamp::now()))
-        .await
-        .unwrap();
+    assert!(
+        store
+            .mark_failed(
+                first,
+                &holder[&first],
+                "connection refused",
+                Some(Timestamp::now())
+            )
+            .await
+            .unwrap()
+    );
     let again = store.claim_outbox("late", 10, lease).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, first);
@@ -513,14 +506,19 @@ async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
     assert_eq!(sent[0].state, "sent");
     // Giving up leaves it failed and never claimed again.
     let second = *distinct.iter().filter(|i| **i != first).min().unwrap();
-    store
-        .mark_failed(second, "mailbox unavailable", None)
-        .await
-        .unwrap();
-    store
-        .mark_failed(second, "mailbox unavailable", None)
-        .await
-        .unwrap();
+    assert!(
+        store
+            .mark_failed(second, &holder[&second], "mailbox unavailable", None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .mark_failed(second, &holder[&second], "mailbox unavailable", None)
+            .await
+            .unwrap(),
+        "a message given up stays given up"
+    );
     assert!(
         store
             .claim_outbox("late", 10, lease)
@@ -1600,4 +1598,48 @@ async fn checkouts_move_through_their_states_for_their_owner_only(store: Store) 
             .is_err()
     );
     assert!(store.checkout_state("c4").await.unwrap().is_none());
+}
+
+// ------------------------------------------------------------------------------------------
+// The PostgreSQL half is never skipped by accident
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn only_skip_postgres_1_leaves_postgres_out() {
+    assert!(common::skip_postgres_from(Some("1")));
+    for value in [
+        None,
+        Some(""),
+        Some("0"),
+        Some("true"),
+        Some("TRUE"),
+        Some("yes"),
+    ] {
+        assert!(!common::skip_postgres_from(value), "{value:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_postgres_fails_the_test() {
+    // Something listens, but it is no PostgreSQL: it hangs up on every connection.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "postgres://postgres@{}/postgres",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            drop(socket);
+        }
+    });
+    let attempt = {
+        let url = url.clone();
+        tokio::spawn(async move { TestDb::postgres_on(&url, false).await.is_some() })
+    };
+    let failure = attempt
+        .await
+        .expect_err("a PostgreSQL test without a server must fail, not pass");
+    assert!(failure.is_panic());
+    // Left out on purpose: no attempt, and the test says so.
+    assert!(TestDb::postgres_on(&url, true).await.is_none());
 }

@@ -64,12 +64,30 @@ pub fn backoff(attempts: i64) -> time::Duration {
     time::Duration::minutes(minutes)
 }
 
-async fn send(delivery: &Delivery, m: &OutboxMessage) -> anyhow::Result<()> {
+/// Why a delivery failed, and whether asking again can change the answer.
+struct Failure {
+    error: String,
+    /// The server refused for good (5xx), or the message cannot be built (a malformed
+    /// address): retrying would only repeat the refusal.
+    permanent: bool,
+}
+
+impl Failure {
+    fn permanent(e: impl std::fmt::Display) -> Failure {
+        Failure {
+            error: e.to_string(),
+            permanent: true,
+        }
+    }
+}
+
+async fn send(delivery: &Delivery, m: &OutboxMessage) -> Result<(), Failure> {
     match delivery {
         Delivery::DevMailbox => Ok(()),
         Delivery::Smtp(smtp) => {
             let Smtp { transport, from } = smtp.as_ref();
-            let to: lettre::message::Mailbox = m.message.recipient.parse()?;
+            let to: lettre::message::Mailbox =
+                m.message.recipient.parse().map_err(Failure::permanent)?;
             let builder = Message::builder()
                 .from(from.clone())
                 .to(to)
@@ -79,12 +97,17 @@ async fn send(delivery: &Delivery, m: &OutboxMessage) -> anyhow::Result<()> {
                 Some(html) => builder.multipart(MultiPart::alternative_plain_html(
                     m.message.body_text.clone(),
                     html.clone(),
-                ))?,
+                )),
                 None => builder
                     .header(ContentType::TEXT_PLAIN)
-                    .body(m.message.body_text.clone())?,
-            };
-            transport.send(email).await?;
+                    .body(m.message.body_text.clone()),
+            }
+            .map_err(Failure::permanent)?;
+            // 4xx answers, timeouts and broken connections may pass; a 5xx answer will not.
+            transport.send(email).await.map_err(|e| Failure {
+                permanent: e.is_permanent(),
+                error: e.to_string(),
+            })?;
             Ok(())
         }
     }
@@ -109,11 +132,19 @@ pub async fn deliver_due(
                     delivered += 1;
                     tracing::info!(outbox_id = m.id, kind = %m.message.kind, "mail delivered");
                 }
-                Err(e) => {
-                    let retry = (m.attempts < MAX_ATTEMPTS)
+                Err(f) => {
+                    let retry = (!f.permanent && m.attempts < MAX_ATTEMPTS)
                         .then(|| Timestamp::now().plus(backoff(m.attempts)));
-                    tracing::warn!(outbox_id = m.id, attempts = m.attempts, error = %e, gave_up = retry.is_none(), "mail delivery failed");
-                    store.mark_failed(m.id, &e.to_string(), retry).await?;
+                    let applied = store.mark_failed(m.id, worker, &f.error, retry).await?;
+                    tracing::warn!(
+                        outbox_id = m.id,
+                        attempts = m.attempts,
+                        error = %f.error,
+                        permanent = f.permanent,
+                        gave_up = retry.is_none(),
+                        lease_lost = !applied,
+                        "mail delivery failed"
+                    );
                 }
             }
         }

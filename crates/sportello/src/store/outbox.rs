@@ -132,25 +132,31 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed attempt: retried at `retry_at`, or given up when `None`.
+    /// Records `worker`'s failed attempt: retried at `retry_at`, or given up when `None`.
+    /// Only the worker that holds the claim decides: a worker whose lease ran out and was taken
+    /// over (or whose message was delivered meanwhile) changes nothing, and gets `false`.
     pub async fn mark_failed(
         &self,
         id: i64,
+        worker: &str,
         error: &str,
         retry_at: Option<Timestamp>,
-    ) -> StoreResult<()> {
-        with_db!(self.db(), |pool| {
+    ) -> StoreResult<bool> {
+        let changed = with_db!(self.db(), |pool| {
             sqlx::query(
-                "UPDATE outbox SET state = $2, last_error = $3, next_attempt_at = COALESCE($4, next_attempt_at), locked_until = NULL WHERE id = $1",
+                "UPDATE outbox SET state = $2, last_error = $3, next_attempt_at = COALESCE($4, next_attempt_at), locked_until = NULL
+                 WHERE id = $1 AND state = 'pending' AND locked_by = $5",
             )
             .bind(id)
             .bind(if retry_at.is_some() { "pending" } else { "failed" })
             .bind(error)
             .bind(retry_at)
+            .bind(worker)
             .execute(pool)
-            .await?;
+            .await?
+            .rows_affected()
         });
-        Ok(())
+        Ok(changed == 1)
     }
 
     /// Messages to one recipient, newest first (the development mailbox and tests).

@@ -1,9 +1,39 @@
 //! Shared test helpers: fresh databases of both kinds and the real app on a random port.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod office;
 pub mod smtp;
 pub mod spid;
 pub mod station;
+
+/// `store_suite!(scenario, …)`: each `async fn(Store)` scenario becomes a test on a fresh SQLite
+/// database (`mod sqlite`) and one on a fresh PostgreSQL database (`mod postgres`). The test
+/// file needs `TestDb` in scope.
+#[macro_export]
+macro_rules! store_suite {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let db = super::TestDb::sqlite();
+                    super::$scenario(db.store().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    let store = db.store().await;
+                    super::$scenario(store.clone()).await;
+                    store.close().await;
+                }
+            )*
+        }
+    };
+}
 
 use std::path::Path;
 
@@ -44,7 +74,8 @@ macro_rules! scenarios_on_both_databases {
 pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
-    pg_name: Option<String>,
+    /// The maintenance URL and the name of the PostgreSQL database to drop.
+    pg_name: Option<(String, String)>,
 }
 
 impl TestDb {
@@ -59,23 +90,26 @@ impl TestDb {
         }
     }
 
-    /// A new PostgreSQL database on the local server, or `None` when no server is reachable
-    /// outside CI. In CI (`CI=true`) an unreachable server fails the test: never skipped.
+    /// A new PostgreSQL database on the local server. An unreachable server fails the test;
+    /// `None` only when `SPORTELLO_TEST_SKIP_POSTGRES=1` says, explicitly, that this run leaves
+    /// PostgreSQL out (the test then passes without running its PostgreSQL half, and says so).
     pub async fn postgres() -> Option<TestDb> {
-        let admin = admin_url();
-        let conn = sqlx::PgPool::connect(&admin).await;
-        let pool = match conn {
-            Ok(p) => p,
-            Err(e) => {
-                if std::env::var("CI").is_ok_and(|v| v == "true") {
-                    panic!("PostgreSQL is required in CI but {admin} is unreachable: {e}");
-                }
-                eprintln!(
-                    "SKIPPED: PostgreSQL not reachable at {admin} ({e}); set CI=true to make this a failure"
-                );
-                return None;
-            }
-        };
+        TestDb::postgres_on(&admin_url(), skip_postgres()).await
+    }
+
+    /// [`TestDb::postgres`] with the server's maintenance URL and the skip decision given.
+    pub async fn postgres_on(admin: &str, skip: bool) -> Option<TestDb> {
+        if skip {
+            eprintln!("SKIPPED: PostgreSQL half (SPORTELLO_TEST_SKIP_POSTGRES=1)");
+            return None;
+        }
+        let pool = sqlx::PgPool::connect(admin).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is unreachable at {admin} ({e}): start it (see README, \"Run the whole \
+                 test suite\"), point SPORTELLO_TEST_POSTGRES_URL at a server, or set \
+                 SPORTELLO_TEST_SKIP_POSTGRES=1 to leave PostgreSQL out of this run"
+            )
+        });
         let name = format!(
             "sportello_test_{}_{:08x}",
             std::process::id(),
@@ -86,11 +120,11 @@ impl TestDb {
             .await
             .expect("create test database");
         pool.close().await;
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
         Some(TestDb {
             url: format!("{base}/{name}"),
             _dir: None,
-            pg_name: Some(name),
+            pg_name: Some((admin.to_owned(), name)),
         })
     }
 
@@ -98,6 +132,21 @@ impl TestDb {
     pub async fn store(&self) -> Store {
         Store::open(&self.url).await.expect("open store")
     }
+}
+
+/// Whether this run leaves PostgreSQL out: `SPORTELLO_TEST_SKIP_POSTGRES=1` and nothing else
+/// (any other value, or none, runs the PostgreSQL half and fails when no server answers).
+pub fn skip_postgres() -> bool {
+    skip_postgres_from(
+        std::env::var("SPORTELLO_TEST_SKIP_POSTGRES")
+            .ok()
+            .as_deref(),
+    )
+}
+
+/// [`skip_postgres`] for a given value of the variable.
+pub fn skip_postgres_from(value: Option<&str>) -> bool {
+    value == Some("1")
 }
 
 /// The maintenance connection for creating test databases.
@@ -108,8 +157,7 @@ pub fn admin_url() -> String {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some(name) = self.pg_name.take() {
-            let admin = admin_url();
+        if let Some((admin, name)) = self.pg_name.take() {
             // Drop runs outside any runtime guarantee: use a private one on a plain thread.
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
@@ -223,6 +271,18 @@ impl TestApp {
         }
     }
 
+    /// Stops the app, waits for it to finish, and hands back its database (for another app
+    /// to open).
+    pub async fn stop_keeping_db(mut self) -> TestDb {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.expect("app task").expect("app run");
+        }
+        self.db
+    }
+
     /// Stops the app and waits for it to finish.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -260,6 +320,21 @@ impl TestApp {
             .await
             .unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// A new browser logged in as `username` through the login form.
+    pub async fn log_in(&self, username: &str, password: &str) -> reqwest::Client {
+        let client = browser();
+        let r = self
+            .submit(
+                &client,
+                "/login",
+                "/login",
+                &[("username", username), ("password", password), ("next", "")],
+            )
+            .await;
+        assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+        client
     }
 
     /// Loads `form_page` to get its CSRF token, then posts `fields` to `action` like a browser.

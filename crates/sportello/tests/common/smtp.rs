@@ -146,6 +146,11 @@ fn part_body(raw: &str, content_type: &str) -> String {
 pub struct SmtpSink {
     pub port: u16,
     pub messages: Arc<Mutex<Vec<Received>>>,
+    /// When set, the reply to every `RCPT TO` (a 4xx or 5xx line such as
+    /// `451 4.3.0 Riprova più tardi`): the server refuses the recipient.
+    refusal: Arc<Mutex<Option<String>>>,
+    /// `RCPT TO` commands seen, refused ones included: how often a client tried.
+    rcpt_commands: Arc<Mutex<usize>>,
 }
 
 impl SmtpSink {
@@ -153,10 +158,14 @@ impl SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let messages: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let refusal: Arc<Mutex<Option<String>>> = Arc::default();
+        let rcpt_commands: Arc<Mutex<usize>> = Arc::default();
         let store = messages.clone();
+        let (refusing, counter) = (refusal.clone(), rcpt_commands.clone());
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 let store = store.clone();
+                let (refusing, counter) = (refusing.clone(), counter.clone());
                 tokio::spawn(async move {
                     let (read, mut write) = socket.into_split();
                     let mut lines = BufReader::new(read);
@@ -169,7 +178,16 @@ impl SmtpSink {
                             return;
                         }
                         let cmd = line.trim_end().to_ascii_uppercase();
-                        let reply: &[u8] = if cmd.starts_with("EHLO") {
+                        let refused = if cmd.starts_with("RCPT") {
+                            *counter.lock().unwrap() += 1;
+                            refusing.lock().unwrap().clone()
+                        } else {
+                            None
+                        };
+                        let refused = refused.map(|r| format!("{r}\r\n"));
+                        let reply: &[u8] = if let Some(r) = &refused {
+                            r.as_bytes()
+                        } else if cmd.starts_with("EHLO") {
                             b"250-sink\r\n250 8BITMIME\r\n"
                         } else if cmd.starts_with("HELO")
                             || cmd.starts_with("MAIL")
@@ -223,7 +241,27 @@ impl SmtpSink {
                 });
             }
         });
-        SmtpSink { port, messages }
+        SmtpSink {
+            port,
+            messages,
+            refusal,
+            rcpt_commands,
+        }
+    }
+
+    /// From now on refuses every recipient with `reply` (`None`: accepts again).
+    pub fn refuse_with(&self, reply: Option<&str>) {
+        *self.refusal.lock().unwrap() = reply.map(str::to_owned);
+    }
+
+    /// `RCPT TO` commands seen so far, refused ones included.
+    pub fn rcpt_commands(&self) -> usize {
+        *self.rcpt_commands.lock().unwrap()
+    }
+
+    /// Every message received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.messages.lock().unwrap().clone()
     }
 
     pub fn url(&self) -> String {

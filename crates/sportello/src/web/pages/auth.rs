@@ -2,11 +2,9 @@
 
 use askama::Template;
 use axum::Form;
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{Field, FormPage, Layout, MessagePage, escape, render, safe_next, summary};
@@ -16,24 +14,6 @@ use crate::store::accounts::{AccountState, username_key};
 use crate::store::audit::AuditEvent;
 use crate::web::AppState;
 use crate::web::session::Session;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/login", get(login_page).post(login))
-        .route("/logout", post(logout))
-        .route("/registrazione", get(register_page).post(register))
-        .route("/attiva", get(activate))
-        .route("/attivazione/reinvia", get(resend_page).post(resend))
-        .route(
-            "/username-dimenticato",
-            get(forgot_username_page).post(forgot_username),
-        )
-        .route(
-            "/password-dimenticata",
-            get(forgot_password_page).post(forgot_password),
-        )
-        .route("/password/reimposta", get(reset_page).post(reset))
-}
 
 #[derive(Template)]
 #[template(path = "pages/home.html")]
@@ -64,7 +44,7 @@ struct Login {
 }
 
 #[derive(Deserialize, Default)]
-struct LoginQuery {
+pub(super) struct LoginQuery {
     #[serde(default)]
     next: String,
 }
@@ -81,7 +61,7 @@ fn login_view(state: &AppState, session: &Session, username: &str, next: &str) -
     }
 }
 
-async fn login_page(
+pub(super) async fn login_page(
     State(state): State<AppState>,
     session: Session,
     Query(q): Query<LoginQuery>,
@@ -93,7 +73,7 @@ async fn login_page(
 }
 
 #[derive(Deserialize)]
-struct LoginForm {
+pub(super) struct LoginForm {
     #[serde(default)]
     username: String,
     #[serde(default)]
@@ -220,7 +200,7 @@ fn internal(e: impl std::fmt::Display) -> Response {
     super::error_page(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-async fn login(
+pub(super) async fn login(
     State(state): State<AppState>,
     session: Session,
     Form(form): Form<LoginForm>,
@@ -321,7 +301,7 @@ async fn do_login(
     }
 }
 
-async fn logout(State(state): State<AppState>, session: Session) -> Response {
+pub(super) async fn logout(State(state): State<AppState>, session: Session) -> Response {
     let account = session.account();
     // A session that came from SPID/CIE also ends at the identity provider (single logout).
     let idp_logout = super::saml::logout_redirect(&state, &session).await;
@@ -484,7 +464,7 @@ fn register_view(
     }
 }
 
-async fn register_page(State(state): State<AppState>, session: Session) -> Response {
+pub(super) async fn register_page(State(state): State<AppState>, session: Session) -> Response {
     if session.account().is_some() {
         return Redirect::to("/area-privata").into_response();
     }
@@ -496,7 +476,7 @@ async fn register_page(State(state): State<AppState>, session: Session) -> Respo
     ))
 }
 
-async fn register(
+pub(super) async fn register(
     State(state): State<AppState>,
     session: Session,
     Form(form): Form<RegistrationForm>,
@@ -541,7 +521,7 @@ async fn register(
 }
 
 #[derive(Deserialize)]
-struct TokenQuery {
+pub(super) struct TokenQuery {
     #[serde(default)]
     token: String,
 }
@@ -561,7 +541,7 @@ fn resend_form(csrf: &str) -> String {
     )
 }
 
-async fn activate(
+pub(super) async fn activate(
     State(state): State<AppState>,
     session: Session,
     Query(q): Query<TokenQuery>,
@@ -651,7 +631,7 @@ async fn recovery_request(
     recovery_answer(state, session, title, text.to_owned())
 }
 
-async fn resend_page(State(state): State<AppState>, session: Session) -> Response {
+pub(super) async fn resend_page(State(state): State<AppState>, session: Session) -> Response {
     render(&simple_form(
         &state,
         &session,
@@ -664,12 +644,12 @@ async fn resend_page(State(state): State<AppState>, session: Session) -> Respons
 }
 
 #[derive(Deserialize)]
-struct WhoForm {
+pub(super) struct WhoForm {
     #[serde(default)]
     chi: String,
 }
 
-async fn resend(
+pub(super) async fn resend(
     State(state): State<AppState>,
     session: Session,
     Form(form): Form<WhoForm>,
@@ -678,7 +658,10 @@ async fn resend(
     recovery_request(&state, &session, "Nuovo collegamento di attivazione", "Se esiste un account da attivare con questi dati, abbiamo inviato un nuovo collegamento di attivazione all'indirizzo e-mail registrato. Il collegamento vale 48 ore; quelli inviati prima non valgono più.", request).await
 }
 
-async fn forgot_username_page(State(state): State<AppState>, session: Session) -> Response {
+pub(super) async fn forgot_username_page(
+    State(state): State<AppState>,
+    session: Session,
+) -> Response {
     render(&simple_form(
         &state,
         &session,
@@ -701,12 +684,12 @@ async fn forgot_username_page(State(state): State<AppState>, session: Session) -
 }
 
 #[derive(Deserialize)]
-struct EmailForm {
+pub(super) struct EmailForm {
     #[serde(default)]
     email: String,
 }
 
-async fn forgot_username(
+pub(super) async fn forgot_username(
     State(state): State<AppState>,
     session: Session,
     Form(form): Form<EmailForm>,
@@ -722,7 +705,10 @@ async fn forgot_username(
     .await
 }
 
-async fn forgot_password_page(State(state): State<AppState>, session: Session) -> Response {
+pub(super) async fn forgot_password_page(
+    State(state): State<AppState>,
+    session: Session,
+) -> Response {
     render(&simple_form(
         &state,
         &session,
@@ -735,12 +721,12 @@ async fn forgot_password_page(State(state): State<AppState>, session: Session) -
 }
 
 #[derive(Deserialize)]
-struct UsernameForm {
+pub(super) struct UsernameForm {
     #[serde(default)]
     username: String,
 }
 
-async fn forgot_password(
+pub(super) async fn forgot_password(
     State(state): State<AppState>,
     session: Session,
     Form(form): Form<UsernameForm>,
@@ -786,7 +772,7 @@ fn reset_view(state: &AppState, session: &Session, token: &str, errors: &FieldEr
     }
 }
 
-async fn reset_page(
+pub(super) async fn reset_page(
     State(state): State<AppState>,
     session: Session,
     Query(q): Query<TokenQuery>,
@@ -801,7 +787,7 @@ async fn reset_page(
 }
 
 #[derive(Deserialize)]
-struct ResetForm {
+pub(super) struct ResetForm {
     #[serde(default)]
     token: String,
     #[serde(default)]
@@ -810,7 +796,7 @@ struct ResetForm {
     password2: String,
 }
 
-async fn reset(
+pub(super) async fn reset(
     State(state): State<AppState>,
     session: Session,
     Form(form): Form<ResetForm>,

@@ -1,24 +1,14 @@
 //! The demo's development mailbox, the manual and the privacy notice.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
 
 use super::{Layout, MessagePage, error_page, render};
 use crate::config::Mode;
 use crate::web::AppState;
 use crate::web::session::Session;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/dev/mailbox", get(mailbox))
-        .route("/dev/mailbox/{id}", get(message))
-        .route("/manuale", get(manual))
-        .route("/privacy", get(privacy))
-}
 
 #[derive(Template)]
 #[template(path = "pages/mailbox.html")]
@@ -44,7 +34,7 @@ fn demo_only(state: &AppState) -> Option<Response> {
     (state.config().mode != Mode::Demo).then(|| error_page(StatusCode::NOT_FOUND))
 }
 
-async fn mailbox(State(state): State<AppState>, session: Session) -> Response {
+pub(super) async fn mailbox(State(state): State<AppState>, session: Session) -> Response {
     if let Some(r) = demo_only(&state) {
         return r;
     }
@@ -79,7 +69,11 @@ fn links(text: &str) -> Vec<String> {
         .collect()
 }
 
-async fn message(State(state): State<AppState>, session: Session, Path(id): Path<i64>) -> Response {
+pub(super) async fn message(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Response {
     if let Some(r) = demo_only(&state) {
         return r;
     }
@@ -103,7 +97,7 @@ async fn message(State(state): State<AppState>, session: Session, Path(id): Path
     })
 }
 
-async fn manual(State(state): State<AppState>, session: Session) -> Response {
+pub(super) async fn manual(State(state): State<AppState>, session: Session) -> Response {
     render(&MessagePage {
         l: Layout::new(&state, &session, "Manuale"),
         heading: "Manuale d'uso".into(),
@@ -119,7 +113,7 @@ async fn manual(State(state): State<AppState>, session: Session) -> Response {
     })
 }
 
-async fn privacy(State(state): State<AppState>, session: Session) -> Response {
+pub(super) async fn privacy(State(state): State<AppState>, session: Session) -> Response {
     let ente = state.ente().name.clone();
     render(&MessagePage {
         l: Layout::new(&state, &session, "Informativa privacy"),

@@ -1,27 +1,18 @@
 //! Documents the citizen downloads: the paper notice of a payment they may make, and the
 //! receipts of their payments (several in one PDF, one per page).
 
-use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
 use super::{error_page, to_login};
 use crate::pdf::{NoticeDocument, PdfError, render_notice, render_receipts};
 use crate::web::AppState;
 use crate::web::session::Session;
 
-/// `GET /pagamenti/avviso/{iuv}.pdf` and `GET /pagamenti/ricevute.pdf?id=<receiptId>&id=…`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/pagamenti/avviso/{file}", get(notice))
-        .route("/pagamenti/ricevute.pdf", get(receipts))
-}
-
 /// The receipts named by the `id` parameters (receiptId, repeated for several rows), one
 /// per page in the order given, if every one concerns the logged-in citizen; 404 otherwise.
-async fn receipts(
+pub(super) async fn receipts(
     State(state): State<AppState>,
     session: Session,
     RawQuery(query): RawQuery,
@@ -93,7 +84,7 @@ fn pdf_or_error(rendered: Rendered, file_name: &str) -> Response {
 /// (`crate::domain::access::may_print_notice`: its verified debtor or its creator; not who found
 /// it by its code, since it carries the debtor's name, fiscal code and address). Anything else is
 /// 404, never 403: whether a notice exists is not the citizen's business.
-async fn notice(
+pub(super) async fn notice(
     State(state): State<AppState>,
     session: Session,
     Path(file): Path<String>,

@@ -2,11 +2,9 @@
 //! CSV export and the detail of each payment.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use pagopa::{Cents, NoticeNumber};
 
 use super::{Layout, render, to_login, url_encode};
@@ -15,14 +13,6 @@ use crate::domain::payment_method;
 use crate::store::history::{Cursor, HistoryFilter, HistoryRow};
 use crate::web::AppState;
 use crate::web::session::Session;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/pagamenti/storico", get(history))
-        .route("/pagamenti/storico.csv", get(csv))
-        .route("/pagamenti/storico/stampa", get(print_selected))
-        .route("/pagamenti/storico/{id}", get(detail))
-}
 
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "history page failed");
@@ -231,7 +221,7 @@ fn href(base: &[(String, String)], extra: &[(&str, String)]) -> String {
     format!("/pagamenti/storico?{}", q.join("&"))
 }
 
-async fn history(
+pub(super) async fn history(
     State(state): State<AppState>,
     session: Session,
     RawQuery(query): RawQuery,
@@ -348,7 +338,7 @@ pub(crate) fn cell(value: &str) -> String {
     }
 }
 
-async fn csv(
+pub(super) async fn csv(
     State(state): State<AppState>,
     session: Session,
     RawQuery(query): RawQuery,
@@ -411,7 +401,11 @@ struct Detail {
     pdf_href: String,
 }
 
-async fn detail(State(state): State<AppState>, session: Session, Path(id): Path<i64>) -> Response {
+pub(super) async fn detail(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Response {
     let Some(account) = session.account() else {
         return to_login("/pagamenti/storico");
     };
@@ -506,7 +500,7 @@ async fn detail(State(state): State<AppState>, session: Session, Path(id): Path<
 }
 
 /// "Stampa la ricevuta" for the selected rows: one PDF, one receipt per page.
-async fn print_selected(
+pub(super) async fn print_selected(
     State(state): State<AppState>,
     session: Session,
     RawQuery(query): RawQuery,

@@ -7,6 +7,7 @@ mod documents;
 mod history;
 mod payments;
 mod private;
+pub mod routes;
 pub mod saml;
 
 /// A CSV cell safe for spreadsheets (quoted, no formula), as the citizen history writes it.
@@ -16,7 +17,6 @@ use askama::Template;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
 
 use super::AppState;
 use super::session::Session;
@@ -307,17 +307,9 @@ pub fn safe_next(next: &str) -> &str {
     if stays { next } else { HOME }
 }
 
-/// The page routes (they all go through the session layer).
+/// The page routes behind the session layer with CSRF (see [`routes::PAGE_ROUTES`]).
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(auth::home))
-        .merge(auth::routes())
-        .merge(private::routes())
-        .merge(dev::routes())
-        .merge(payments::routes())
-        .merge(history::routes())
-        .merge(documents::routes())
-        .merge(saml::routes())
+    routes::guarded(routes::Guard::Csrf)
 }
 
 #[cfg(test)]

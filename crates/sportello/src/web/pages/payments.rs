@@ -4,11 +4,9 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use pagopa::{Cents, NoticeNumber};
 use serde::Deserialize;
 
@@ -24,27 +22,6 @@ use crate::store::checkouts::Checkout;
 use crate::store::services::Service;
 use crate::web::AppState;
 use crate::web::session::Session;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/pagamenti", get(cart))
-        .route("/pagamenti/procedi", post(proceed))
-        .route("/pagamenti/rimuovi", post(remove))
-        .route("/pagamenti/nuovo", get(choose_service))
-        .route(
-            "/pagamenti/nuovo/{code}",
-            get(service_form).post(service_submit),
-        )
-        .route("/pagamenti/nuovo/{code}/conferma", post(service_confirm))
-        .route(
-            "/pagamenti/per-altri",
-            get(for_others_page).post(for_others_lookup),
-        )
-        .route("/pagamenti/per-altri/aggiungi", post(for_others_add))
-        .route("/pagamenti/esito/{id}/ok", get(return_ok))
-        .route("/pagamenti/esito/{id}/annullato", get(return_cancel))
-        .route("/pagamenti/esito/{id}/errore", get(return_error))
-}
 
 /// The payment use cases of this app.
 pub(super) fn payments(state: &AppState) -> Payments<'_> {
@@ -108,7 +85,7 @@ struct Cart {
 }
 
 #[derive(Deserialize, Default)]
-struct CartQuery {
+pub(super) struct CartQuery {
     #[serde(default)]
     creato: String,
     #[serde(default)]
@@ -200,7 +177,7 @@ async fn cart_with_error(
     }
 }
 
-async fn cart(
+pub(super) async fn cart(
     State(state): State<AppState>,
     session: Session,
     Query(q): Query<CartQuery>,
@@ -246,7 +223,11 @@ fn selected(body: &str) -> Vec<i64> {
 
 /// "Procedi al pagamento": off to pagoPA Checkout, or back to the cart saying why not (the
 /// selection kept when it only needs fixing).
-async fn proceed(State(state): State<AppState>, session: Session, body: String) -> Response {
+pub(super) async fn proceed(
+    State(state): State<AppState>,
+    session: Session,
+    body: String,
+) -> Response {
     let Some(account) = session.account() else {
         return to_login("/pagamenti");
     };
@@ -312,7 +293,7 @@ async fn returned(
 
 /// `returnOkUrl`: Checkout says it is paid; only the receipt makes it so. Until every receipt
 /// is in, the page says so and reloads itself every 3 seconds (no JavaScript needed).
-async fn return_ok(
+pub(super) async fn return_ok(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
@@ -367,7 +348,7 @@ async fn return_ok(
 }
 
 /// `returnCancelUrl`: back to the cart, nothing changed.
-async fn return_cancel(
+pub(super) async fn return_cancel(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
@@ -380,7 +361,7 @@ async fn return_cancel(
 }
 
 /// `returnErrorUrl`: a clear message; nothing was paid.
-async fn return_error(
+pub(super) async fn return_error(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
@@ -403,12 +384,12 @@ async fn return_error(
 }
 
 #[derive(Deserialize)]
-struct RemoveForm {
+pub(super) struct RemoveForm {
     #[serde(default)]
     rimuovi: i64,
 }
 
-async fn remove(
+pub(super) async fn remove(
     State(state): State<AppState>,
     session: Session,
     axum::Form(form): axum::Form<RemoveForm>,
@@ -432,7 +413,7 @@ struct Services {
     services: Vec<(String, String, String)>,
 }
 
-async fn choose_service(State(state): State<AppState>, session: Session) -> Response {
+pub(super) async fn choose_service(State(state): State<AppState>, session: Session) -> Response {
     if session.account().is_none() {
         return to_login("/pagamenti/nuovo");
     }
@@ -532,7 +513,7 @@ fn service_form_view(
     }
 }
 
-async fn service_form(
+pub(super) async fn service_form(
     State(state): State<AppState>,
     session: Session,
     Path(code): Path<String>,
@@ -581,7 +562,7 @@ struct ServiceSummary {
     hidden: Vec<(String, String)>,
 }
 
-async fn service_submit(
+pub(super) async fn service_submit(
     State(state): State<AppState>,
     session: Session,
     Path(code): Path<String>,
@@ -635,7 +616,7 @@ async fn service_submit(
     }
 }
 
-async fn service_confirm(
+pub(super) async fn service_confirm(
     State(state): State<AppState>,
     session: Session,
     Path(code): Path<String>,
@@ -715,7 +696,7 @@ struct ForOthers {
     found: Option<Found>,
 }
 
-async fn for_others_page(State(state): State<AppState>, session: Session) -> Response {
+pub(super) async fn for_others_page(State(state): State<AppState>, session: Session) -> Response {
     if session.account().is_none() {
         return to_login("/pagamenti/per-altri");
     }
@@ -728,7 +709,7 @@ async fn for_others_page(State(state): State<AppState>, session: Session) -> Res
 }
 
 #[derive(Deserialize)]
-struct CodeForm {
+pub(super) struct CodeForm {
     #[serde(default)]
     codice: String,
 }
@@ -755,7 +736,7 @@ fn for_others_refused(
         .into_response()
 }
 
-async fn for_others_lookup(
+pub(super) async fn for_others_lookup(
     State(state): State<AppState>,
     session: Session,
     axum::Form(form): axum::Form<CodeForm>,
@@ -791,7 +772,7 @@ async fn for_others_lookup(
     })
 }
 
-async fn for_others_add(
+pub(super) async fn for_others_add(
     State(state): State<AppState>,
     session: Session,
     axum::Form(form): axum::Form<CodeForm>,

@@ -2,11 +2,9 @@
 
 use askama::Template;
 use axum::Form;
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{Field, Layout, MessagePage, render, summary, to_login};
@@ -16,16 +14,6 @@ use crate::store::accounts::Account;
 use crate::web::AppState;
 use crate::web::session::Session;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/area-privata", get(private_area))
-        .route("/profilo", get(profile))
-        .route("/profilo/dati", post(update_personal))
-        .route("/profilo/password", post(change_password))
-        .route("/profilo/email", post(change_email))
-        .route("/email/conferma", get(confirm_email))
-}
-
 #[derive(Template)]
 #[template(path = "pages/private.html")]
 struct Private {
@@ -33,7 +21,7 @@ struct Private {
     name: String,
 }
 
-async fn private_area(State(state): State<AppState>, session: Session) -> Response {
+pub(super) async fn private_area(State(state): State<AppState>, session: Session) -> Response {
     let Some(account) = session.account() else {
         return to_login("/area-privata");
     };
@@ -206,12 +194,12 @@ fn profile_view(
 }
 
 #[derive(Deserialize, Default)]
-struct ProfileQuery {
+pub(super) struct ProfileQuery {
     #[serde(default)]
     ok: String,
 }
 
-async fn profile(
+pub(super) async fn profile(
     State(state): State<AppState>,
     session: Session,
     Query(q): Query<ProfileQuery>,
@@ -240,7 +228,7 @@ fn internal(e: impl std::fmt::Display) -> Response {
     super::error_page(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-async fn update_personal(
+pub(super) async fn update_personal(
     State(state): State<AppState>,
     session: Session,
     Form(form): Form<PersonalForm>,
@@ -266,7 +254,7 @@ async fn update_personal(
 }
 
 #[derive(Deserialize)]
-struct PasswordForm {
+pub(super) struct PasswordForm {
     #[serde(default)]
     password_attuale: String,
     #[serde(default)]
@@ -275,7 +263,7 @@ struct PasswordForm {
     password2: String,
 }
 
-async fn change_password(
+pub(super) async fn change_password(
     State(state): State<AppState>,
     session: Session,
     Form(form): Form<PasswordForm>,
@@ -323,12 +311,12 @@ async fn change_password(
 }
 
 #[derive(Deserialize)]
-struct EmailForm {
+pub(super) struct EmailForm {
     #[serde(default)]
     email: String,
 }
 
-async fn change_email(
+pub(super) async fn change_email(
     State(state): State<AppState>,
     session: Session,
     Form(form): Form<EmailForm>,
@@ -359,12 +347,12 @@ async fn change_email(
 }
 
 #[derive(Deserialize)]
-struct TokenQuery {
+pub(super) struct TokenQuery {
     #[serde(default)]
     token: String,
 }
 
-async fn confirm_email(
+pub(super) async fn confirm_email(
     State(state): State<AppState>,
     session: Session,
     Query(q): Query<TokenQuery>,

@@ -10,7 +10,6 @@ use axum::body::Bytes;
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use rand::seq::SliceRandom as _;
 use serde::Deserialize;
 use spid::Federation;
@@ -33,26 +32,15 @@ const SAML_PER_WINDOW: i64 = 200;
 /// The window of those limits.
 const SAML_WINDOW_MINUTES: i64 = 10;
 
-/// Metadata: no session, no cookies (registries and validators fetch them).
+/// The metadata (no session).
 pub fn metadata_routes() -> Router<AppState> {
-    Router::new()
-        .route("/spid/metadata", get(spid_metadata))
-        .route("/spid/metadata/cie", get(cie_metadata))
+    super::routes::guarded(super::routes::Guard::Public)
 }
 
 /// The binding endpoints an identity provider sends the browser to (no CSRF token: see
 /// [`crate::web::session::saml_layer`]).
 pub fn binding_routes() -> Router<AppState> {
-    Router::new()
-        .route("/spid/acs", axum::routing::post(acs))
-        .route("/spid/slo", get(slo_get).post(slo_post))
-}
-
-/// The pages.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/spid/login", get(login))
-        .route("/spid/collega", get(link_page).post(link))
+    super::routes::guarded(super::routes::Guard::IdentityProvider)
 }
 
 /// The "Entra con SPID" chooser and the "Entra con CIE" button.
@@ -108,14 +96,14 @@ fn xml(body: &str) -> Response {
         .into_response()
 }
 
-async fn spid_metadata(State(state): State<AppState>) -> Response {
+pub(super) async fn spid_metadata(State(state): State<AppState>) -> Response {
     match state.saml() {
         Some(sp) => xml(sp.metadata(Federation::Spid)),
         None => super::error_page(StatusCode::NOT_FOUND),
     }
 }
 
-async fn cie_metadata(State(state): State<AppState>) -> Response {
+pub(super) async fn cie_metadata(State(state): State<AppState>) -> Response {
     match state.saml() {
         Some(sp) => xml(sp.metadata(Federation::Cie)),
         None => super::error_page(StatusCode::NOT_FOUND),
@@ -214,7 +202,7 @@ fn event(
 }
 
 #[derive(Deserialize)]
-struct LoginQuery {
+pub(super) struct LoginQuery {
     #[serde(default)]
     idp: String,
     #[serde(default)]
@@ -223,7 +211,7 @@ struct LoginQuery {
 
 /// `GET /spid/login?idp=…`: a signed `AuthnRequest` to the chosen identity provider
 /// (HTTP-Redirect binding, `302`).
-async fn login(
+pub(super) async fn login(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
@@ -277,7 +265,7 @@ struct AcsForm {
 }
 
 /// `POST /spid/acs`: the identity provider's response (HTTP-POST binding).
-async fn acs(
+pub(super) async fn acs(
     State(state): State<AppState>,
     session: Session,
     headers: HeaderMap,
@@ -485,7 +473,7 @@ fn link_form(
     }
 }
 
-async fn link_page(State(state): State<AppState>, session: Session) -> Response {
+pub(super) async fn link_page(State(state): State<AppState>, session: Session) -> Response {
     let store = state.store();
     let link = match store
         .pending_link(&session.id_hash(), Timestamp::now())
@@ -508,14 +496,14 @@ async fn link_page(State(state): State<AppState>, session: Session) -> Response 
 }
 
 #[derive(Deserialize)]
-struct LinkForm {
+pub(super) struct LinkForm {
     #[serde(default)]
     password: String,
 }
 
 /// `POST /spid/collega`: the password of the existing account, once; throttled like the
 /// password login (same per-user and per-address counters).
-async fn link(
+pub(super) async fn link(
     State(state): State<AppState>,
     session: Session,
     Form(form): Form<LinkForm>,
@@ -575,7 +563,7 @@ async fn link(
     }
 }
 
-async fn slo_get(
+pub(super) async fn slo_get(
     State(state): State<AppState>,
     session: Session,
     RawQuery(query): RawQuery,
@@ -591,7 +579,7 @@ struct SloForm {
     response: Option<String>,
 }
 
-async fn slo_post(
+pub(super) async fn slo_post(
     State(state): State<AppState>,
     session: Session,
     body: axum::body::Body,
