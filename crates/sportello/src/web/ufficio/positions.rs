@@ -683,18 +683,20 @@ async fn detail_with(state: &AppState, ctx: &Ctx, id: &str, flash: Option<Flash>
                 Vec::new(),
             )));
         }
-        page.blocks.push(Block::Form(FormBlock::post(
-            "annulla",
-            "Annulla la posizione",
-            &format!("{base}/annulla"),
-            "Annulla la posizione",
-            vec![
-                Input::text("motivo", "Motivo dell'annullamento", "")
-                    .kind("textarea")
-                    .required()
-                    .width(12),
-            ],
-        )));
+        if p.status.is_invalidable() {
+            page.blocks.push(Block::Form(FormBlock::post(
+                "annulla",
+                "Annulla la posizione",
+                &format!("{base}/annulla"),
+                "Annulla la posizione",
+                vec![
+                    Input::text("motivo", "Motivo dell'annullamento", "")
+                        .kind("textarea")
+                        .required()
+                        .width(12),
+                ],
+            )));
+        }
         let unpaid: Vec<(String, String)> = p
             .options
             .iter()
@@ -720,13 +722,15 @@ async fn detail_with(state: &AppState, ctx: &Ctx, id: &str, flash: Option<Flash>
                 ],
             )));
         }
-        page.blocks.push(Block::Form(FormBlock::post(
-            "invia",
-            "Invia l'avviso per e-mail al debitore",
-            &format!("{base}/invia-avviso"),
-            "Invia l'avviso",
-            Vec::new(),
-        )));
+        if matches!(p.status.as_str(), "PUBLISHED" | "VALID" | "PARTIALLY_PAID") {
+            page.blocks.push(Block::Form(FormBlock::post(
+                "invia",
+                "Invia l'avviso per e-mail al debitore",
+                &format!("{base}/invia-avviso"),
+                "Invia l'avviso",
+                Vec::new(),
+            )));
+        }
     }
     page.render()
 }
