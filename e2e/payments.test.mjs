@@ -71,18 +71,24 @@ test('an empty cart, then a traffic fine and a nursery fee from their forms', as
 });
 
 test('a notice addressed to someone else, found by its code and added to the cart', async () => {
-  // Someone else's spontaneous fine, created by another citizen: we take its notice code.
-  await page.goto(app.base + '/pagamenti/nuovo/multe');
-  await page.getByLabel(/^Importo da pagare/).fill('12,50');
-  await page.getByLabel(/^Cognome \/ nome/).fill('Bianchi Giulia');
-  await page.getByLabel(/^Codice fiscale o partita IVA/).fill('BNCGLI85M41G337L');
-  await page.getByLabel(/^Numero verbale/).fill('B-1');
-  await page.getByLabel(/^Data del verbale/).fill('01/03/2026');
-  await page.getByLabel(/^Numero di targa/).fill('CD456EF');
-  await page.getByRole('button', { name: 'Prosegui' }).click();
-  await page.getByRole('button', { name: 'Conferma' }).click();
-  const notice = await page.getByRole('status').innerText();
-  const code = notice.match(/codice avviso ([\d ]+)/)[1].trim();
+  // A notice the municipality addressed to someone else (through its debt-position API): we
+  // have only its code. (A fine we created ourselves would already be ours.)
+  const created = await fetch(app.base + '/gpd/debt-positions-service/v1/organizations/00229080338/debtpositions?toPublish=true', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'Ocp-Apim-Subscription-Key': 'sportello-demo-key' },
+    body: JSON.stringify({
+      iupd: 'E2E-PER-ALTRI', type: 'F', fiscalCode: 'BNCGLI85M41G337L', fullName: 'Bianchi Giulia',
+      companyName: 'Comune di Piacenza', switchToExpired: false,
+      paymentOption: [{
+        amount: 1250, description: 'Verbale n. B-1 del 01/03/2026 - targa CD456EF', isPartialPayment: false,
+        dueDate: '2030-12-31T23:59:59', fee: 0,
+        transfer: [{ idTransfer: '1', amount: 1250, remittanceInformation: 'Verbale B-1',
+          category: '9/0101108TS/', iban: 'IT60X0542811101000000123456' }],
+      }],
+    }),
+  });
+  assert.equal(created.status, 201, await created.clone().text());
+  const code = (await created.json()).paymentOption[0].nav;
 
   await page.getByRole('link', { name: 'Pagamento per altri da Avviso' }).click();
   await checked('pagamento-per-altri');

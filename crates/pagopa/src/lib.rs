@@ -12,8 +12,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bizevents;
+pub mod camt053;
 pub mod cents;
 pub mod checkout;
+pub mod fdr;
 pub mod fiscal_code;
 pub mod iban;
 pub mod notice;

@@ -9,6 +9,7 @@
 pub mod idp;
 mod node;
 mod pages;
+pub mod reporting;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +23,7 @@ use axum::routing::{get, post};
 
 pub use node::CallError;
 pub use pagopa::checkout::{self, CartRequest, MAX_NOTICES, ValidCart};
+pub use reporting::{FDR_BASE, RECEIPTS_BASE};
 
 /// How many carts and log lines are kept: the sandbox simulates an external system, in memory.
 pub const KEEP: usize = 1000;
@@ -60,6 +62,11 @@ pub struct SandboxConfig {
     pub http_timeout: Duration,
     /// The demo SPID identity provider, when it runs.
     pub idp: Option<idp::IdpConfig>,
+    /// The key the FdR and receipts APIs want in `Ocp-Apim-Subscription-Key`; `None` accepts
+    /// any call.
+    pub fdr_api_key: Option<String>,
+    /// The treasury account of the camt.053 statement.
+    pub treasury_iban: Option<String>,
 }
 
 impl SandboxConfig {
@@ -73,6 +80,8 @@ impl SandboxConfig {
             receipt_delay: Duration::from_secs(10),
             http_timeout: Duration::from_secs(10),
             idp: None,
+            fdr_api_key: None,
+            treasury_iban: None,
         }
     }
 }
@@ -135,6 +144,7 @@ struct Inner {
     carts: Mutex<VecDeque<Cart>>,
     log: Mutex<VecDeque<Message>>,
     seq: AtomicU64,
+    ledger: Mutex<reporting::Ledger>,
 }
 
 /// The sandbox's state, shared by its handlers.
@@ -162,6 +172,7 @@ impl Sandbox {
                 carts: Mutex::new(VecDeque::new()),
                 log: Mutex::new(VecDeque::new()),
                 seq: AtomicU64::new(1),
+                ledger: Mutex::new(reporting::Ledger::default()),
             }),
         }
     }
@@ -287,6 +298,25 @@ pub fn router(sandbox: Sandbox) -> Router {
         .route("/idp/sso/accedi", post(idp::login))
         .route("/idp/slo", get(idp::slo))
         .route("/idp/invio.js", get(idp::send_script))
+        .route(
+            &format!("{FDR_BASE}/organizations/{{organization}}/fdrs"),
+            get(reporting::list),
+        )
+        .route(
+            &format!("{FDR_BASE}/organizations/{{organization}}/fdrs/{{fdr}}/revisions/{{revision}}/psps/{{psp}}"),
+            get(reporting::flow),
+        )
+        .route(
+            &format!("{FDR_BASE}/organizations/{{organization}}/fdrs/{{fdr}}/revisions/{{revision}}/psps/{{psp}}/payments"),
+            get(reporting::payments),
+        )
+        .route(
+            &format!("{RECEIPTS_BASE}/organizations/{{organization}}/receipts/{{iur}}/paymentoptions/{{iuv}}"),
+            get(reporting::receipt),
+        )
+        .route("/fdr/pubblica", post(reporting::publish))
+        .route("/fdr/guasti", post(reporting::faults))
+        .route("/tesoreria/camt053", get(reporting::statement))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(sandbox)
 }

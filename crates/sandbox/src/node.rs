@@ -195,6 +195,8 @@ impl Sandbox {
             return false;
         };
         let url = url.unwrap_or_else(|| station.url.clone());
+        self.record_paid(&receipt, false);
+        let receipt_id = receipt.receipt_id.clone();
         let req = Request::SendRt(PaSendRtReq {
             version: Version::V2,
             ids: Self::ids(&station),
@@ -219,6 +221,7 @@ impl Sandbox {
                 );
             }
             if delivered && !lost {
+                self.record_delivered(&receipt_id);
                 return true;
             }
             if let Some(wait) = schedule.get(attempt) {

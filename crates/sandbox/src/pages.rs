@@ -126,7 +126,7 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-fn page(title: &str, body: &str) -> Html<String> {
+pub(crate) fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         r#"<!doctype html>
 <html lang="it">
@@ -216,8 +216,18 @@ pub async fn home(State(sb): State<Sandbox>) -> Response {
              <h2>Enti collegati</h2><ul>{stations}</ul>\
              <h2>Carte di prova</h2>{cards}\
              <h2>Strumenti</h2><ul><li><a href=\"/psp\">Sportello PSP: paga un avviso cartaceo</a></li>\
-             <li><a href=\"/messages\">Registro dei messaggi scambiati</a></li></ul>",
-            cards = cards_table()
+             <li><a href=\"/messages\">Registro dei messaggi scambiati</a></li>\
+             <li><a href=\"/tesoreria/camt053\">Estratto conto della tesoreria (camt.053)</a></li></ul>\
+             <h2>Rendicontazione</h2><p>Pubblica un flusso per PSP e giorno con i pagamenti non ancora rendicontati. \
+             Guasti da simulare nel primo flusso:</p>\
+             <form method=\"post\" action=\"/fdr/pubblica\">{faults}<button type=\"submit\">Pubblica i flussi</button></form>",
+            cards = cards_table(),
+            faults = crate::reporting::FAULTS
+                .iter()
+                .map(|(name, label)| format!(
+                    "<p><input type=\"checkbox\" id=\"f-{name}\" name=\"{name}\" value=\"on\"> <label for=\"f-{name}\">{label}</label></p>"
+                ))
+                .collect::<String>()
         ),
     )
     .into_response()
@@ -803,6 +813,10 @@ pub async fn counter_post(
                  <input type=\"hidden\" name=\"codice\" value=\"{}\"><input type=\"hidden\" name=\"ente\" value=\"{}\">\
                  <input type=\"hidden\" name=\"importo\" value=\"{}\">\
                  <label for=\"psp\">Prestatore</label><select id=\"psp\" name=\"psp\">{psps}</select>\
+                 <label for=\"consegna\">Ricevuta all'ente (simulazione)</label><select id=\"consegna\" name=\"consegna\">\
+                 <option value=\"normale\">consegnata subito</option>\
+                 <option value=\"standin\">stand-in: la stazione non risponde, la ricevuta non arriva</option>\
+                 <option value=\"persa\">persa: paSendRT non arriva mai alla stazione</option></select>\
                  <button type=\"submit\">Incassa in contanti e paga</button></form>",
                 esc(verified.company_name.as_deref().unwrap_or("")),
                 esc(verified.payment_description.as_deref().unwrap_or("")),
@@ -838,6 +852,45 @@ pub async fn counter_post(
         psp.fee,
     );
     let receipt_id = receipt.receipt_id.clone();
+    if field("consegna") == "persa" {
+        sb.send_receipt(&cf, receipt, false, Some("http://127.0.0.1:9/".into()))
+            .await;
+        return page(
+            "Pagamento eseguito (ricevuta persa)",
+            &format!(
+                "<div class=\"ok\" role=\"status\">Avviso {} pagato: la ricevuta non è arrivata all'ente.</div>\
+                 <p>Identificativo della ricevuta: <code>{}</code></p><p><a href=\"/psp\">Nuovo pagamento</a></p>",
+                nav.grouped(),
+                esc(&receipt_id)
+            ),
+        )
+        .into_response();
+    }
+    if field("consegna") == "standin" {
+        // The node took the payment in stand-in: the station never hears of it until the
+        // reporting flow lists it (and the EC recovers the receipt from pagoPA).
+        let mut receipt = receipt;
+        receipt.stand_in = Some(true);
+        sb.record_paid(&receipt, true);
+        sb.log_note(
+            "paSendRTV2",
+            "",
+            &format!(
+                "avviso {}: pagato in stand-in, ricevuta non inviata all'ente",
+                nav.as_str()
+            ),
+        );
+        return page(
+            "Pagamento eseguito (stand-in)",
+            &format!(
+                "<div class=\"ok\" role=\"status\">Avviso {} pagato in stand-in: l'ente non ha ricevuto la ricevuta.</div>\
+                 <p>Identificativo della ricevuta: <code>{}</code></p><p><a href=\"/psp\">Nuovo pagamento</a></p>",
+                nav.grouped(),
+                esc(&receipt_id)
+            ),
+        )
+        .into_response();
+    }
     if sb.send_receipt(&cf, receipt, false, None).await {
         page(
             "Pagamento eseguito",

@@ -177,9 +177,9 @@ async fn seed(url: &str, n: u64) {
         .find(|s| s.def.code == "multe")
         .unwrap()
         .id;
-    let first = store.take_iuv_bases(ente.id, n).await.unwrap();
-    for i in 0..n {
-        let nav = NoticeNumber::from_aux3(config.ente.segregation_code, first + i).unwrap();
+    let bases = store.mint_iuv_bases(ente.id, n).await.unwrap();
+    for (i, base) in (0..n).zip(bases) {
+        let nav = NoticeNumber::from_aux3(config.ente.segregation_code, base).unwrap();
         let amount = Cents::new(1000 + i64::try_from(i % 500).unwrap());
         store
             .insert_position(

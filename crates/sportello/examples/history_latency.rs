@@ -67,7 +67,8 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let account = 999_999; // nobody paid on the portal: the citizen's rows come from the debtor half
+    // Nobody paid on the portal: the citizen's rows come from the verified-debtor part.
+    let viewer = sportello::domain::identity::Viewer::verified(999_999, me);
     let filter = HistoryFilter::default();
     let mut first = Vec::new();
     let mut deep = Vec::new();
@@ -75,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..50 {
         let t = Instant::now();
         let (rows, _, _) = store
-            .history_page(ente, account, me, &filter, Cursor::First, 20)
+            .history_page(ente, &viewer, &filter, Cursor::First, 20)
             .await?;
         first.push(t.elapsed().as_secs_f64() * 1000.0);
         let last = rows.last().expect("rows");
@@ -83,8 +84,7 @@ async fn main() -> anyhow::Result<()> {
         store
             .history_page(
                 ente,
-                account,
-                me,
+                &viewer,
                 &filter,
                 Cursor::After(last.paid_at, last.id),
                 20,
@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
             ..Default::default()
         };
         store
-            .history_page(ente, account, me, &f, Cursor::First, 20)
+            .history_page(ente, &viewer, &f, Cursor::First, 20)
             .await?;
         filtered.push(t.elapsed().as_secs_f64() * 1000.0);
     }

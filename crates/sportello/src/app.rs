@@ -80,6 +80,7 @@ impl App {
             if config.checkout_url.is_none() {
                 config.checkout_url = Some(format!("{sandbox_url}/checkout/ec/v1"));
             }
+            config.recon.use_sandbox(&sandbox_url);
             // The demo enters with SPID through the sandbox's identity provider; it is never
             // trusted outside the demo, nor when real identity providers are configured.
             if config.mode == Mode::Demo && !config.spid.has_idp_files() {

@@ -195,6 +195,8 @@ pub struct Config {
     pub sandbox_receipt_delay_ms: u64,
     /// The pagoPA station endpoint (`/pagopa/paForNode`).
     pub station: StationConfig,
+    /// Reconciliation: the FdR and receipts APIs, and when missing steps become anomalies.
+    pub recon: crate::recon::ReconConfig,
 }
 
 /// SPID and CIE: the service provider's identity and keys, and the identity providers it trusts.
@@ -572,6 +574,44 @@ const SETTINGS: &[Setting] = &[
     Setting {
         key: "station.allowed_ips",
         default: None,
+    },
+    // Reconciliation (docs/reconciliation.md). fdr.url default: the sandbox's in the demo,
+    // none (reconciliation off) in production.
+    Setting {
+        key: "fdr.url",
+        default: None,
+    },
+    Setting {
+        key: "fdr.api_key",
+        default: None,
+    },
+    Setting {
+        key: "fdr.receipts_url",
+        default: None,
+    },
+    Setting {
+        key: "fdr.receipts_api_key",
+        default: None,
+    },
+    Setting {
+        key: "fdr.page_size",
+        default: Some("1000"),
+    },
+    Setting {
+        key: "fdr.interval_seconds",
+        default: Some("3600"),
+    },
+    Setting {
+        key: "fdr.no_flow_days",
+        default: Some("5"),
+    },
+    Setting {
+        key: "fdr.no_credit_days",
+        default: Some("3"),
+    },
+    Setting {
+        key: "fdr.timeout_seconds",
+        default: Some("30"),
     },
 ];
 
@@ -954,7 +994,9 @@ impl Config {
                     .map_err(|reason| invalid("station.allowed_ips", v, source, reason))?,
             },
         };
+        let recon = recon_settings(raw, mode, sandbox_enabled, sandbox_listen)?;
         Ok(Config {
+            recon,
             checkout_url,
             checkout_api_key,
             checkout_page_origin,
@@ -1027,6 +1069,89 @@ impl Config {
             .map(|s| (s.key, s.env_var(), s.default))
             .collect()
     }
+}
+
+/// The reconciliation settings. The demo reads flows and receipts from its sandbox; in
+/// production reconciliation is off until `fdr.url` is set, and then it must be https with its
+/// key (and so must the receipts API, when set).
+fn recon_settings(
+    raw: &RawValues,
+    mode: Mode,
+    sandbox_enabled: bool,
+    sandbox_listen: SocketAddr,
+) -> Result<crate::recon::ReconConfig, ConfigError> {
+    let text = |key: &'static str| {
+        raw.get(key)
+            .map(|(v, s)| (v.trim().to_owned(), s.clone()))
+            .filter(|(v, _)| !v.is_empty())
+    };
+    let url = |key: &'static str| -> Result<Option<String>, ConfigError> {
+        let Some((v, source)) = text(key) else {
+            return Ok(None);
+        };
+        let parsed = parse_public_url(&v).map_err(|reason| invalid(key, &v, &source, reason))?;
+        if mode == Mode::Production && !parsed.starts_with("https://") {
+            return Err(invalid(
+                key,
+                &v,
+                &source,
+                "in production pagoPA's APIs are reached over https",
+            ));
+        }
+        Ok(Some(parsed))
+    };
+    let fdr_url = url("fdr.url")?;
+    let receipts_url = url("fdr.receipts_url")?;
+    let fdr_api_key = text("fdr.api_key").map(|(v, _)| v);
+    let receipts_api_key = text("fdr.receipts_api_key").map(|(v, _)| v);
+    if mode == Mode::Production {
+        if fdr_url.is_some() && fdr_api_key.is_none() {
+            return Err(invalid(
+                "fdr.api_key",
+                "",
+                &Source::Default,
+                "fdr.url is set: pagoPA's FdR API needs its subscription key (SPORTELLO_FDR_API_KEY)",
+            ));
+        }
+        if receipts_url.is_some() && receipts_api_key.is_none() {
+            return Err(invalid(
+                "fdr.receipts_api_key",
+                "",
+                &Source::Default,
+                "fdr.receipts_url is set: pagoPA's receipts API needs its subscription key (SPORTELLO_FDR_RECEIPTS_API_KEY)",
+            ));
+        }
+    }
+    let derived = fdr_url.is_none() && mode == Mode::Demo && sandbox_enabled;
+    let sandbox = crate::app::url_of(sandbox_listen);
+    let number = |key: &'static str, min: i64, max: i64| {
+        raw.parse(key, move |v| {
+            v.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| format!("expected a whole number between {min} and {max}"))
+        })
+    };
+    Ok(crate::recon::ReconConfig {
+        fdr_url: if derived {
+            Some(format!("{sandbox}{}", sandbox::FDR_BASE))
+        } else {
+            fdr_url
+        },
+        receipts_url: match receipts_url {
+            None if derived => Some(format!("{sandbox}{}", sandbox::RECEIPTS_BASE)),
+            other => other,
+        },
+        fdr_url_is_derived: derived,
+        fdr_api_key,
+        receipts_api_key,
+        page_size: number("fdr.page_size", 1, 1000)? as u32,
+        interval_seconds: number("fdr.interval_seconds", 10, 7 * 86_400)? as u64,
+        no_flow_days: number("fdr.no_flow_days", 1, 365)?,
+        no_credit_days: number("fdr.no_credit_days", 1, 365)?,
+        timeout_seconds: number("fdr.timeout_seconds", 1, 600)? as u64,
+    })
 }
 
 /// The SPID/CIE settings. In production, identity providers from files need the service
@@ -1478,6 +1603,71 @@ mod tests {
                 .to_string();
             assert!(err.contains(var), "{err}");
         }
+    }
+
+    #[test]
+    fn fdr_settings_and_their_production_rules() {
+        let demo = Config::load(Some(Path::new("/dev/null")), env(&[])).unwrap();
+        assert_eq!(
+            demo.recon.fdr_url.as_deref(),
+            Some("http://127.0.0.1:8081/fdr-org/service/v1"),
+            "the demo reads its sandbox"
+        );
+        assert!(demo.recon.receipts_url.is_some());
+        let base = [
+            ("SPORTELLO_MODE", "production"),
+            ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
+            ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
+        ];
+        let off = Config::load(Some(Path::new("/dev/null")), env(&base)).unwrap();
+        assert_eq!(off.recon.fdr_url, None, "off until configured");
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(extra);
+            Config::load(Some(Path::new("/dev/null")), env(&all))
+        };
+        let err = with(&[(
+            "SPORTELLO_FDR_URL",
+            "https://api.platform.pagopa.it/fdr-org/service/v1",
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("SPORTELLO_FDR_API_KEY"), "{err}");
+        let err = with(&[
+            ("SPORTELLO_FDR_URL", "http://fdr.example.it"),
+            ("SPORTELLO_FDR_API_KEY", "k"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("SPORTELLO_FDR_URL") && err.contains("https"),
+            "{err}"
+        );
+        let err = with(&[
+            ("SPORTELLO_FDR_URL", "https://fdr.example.it"),
+            ("SPORTELLO_FDR_API_KEY", "k"),
+            ("SPORTELLO_FDR_RECEIPTS_URL", "https://biz.example.it"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("SPORTELLO_FDR_RECEIPTS_API_KEY"), "{err}");
+        let ok = with(&[
+            ("SPORTELLO_FDR_URL", "https://fdr.example.it/"),
+            ("SPORTELLO_FDR_API_KEY", "k"),
+        ])
+        .unwrap();
+        assert_eq!(ok.recon.fdr_url.as_deref(), Some("https://fdr.example.it"));
+        assert!(
+            !format!("{:?}", ok.recon).contains("\"k\""),
+            "keys are not printed"
+        );
+        let err = Config::load(
+            Some(Path::new("/dev/null")),
+            env(&[("SPORTELLO_FDR_PAGE_SIZE", "5000")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("SPORTELLO_FDR_PAGE_SIZE"), "{err}");
     }
 
     #[test]

@@ -724,21 +724,21 @@ impl Importer<'_> {
         }
         let to_mint: u64 = accepted.iter().map(|p| p.missing_iuv.len() as u64).sum();
         if to_mint > 0 {
-            // SQLite: one writer at a time, so take the numbers inside the import's own
-            // transaction; PostgreSQL: in a short one, not to hold the sequence row locked.
-            let first = match self.store.dialect() {
+            // SQLite: one writer at a time, so mint the numbers inside the import's own
+            // transaction; PostgreSQL: in a short one of their own.
+            let bases = match self.store.dialect() {
                 Dialect::Sqlite => {
-                    Store::take_iuv_bases_in(self.tx().await?, ente_id, to_mint).await?
+                    Store::mint_iuv_bases_in(self.tx().await?, ente_id, to_mint).await?
                 }
-                Dialect::Postgres => self.store.take_iuv_bases(ente_id, to_mint).await?,
+                Dialect::Postgres => self.store.mint_iuv_bases(ente_id, to_mint).await?,
             };
-            let mut next = first;
+            let mut bases = bases.into_iter();
             for p in &mut accepted {
                 for &i in &p.missing_iuv {
-                    let nav = NoticeNumber::from_aux3(self.seg, next).map_err(|e| {
-                        StoreError::Db(sqlx::Error::Protocol(format!("IUV sequence: {e}")))
+                    let base = bases.next().expect("one base per missing IUV");
+                    let nav = NoticeNumber::from_aux3(self.seg, base).map_err(|e| {
+                        StoreError::Db(sqlx::Error::Protocol(format!("notice number: {e}")))
                     })?;
-                    next += 1;
                     let o = &mut p.position.options[i];
                     o.iuv = nav.iuv();
                     o.nav = nav;

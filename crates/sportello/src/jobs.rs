@@ -38,6 +38,7 @@ pub fn spawn_jobs(
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let every = Duration::from_secs(state.config().jobs_interval_seconds);
+    let recon = crate::recon::job::spawn(state.clone(), shutdown.clone());
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -54,6 +55,9 @@ pub fn spawn_jobs(
                 }
                 changed = shutdown.changed() => {
                     if changed.is_err() || *shutdown.borrow() {
+                        if let Some(recon) = recon {
+                            let _ = recon.await;
+                        }
                         tracing::debug!("background jobs stopped");
                         return;
                     }

@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod mail;
 pub mod payments;
 pub mod pdf;
+pub mod recon;
 pub mod saml;
 pub mod station;
 pub mod store;

@@ -48,6 +48,12 @@ enum Command {
     /// Import data in bulk.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Reconciliation with pagoPA's reporting flows (FdR): see docs/reconciliation.md.
+    #[command(subcommand)]
+    Fdr(FdrCommand),
+    /// The treasury's bank statement (camt.053 or CSV): see docs/reconciliation.md.
+    #[command(subcommand)]
+    Treasury(TreasuryCommand),
     /// Write the paper notices (PDF) of every payable position of a service into a ZIP.
     Notices {
         /// The catalog service code.
@@ -84,6 +90,29 @@ enum OperatorCommand {
     Disable {
         /// Login name.
         username: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum FdrCommand {
+    /// One round now: new flows since the watermark, matched to receipts; missing receipts
+    /// recovered from pagoPA; overdue anomalies opened.
+    Sync {
+        /// Print one JSON object per flow (fdr, pspId, revision, status, lines, matched, anomalies).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TreasuryCommand {
+    /// Import a statement: camt.053 (XML) or CSV; importing the same file again changes nothing.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -192,6 +221,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }) => import_positions(config, &file, partial, publish, json).await,
         Command::Notices { service, out } => notices(config, &service, &out).await,
         Command::Operator(command) => operator(config, command).await,
+        Command::Fdr(FdrCommand::Sync { json }) => fdr_sync(config, json).await,
+        Command::Treasury(TreasuryCommand::Import { file, json }) => {
+            treasury_import(config, &file, json).await
+        }
     }
 }
 
@@ -243,6 +276,79 @@ async fn operator(config: Config, command: OperatorCommand) -> anyhow::Result<()
     };
     store.close().await;
     result
+
+/// `sportello fdr sync`.
+async fn fdr_sync(config: Config, json: bool) -> anyhow::Result<()> {
+    let store = Store::open(&config.database_url).await?;
+    let ente = store.upsert_ente(&config.ente).await?;
+    let result = sportello::recon::sync::sync_round(&store, &ente, &config.recon).await;
+    store.close().await;
+    let report = result?;
+    for flow in &report.flows {
+        if json {
+            println!("{}", serde_json::to_string(flow)?);
+        } else {
+            println!(
+                "{} (PSP {}, revisione {}): {} righe, {} abbinate, {} anomalie",
+                flow.fdr,
+                flow.psp_id,
+                flow.revision,
+                flow.lines,
+                flow.matched,
+                flow.anomalies.len()
+            );
+            for a in &flow.anomalies {
+                println!(
+                    "  {} {} {} {}: {}",
+                    a.kind.as_str(),
+                    a.iuv.as_deref().unwrap_or("-"),
+                    a.iur.as_deref().unwrap_or("-"),
+                    a.id_transfer.map(|t| t.to_string()).unwrap_or_default(),
+                    a.detail
+                );
+            }
+        }
+    }
+    if !json {
+        println!(
+            "flussi nuovi: {}; già presenti: {}; ricevute recuperate: {}; nuove anomalie per ritardo: {}",
+            report.flows.len(),
+            report.already_stored,
+            report.recovered,
+            report.overdue
+        );
+    }
+    Ok(())
+}
+
+/// `sportello treasury import`.
+async fn treasury_import(config: Config, file: &std::path::Path, json: bool) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let store = Store::open(&config.database_url).await?;
+    let ente = store.upsert_ente(&config.ente).await?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let result = sportello::recon::treasury::import_statement(&store, &ente, &name, &bytes).await;
+    store.close().await;
+    let report = result?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "movimenti: {}; accrediti importati: {}; già importati: {}; esclusi (addebiti, storni): {}; flussi riversati: {}; accrediti senza flusso: {}; importi diversi: {}",
+            report.movements,
+            report.imported,
+            report.already_imported,
+            report.skipped,
+            report.flows_credited.len(),
+            report.without_flow,
+            report.amount_mismatch
+        );
+    }
+    Ok(())
 }
 
 /// `sportello notices`: streams the ZIP to `out` with a progress bar on the terminal.

@@ -1160,25 +1160,20 @@ async fn expiry_comes_when_the_due_second_ends_also_across_summer_time(app: Test
         };
         // The whole second is still payable, in the background job's query and in the cart's.
         let last_moment = due.plus(time::Duration::microseconds(999_999));
+        let mario = sportello::domain::identity::Viewer::verified(0, "RSSMRA80A01H501U");
         store.expire_overdue(last_moment).await.unwrap();
         assert_eq!(
             status(iupd.clone()).await,
             PositionStatus::Valid,
             "{wall_clock}"
         );
-        let cart = store
-            .cart(ente, 0, "RSSMRA80A01H501U", last_moment)
-            .await
-            .unwrap();
+        let cart = store.cart(ente, &mario, last_moment).await.unwrap();
         assert!(
             cart.iter().any(|(o, _)| o.due_date == due),
             "{wall_clock}: in the cart until the second ends"
         );
         let after = due.plus(time::Duration::SECOND);
-        let cart = store
-            .cart(ente, 0, "RSSMRA80A01H501U", after)
-            .await
-            .unwrap();
+        let cart = store.cart(ente, &mario, after).await.unwrap();
         assert!(
             !cart.iter().any(|(o, _)| o.due_date == due),
             "{wall_clock}: out of the cart once the second is over"

@@ -2,14 +2,10 @@
 
 mod common;
 
-use common::{TestApp, TestDb, browser, csrf_of};
+use common::{TestApp, TestDb, csrf_of};
 use pagopa::{NoticeNumber, PersonalFiscalCode, SegregationCode};
 use sportello::clock::Timestamp;
-use sportello::store::Store;
-use sportello::store::accounts::{NewAccount, PersonalData};
 use sportello::with_db;
-
-const PASSWORD: &str = "cavallo batteria graffetta";
 
 async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, i64, String) {
     let first15 = format!("VRDGNN60E{:02}F205", n + 10);
@@ -17,43 +13,8 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, i64, String) {
         "{first15}{}",
         PersonalFiscalCode::check_char_for(&first15).unwrap()
     );
-    let store = app.state.store();
-    let hash = sportello::auth::password::hash(PASSWORD.into())
-        .await
-        .unwrap();
-    let mut tx = store.db().begin().await.unwrap();
-    let id = Store::insert_account_in(
-        &mut tx,
-        &NewAccount {
-            username: format!("storico{n}"),
-            password_hash: hash,
-            fiscal_code: cf.clone(),
-            email: format!("storico{n}@example.it"),
-            personal: PersonalData {
-                first_name: "Gianni".into(),
-                last_name: "Verdi".into(),
-                ..Default::default()
-            },
-        },
-    )
-    .await
-    .unwrap();
-    Store::activate_account_in(&mut tx, id).await.unwrap();
-    tx.commit().await.unwrap();
-    let client = browser();
-    let r = app
-        .submit(
-            &client,
-            "/login",
-            "/login",
-            &[
-                ("username", &format!("storico{n}")),
-                ("password", PASSWORD),
-                ("next", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
+    let (client, id) =
+        common::citizen(app, &format!("storico{n}"), &cf, ("Gianni", "Verdi"), true).await;
     (client, id, cf)
 }
 

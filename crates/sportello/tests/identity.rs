@@ -129,7 +129,7 @@ async fn migration_keeps_every_row_that_refers_to_an_account(db: TestDb) {
         .await
         .unwrap();
     let option = store
-        .option_by_nav(ente.id, nav.as_str())
+        .option_by_nav(ente.id, nav.as_str(), 0)
         .await
         .unwrap()
         .unwrap()

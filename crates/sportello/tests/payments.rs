@@ -10,10 +10,6 @@ use sportello::domain::position::{
     Debtor, Destination, NewPosition, OptionStatus, Origin, PaymentOption, PositionStatus,
     SubjectType, Transfer,
 };
-use sportello::store::Store;
-use sportello::store::accounts::{NewAccount, PersonalData};
-
-const PASSWORD: &str = "cavallo batteria graffetta";
 
 /// An active citizen logged in on a fresh browser.
 async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, String) {
@@ -22,43 +18,14 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, String) {
         "{first15}{}",
         PersonalFiscalCode::check_char_for(&first15).unwrap()
     );
-    let store = app.state.store();
-    let hash = sportello::auth::password::hash(PASSWORD.into())
-        .await
-        .unwrap();
-    let mut tx = store.db().begin().await.unwrap();
-    let id = Store::insert_account_in(
-        &mut tx,
-        &NewAccount {
-            username: format!("cittadino{n}"),
-            password_hash: hash,
-            fiscal_code: cf.clone(),
-            email: format!("cittadino{n}@example.it"),
-            personal: PersonalData {
-                first_name: "Laura".into(),
-                last_name: "Bianchi".into(),
-                ..Default::default()
-            },
-        },
+    let (client, _) = common::citizen(
+        app,
+        &format!("cittadino{n}"),
+        &cf,
+        ("Laura", "Bianchi"),
+        true,
     )
-    .await
-    .unwrap();
-    Store::activate_account_in(&mut tx, id).await.unwrap();
-    tx.commit().await.unwrap();
-    let client = browser();
-    let r = app
-        .submit(
-            &client,
-            "/login",
-            "/login",
-            &[
-                ("username", &format!("cittadino{n}")),
-                ("password", PASSWORD),
-                ("next", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
+    .await;
     (client, cf)
 }
 
@@ -74,7 +41,7 @@ async fn position_for(
 ) -> NoticeNumber {
     let store = app.state.store();
     let ente = app.state.ente();
-    let base = store.next_iuv_base(ente.id).await.unwrap();
+    let base = store.mint_iuv_base(ente.id).await.unwrap();
     let nav = NoticeNumber::from_aux3(SegregationCode::parse("01").unwrap(), base).unwrap();
     let service_id = match service_code {
         Some(code) => Some(
@@ -281,7 +248,7 @@ async fn the_cart_lists_what_the_municipality_created_for_my_fiscal_code_and_cap
     let other = app
         .state
         .store()
-        .option_by_nav(app.state.ente().id, &navs[0].as_str().replace('x', ""))
+        .option_by_nav(app.state.ente().id, &navs[0].as_str().replace('x', ""), 0)
         .await
         .unwrap()
         .unwrap();
@@ -419,7 +386,7 @@ async fn a_traffic_fine_and_a_nursery_fee_become_positions_with_their_own_notice
     let option = app
         .state
         .store()
-        .option_by_nav(ente, nav.as_str())
+        .option_by_nav(ente, nav.as_str(), 0)
         .await
         .unwrap()
         .unwrap();
@@ -619,7 +586,7 @@ async fn paying_someone_elses_notice_by_its_code() {
     let option = app
         .state
         .store()
-        .option_by_nav(app.state.ente().id, payable.as_str())
+        .option_by_nav(app.state.ente().id, payable.as_str(), 0)
         .await
         .unwrap()
         .unwrap();
@@ -686,7 +653,7 @@ async fn abandoned_spontaneous_payments_are_removed_on_postgres_too() {
         );
         assert!(
             store
-                .option_by_nav(app.state.ente().id, api.as_str())
+                .option_by_nav(app.state.ente().id, api.as_str(), 0)
                 .await
                 .unwrap()
                 .is_some(),

@@ -13,10 +13,7 @@ use sportello::domain::position::{
     Debtor, Destination, NewPosition, OptionStatus, Origin, PaymentOption, PositionStatus,
     SubjectType, Transfer,
 };
-use sportello::store::Store;
-use sportello::store::accounts::{NewAccount, PersonalData};
 
-const PASSWORD: &str = "cavallo batteria graffetta";
 const OK_CARD: &str = "4242 4242 4242 4242";
 
 async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, String, String) {
@@ -26,50 +23,21 @@ async fn citizen(app: &TestApp, n: usize) -> (reqwest::Client, String, String) {
         PersonalFiscalCode::check_char_for(&first15).unwrap()
     );
     let email = format!("pagatore{n}@example.it");
-    let store = app.state.store();
-    let hash = sportello::auth::password::hash(PASSWORD.into())
-        .await
-        .unwrap();
-    let mut tx = store.db().begin().await.unwrap();
-    let id = Store::insert_account_in(
-        &mut tx,
-        &NewAccount {
-            username: format!("pagatore{n}"),
-            password_hash: hash,
-            fiscal_code: cf.clone(),
-            email: email.clone(),
-            personal: PersonalData {
-                first_name: "Giovanni".into(),
-                last_name: "Verdi".into(),
-                ..Default::default()
-            },
-        },
+    let (client, _) = common::citizen(
+        app,
+        &format!("pagatore{n}"),
+        &cf,
+        ("Giovanni", "Verdi"),
+        true,
     )
-    .await
-    .unwrap();
-    Store::activate_account_in(&mut tx, id).await.unwrap();
-    tx.commit().await.unwrap();
-    let client = browser();
-    let r = app
-        .submit(
-            &client,
-            "/login",
-            "/login",
-            &[
-                ("username", &format!("pagatore{n}")),
-                ("password", PASSWORD),
-                ("next", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
+    .await;
     (client, cf, email)
 }
 
 async fn position_for(app: &TestApp, debtor: &str, cents: i64) -> NoticeNumber {
     let store = app.state.store();
     let ente = app.state.ente();
-    let base = store.next_iuv_base(ente.id).await.unwrap();
+    let base = store.mint_iuv_base(ente.id).await.unwrap();
     let nav = NoticeNumber::from_aux3(SegregationCode::parse("01").unwrap(), base).unwrap();
     store
         .insert_position(
@@ -226,11 +194,13 @@ async fn wait_paid(app: &TestApp, client: &reqwest::Client, ok_url: &str) -> Str
 async fn option_status(app: &TestApp, nav: &NoticeNumber) -> String {
     app.state
         .store()
-        .option_by_nav(app.state.ente().id, nav.as_str())
+        .option_by_nav(app.state.ente().id, nav.as_str(), 0)
         .await
         .unwrap()
         .unwrap()
         .option_status
+        .as_str()
+        .to_owned()
 }
 
 async fn messages(app: &TestApp) -> String {

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::spid::{at_idp, location, logged_in, post_to_acs};
 use common::{TestApp, TestDb, browser, csrf_of};
 use spid::binding::{MessageKind, RedirectMessage};
 use sportello::clock::Timestamp;
@@ -13,104 +14,6 @@ use sportello::store::spid::{RequestKind, SpidRequest};
 
 fn fc(code: &str) -> pagopa::FiscalCode {
     pagopa::FiscalCode::parse(code).unwrap()
-}
-
-/// The value of a hidden field in an HTML page.
-fn hidden(html: &str, name: &str) -> Option<String> {
-    let needle = format!("name=\"{name}\" value=\"");
-    let at = html.find(&needle)?;
-    let rest = &html[at + needle.len()..];
-    Some(
-        rest[..rest.find('"')?]
-            .replace("&quot;", "\"")
-            .replace("&amp;", "&"),
-    )
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
-
-/// What the sandbox identity provider handed the browser for Sportello.
-struct IdpAnswer {
-    acs: String,
-    saml_response: String,
-    relay_state: String,
-}
-
-/// "Entra con SPID" → the sandbox IdP's page → the citizen's choice; returns the form the IdP
-/// would post to Sportello's ACS.
-async fn at_idp(
-    app: &TestApp,
-    client: &reqwest::Client,
-    identity: &str,
-    esito: &str,
-    azione: &str,
-) -> IdpAnswer {
-    let sandbox = app.sandbox.as_deref().expect("the demo runs the sandbox");
-    let r = client
-        .get(format!(
-            "{}/spid/login?idp={}",
-            app.base,
-            sportello_url_encode(&format!("{sandbox}/idp"))
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 302, "login starts with a redirect to the IdP");
-    let to_idp = location(&r);
-    assert!(
-        to_idp.starts_with(&format!("{sandbox}/idp/sso?SAMLRequest=")),
-        "{to_idp}"
-    );
-    let page = client.get(&to_idp).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    let token = hidden(&html, "richiesta").expect("the IdP's login page");
-    let html = client
-        .post(format!("{sandbox}/idp/sso/accedi"))
-        .form(&[
-            ("richiesta", token.as_str()),
-            ("identita", identity),
-            ("esito", esito),
-            ("azione", azione),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let acs = html
-        .split("action=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned();
-    IdpAnswer {
-        acs,
-        saml_response: hidden(&html, "SAMLResponse").expect("a SAML response"),
-        relay_state: hidden(&html, "RelayState").unwrap_or_default(),
-    }
-}
-
-fn sportello_url_encode(s: &str) -> String {
-    spid::binding::form_encode(s)
-}
-
-async fn post_to_acs(client: &reqwest::Client, a: &IdpAnswer) -> reqwest::Response {
-    client
-        .post(&a.acs)
-        .form(&[
-            ("SAMLResponse", a.saml_response.as_str()),
-            ("RelayState", a.relay_state.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn spid_app(db: TestDb) -> TestApp {
@@ -337,14 +240,6 @@ async fn every_fault_of_the_identity_provider_is_refused_with_a_clear_page() {
         "no account from a refused response"
     );
     app.stop().await;
-}
-
-async fn logged_in(app: &TestApp, identity: &str) -> reqwest::Client {
-    let client = browser();
-    let answer = at_idp(app, &client, identity, "ok", "entra").await;
-    assert_eq!(post_to_acs(&client, &answer).await.status(), 303);
-    assert_eq!(app.page(&client, "/area-privata").await.0, 200);
-    client
 }
 
 #[tokio::test]

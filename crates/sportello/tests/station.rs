@@ -6,11 +6,11 @@ mod common;
 
 use std::collections::HashSet;
 
+use common::station::{activate, send_rt, station_ids, subject};
 use common::{TestApp, TestDb};
 use pagopa::soap::{
-    EntityType, FaultCode, Outcome, PaGetPaymentReq, PaSendRtReq, PaVerifyPaymentNoticeReq, QrCode,
-    Receipt, Request, Response, StationIds, Subject, Transfer, TransferDestination, Version,
-    XsdDateTime,
+    FaultCode, Outcome, PaVerifyPaymentNoticeReq, QrCode, Receipt, Request, Response, StationIds,
+    TransferDestination, Version,
 };
 use pagopa::{Cents, EcFiscalCode, NoticeNumber, SegregationCode};
 use sportello::clock::Timestamp;
@@ -20,38 +20,11 @@ use sportello::domain::position::{
 };
 
 const EC: &str = "00229080338";
-const STATION: &str = "00229080338_01";
 const DEBTOR_CF: &str = "RSSMRA80A01H501U";
 const DEBTOR_EMAIL: &str = "mario.rossi@example.it";
 const PAYER_EMAIL: &str = "anna.bianchi@example.it";
 
-macro_rules! both {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let app = super::TestApp::spawn(super::TestDb::sqlite()).await;
-                    super::$scenario(&app).await;
-                    app.stop().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    let app = super::TestApp::spawn(db).await;
-                    super::$scenario(&app).await;
-                    app.stop().await;
-                }
-            )*
-        }
-    };
-}
-
-both!(
+scenarios_on_both_databases!(
     verify_activate_and_receipt_close_the_position,
     every_semantic_fault_has_its_cause,
     wrong_identifiers_are_refused,
@@ -144,14 +117,6 @@ async fn seed(app: &TestApp, p: &NewPosition) {
         .unwrap();
 }
 
-fn ids() -> StationIds {
-    StationIds {
-        id_pa: EC.into(),
-        id_broker_pa: EC.into(),
-        id_station: STATION.into(),
-    }
-}
-
 fn qr(nav: &NoticeNumber) -> QrCode {
     QrCode {
         fiscal_code: EcFiscalCode::parse(EC).unwrap(),
@@ -161,96 +126,24 @@ fn qr(nav: &NoticeNumber) -> QrCode {
 
 fn verify(nav: &NoticeNumber) -> Request {
     Request::Verify(PaVerifyPaymentNoticeReq {
-        ids: ids(),
+        ids: station_ids(),
         qr_code: qr(nav),
     })
-}
-
-fn activate(
-    version: Version,
-    nav: &NoticeNumber,
-    amount: Option<i64>,
-    note: Option<&str>,
-) -> Request {
-    Request::GetPayment(PaGetPaymentReq {
-        version,
-        ids: ids(),
-        qr_code: qr(nav),
-        amount: amount.map(Cents::new),
-        payment_note: note.map(str::to_owned),
-        transfer_type: None,
-        due_date: None,
-    })
-}
-
-fn subject(cf: &str, name: &str, email: Option<&str>) -> Subject {
-    Subject {
-        entity_type: EntityType::F,
-        entity_value: cf.into(),
-        full_name: name.into(),
-        street_name: None,
-        civic_number: None,
-        postal_code: None,
-        city: None,
-        state_province_region: None,
-        country: None,
-        email: email.map(str::to_owned),
-    }
 }
 
 /// A receipt as the node would send it, paid by `payer_cf` (the debtor when `None`).
 fn receipt(nav: &NoticeNumber, receipt_id: &str, amount: i64, payer_cf: Option<&str>) -> Receipt {
-    Receipt {
-        receipt_id: receipt_id.into(),
-        notice_number: nav.as_str().into(),
-        fiscal_code: EcFiscalCode::parse(EC).unwrap(),
-        outcome: Outcome::Ok,
-        creditor_reference_id: nav.iuv().as_str().into(),
-        payment_amount: Cents::new(amount),
-        description: "TARI 2030".into(),
-        company_name: "Comune di Piacenza".into(),
-        office_name: None,
-        debtor: subject(DEBTOR_CF, "Mario Rossi", Some(DEBTOR_EMAIL)),
-        transfers: vec![Transfer {
-            id_transfer: 1,
-            transfer_amount: Cents::new(amount),
-            fiscal_code_pa: EcFiscalCode::parse(EC).unwrap(),
-            company_name: None,
-            destination: TransferDestination::Iban(sportello::config::DEMO_IBAN.into()),
-            remittance_information: "quota 1".into(),
-            transfer_category: "9/0101108TS/".into(),
-            metadata: Vec::new(),
-        }],
-        id_psp: "BCITITMM".into(),
-        psp_fiscal_code: Some("00799960158".into()),
-        psp_partita_iva: Some("10810700152".into()),
-        psp_company_name: "Intesa Sanpaolo".into(),
-        id_channel: "00799960158_01".into(),
-        channel_description: "app".into(),
-        payer: Some(match payer_cf {
+    common::station::receipt(
+        nav,
+        receipt_id,
+        amount,
+        subject(DEBTOR_CF, "Mario Rossi", Some(DEBTOR_EMAIL)),
+        match payer_cf {
             None => subject(DEBTOR_CF, "Mario Rossi", Some(DEBTOR_EMAIL)),
             Some(cf) => subject(cf, "Anna Bianchi", Some(PAYER_EMAIL)),
-        }),
-        payment_method: Some("creditCard".into()),
-        payment_note: None,
-        fee: Some(Cents::new(100)),
-        primary_ci_incurred_fee: None,
-        id_bundle: None,
-        id_ci_bundle: None,
-        payment_date_time: XsdDateTime::parse("2030-01-10T11:30:00"),
-        application_date: None,
-        transfer_date: None,
-        metadata: Vec::new(),
-        stand_in: Some(false),
-    }
-}
-
-fn send_rt(version: Version, receipt: Receipt) -> Request {
-    Request::SendRt(PaSendRtReq {
-        version,
-        ids: ids(),
-        receipt,
-    })
+        },
+        None,
+    )
 }
 
 /// Posts a raw body with an optional SOAPAction; returns status, content type and body.
@@ -1003,7 +896,8 @@ async fn a_checkout_is_settled_by_its_receipts(app: &TestApp) {
                 .unwrap();
         }
     });
-    // V2 carries the cart id as payment note; V1 is linked through the cart's items.
+    // V2 carries the cart id as payment note; a V1 receipt has none, and is linked through
+    // the note of its notice's activation (never by guessing among the carts holding it).
     let mut r1 = receipt(&nav(61), "R-CART-1", 500, Some("BNCNNA80A41H501X"));
     r1.payment_note = Some("cart-1".into());
     expect_ok(app, &send_rt(Version::V2, r1)).await;
@@ -1011,6 +905,11 @@ async fn a_checkout_is_settled_by_its_receipts(app: &TestApp) {
         store.checkout_state("cart-1").await.unwrap().as_deref(),
         Some("partially_paid")
     );
+    expect_ok(
+        app,
+        &activate(Version::V1, &nav(62), Some(700), Some("cart-1")),
+    )
+    .await;
     expect_ok(
         app,
         &send_rt(
@@ -1122,6 +1021,11 @@ async fn a_cart_paid_all_at_once_ends_paid(app: &TestApp) {
         }
         let id = format!("cart-{cart}");
         insert_checkout(app, &id, &options).await;
+        // Each notice activated with the cart id as payment note (V1 receipts carry none).
+        for k in 0..5u64 {
+            let seq = 100 + cart * 10 + k;
+            expect_ok(app, &activate(Version::V1, &nav(seq), Some(100), Some(&id))).await;
+        }
         let mut tasks = Vec::new();
         for k in 0..5u64 {
             let seq = 100 + cart * 10 + k;

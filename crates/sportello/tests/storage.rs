@@ -188,10 +188,20 @@ async fn ente_is_upserted_from_configuration(store: Store) {
             .unwrap()
             .is_none()
     );
-    // The IUV sequence is created once and survives the update.
-    let a = store.next_iuv_base(first.id).await.unwrap();
+    // Notice numbers are minted for the ente, and the record of those minted survives the
+    // update (a number is never handed out twice).
+    let a = store.mint_iuv_base(first.id).await.unwrap();
     store.upsert_ente(&config).await.unwrap();
-    assert_eq!(store.next_iuv_base(first.id).await.unwrap(), a + 1);
+    let b = store.mint_iuv_base(first.id).await.unwrap();
+    assert_ne!(a, b);
+    let minted: Vec<i64> = sportello::with_db!(store.db(), |pool| {
+        sqlx::query_scalar("SELECT base FROM iuv_minted WHERE ente_id = $1 ORDER BY minted_at")
+            .bind(first.id)
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(minted.len(), 2);
 }
 
 async fn iuv_sequence_never_repeats_under_concurrency(store: Store) {
@@ -202,7 +212,7 @@ async fn iuv_sequence_never_repeats_under_concurrency(store: Store) {
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::new();
             for _ in 0..25 {
-                got.push(store.next_iuv_base(ente).await.unwrap());
+                got.push(store.mint_iuv_base(ente).await.unwrap());
             }
             got
         }));
@@ -214,12 +224,14 @@ async fn iuv_sequence_never_repeats_under_concurrency(store: Store) {
     let distinct: HashSet<u64> = all.iter().copied().collect();
     assert_eq!(distinct.len(), 200, "every number handed out once");
     assert!(all.iter().all(|n| *n >= 1));
-    // A number taken inside a transaction that rolls back is not handed out again.
-    let taken = store.next_iuv_base(ente).await.unwrap();
+    // Bases are drawn at random: a committed one is never handed out again, whatever
+    // transaction comes and goes in between.
+    let taken = store.mint_iuv_base(ente).await.unwrap();
     let tx = store.db().begin().await.unwrap();
     tx.rollback().await.unwrap();
-    assert!(store.next_iuv_base(ente).await.unwrap() > taken);
-    assert!(!distinct.contains(&taken));
+    let next = store.mint_iuv_base(ente).await.unwrap();
+    assert_ne!(next, taken);
+    assert!(!distinct.contains(&taken) && !distinct.contains(&next));
 }
 
 async fn positions_round_trip_with_options_and_transfers(store: Store) {
@@ -877,14 +889,24 @@ async fn import_lookups_savepoints_and_iuv_blocks(store: Store) {
         .await
         .unwrap();
     Store::release_savepoint_in(&mut tx, "two").await.unwrap();
-    // A block of IUV bases taken in the transaction.
-    let first = Store::take_iuv_bases_in(&mut tx, ente, 10).await.unwrap();
+    // IUV bases minted in the transaction: random, distinct, recorded with it.
+    let mut bases = Store::mint_iuv_bases_in(&mut tx, ente, 10).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(store.count_positions(ente).await.unwrap(), 2);
-    assert_eq!(store.next_iuv_base(ente).await.unwrap(), first + 10);
-    let block = store.take_iuv_bases(ente, 5).await.unwrap();
-    assert_eq!(block, first + 11);
-    assert_eq!(store.next_iuv_base(ente).await.unwrap(), first + 16);
+    bases.extend(store.mint_iuv_bases(ente, 5).await.unwrap());
+    bases.push(store.mint_iuv_base(ente).await.unwrap());
+    let mut distinct = bases.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 16, "{bases:?}");
+    let recorded: i64 = sportello::with_db!(store.db(), |pool| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM iuv_minted WHERE ente_id = $1")
+            .bind(ente)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(recorded, 16);
     // Many keys are looked up in chunks.
     let many: Vec<String> = (0..2_000).map(|i| format!("none-{i}")).collect();
     let mut tx = store.db().begin().await.unwrap();
@@ -1209,23 +1231,40 @@ async fn station_settles_options_positions_and_checkouts(store: Store) {
         }
     });
     let mut tx = store.db().begin().await.unwrap();
-    // By payment note first, then by the cart holding the option (preferring an open one).
-    let by_note = Store::checkout_for_receipt_in(&mut tx, Some("cart-old"), Some(single))
+    // By the payment note, when that checkout holds the notice; else by the note of the
+    // notice's latest activation; never by guessing among the checkouts that hold it.
+    let by_note = Store::checkout_for_receipt_in(&mut tx, Some("cart-old"), Some(rata1))
         .await
         .unwrap();
     assert_eq!(by_note.unwrap().id, "cart-old");
-    let by_item = Store::checkout_for_receipt_in(&mut tx, Some("no-such-cart"), Some(rata1))
+    for (note, option) in [
+        (Some("cart-old"), single),
+        (Some("no-such-cart"), rata1),
+        (None, rata1),
+        (None, single),
+    ] {
+        assert!(
+            Store::checkout_for_receipt_in(&mut tx, note, Some(option))
+                .await
+                .unwrap()
+                .is_none(),
+            "{note:?} {option}"
+        );
+    }
+    sportello::with_tx!(&mut tx, |conn| {
+        sqlx::query("INSERT INTO payment_attempts (payment_option_id, amount, payment_note, created_at) VALUES ($1, 100, 'cart-new', $2)")
+            .bind(rata1)
+            .bind(Timestamp::now())
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    });
+    let by_activation = Store::checkout_for_receipt_in(&mut tx, None, Some(rata1))
         .await
         .unwrap();
     assert_eq!(
-        by_item.as_ref().map(|c| c.state.as_str()),
+        by_activation.as_ref().map(|c| c.state.as_str()),
         Some("waiting_receipt")
-    );
-    assert!(
-        Store::checkout_for_receipt_in(&mut tx, None, Some(single))
-            .await
-            .unwrap()
-            .is_none()
     );
     assert!(
         Store::checkout_for_receipt_in(&mut tx, None, None)
@@ -1382,7 +1421,8 @@ async fn account(store: &Store, n: u32) -> i64 {
 }
 
 async fn checkouts_move_through_their_states_for_their_owner_only(store: Store) {
-    use sportello::store::checkouts::Return;
+    use sportello::domain::checkout::{CheckoutState, Return};
+    use sportello::domain::identity::Viewer;
     let ente = demo_ente(&store).await;
     store
         .insert_position(ente, &position("CK-1", vec![option(701, &[1000])]))
@@ -1443,7 +1483,7 @@ async fn checkouts_move_through_their_states_for_their_owner_only(store: Store) 
     let now = Timestamp::now();
     assert!(
         store
-            .options_awaiting_receipt(&[a, b], now)
+            .options_awaiting_receipt(&Viewer::unverified(owner), &[a, b], now)
             .await
             .unwrap()
             .is_empty()
@@ -1467,31 +1507,39 @@ async fn checkouts_move_through_their_states_for_their_owner_only(store: Store) 
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(c.state, "waiting_receipt");
+    assert_eq!(c.state, CheckoutState::WaitingReceipt);
     assert_eq!(
         c.redirect_url.as_deref(),
         Some("http://sandbox/checkout/carts/1")
     );
     let mut waiting = store
-        .options_awaiting_receipt(&[a, b], Timestamp::now())
+        .options_awaiting_receipt(&Viewer::unverified(owner), &[a, b], Timestamp::now())
         .await
         .unwrap();
     waiting.sort();
     assert_eq!(waiting, vec![a.min(b), a.max(b)]);
+    // Someone else's checkout hides nothing from a stranger.
     assert!(
         store
-            .options_awaiting_receipt(&[], Timestamp::now())
+            .options_awaiting_receipt(&Viewer::unverified(stranger), &[a, b], Timestamp::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .options_awaiting_receipt(&Viewer::unverified(owner), &[], Timestamp::now())
             .await
             .unwrap()
             .is_empty()
     );
     // A receipt that never comes does not hide the debt for ever.
     let later = Timestamp::now().plus(time::Duration::minutes(
-        sportello::store::checkouts::WAIT_LIMIT_MINUTES + 1,
+        sportello::domain::checkout::WAIT_LIMIT_MINUTES + 1,
     ));
     assert!(
         store
-            .options_awaiting_receipt(&[a, b], later)
+            .options_awaiting_receipt(&Viewer::unverified(owner), &[a, b], later)
             .await
             .unwrap()
             .is_empty()

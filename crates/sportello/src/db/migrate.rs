@@ -64,6 +64,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_trust"),
     migration!(6, "0006_spid"),
     migration!(9, "0009_backoffice"),
+    migration!(10, "0010_recon"),
 ];
 
 /// The line that makes a SQLite migration run with foreign keys off (see the module docs).

@@ -115,6 +115,13 @@ impl Origin {
             Origin::Portal => "portal",
         }
     }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Origin> {
+        [Origin::Api, Origin::Import, Origin::Portal]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
 }
 
 /// The debtor of a position.

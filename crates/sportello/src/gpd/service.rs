@@ -261,7 +261,7 @@ impl<'a> Gpd<'a> {
     pub async fn mint_notices(&self, n: usize) -> Result<Vec<NoticeNumber>, GpdError> {
         let mut minted = Vec::with_capacity(n);
         for _ in 0..n {
-            let base = self.store.next_iuv_base(self.ente.id).await?;
+            let base = self.store.mint_iuv_base(self.ente.id).await?;
             let nav = NoticeNumber::from_aux3(self.segregation_code, base).map_err(|e| {
                 GpdError::Internal(StoreError::Db(sqlx::Error::Protocol(format!(
                     "IUV sequence exhausted: {e}"

@@ -24,9 +24,9 @@ use pagopa::soap::{
 use pagopa::{Cents, EcFiscalCode, Iban, NoticeNumber};
 
 use crate::clock::Timestamp;
+use crate::domain::access::{self, NoticeState, Unpayable};
 use crate::domain::position::{
-    Debtor, Destination, OptionStatus, PaymentOption, Position, PositionStatus, SubjectType,
-    is_past_due,
+    Debtor, Destination, OptionStatus, Origin, PositionStatus, SubjectType,
 };
 use crate::store::ente::Ente;
 use crate::store::station::{
@@ -122,55 +122,15 @@ fn xsd_to_date(d: &XsdDate) -> Option<time::Date> {
     .ok()
 }
 
-/// Why a notice cannot be paid now, if it cannot.
-pub fn payability(
-    position: &Position,
-    option: &PaymentOption,
-    now: Timestamp,
-) -> Result<(), (FaultCode, &'static str)> {
-    use PositionStatus as S;
-    match position.status {
-        S::Draft => {
-            return Err((
-                FaultCode::PaaPagamentoSconosciuto,
-                "la posizione non è pubblicata",
-            ));
-        }
-        S::Published if position.validity_date.is_some_and(|v| v > now) => {
-            return Err((
-                FaultCode::PaaPagamentoSconosciuto,
-                "la posizione non è ancora valida",
-            ));
-        }
-        S::Invalid => {
-            return Err((
-                FaultCode::PaaPagamentoAnnullato,
-                "la posizione è stata annullata",
-            ));
-        }
-        S::Paid | S::Reported => {
-            return Err((
-                FaultCode::PaaPagamentoDuplicato,
-                "la posizione è già pagata",
-            ));
-        }
-        _ => {}
+/// The fault the node gets for a notice that cannot be paid (the rule is
+/// [`access::payability`], shared with the portal).
+fn unpayable_fault(why: Unpayable) -> FaultCode {
+    match why {
+        Unpayable::NotPublished | Unpayable::NotYetValid => FaultCode::PaaPagamentoSconosciuto,
+        Unpayable::Cancelled => FaultCode::PaaPagamentoAnnullato,
+        Unpayable::Paid | Unpayable::InstallmentsStarted => FaultCode::PaaPagamentoDuplicato,
+        Unpayable::Expired => FaultCode::PaaPagamentoScaduto,
     }
-    if option.status != OptionStatus::Unpaid {
-        return Err((FaultCode::PaaPagamentoDuplicato, "l'avviso è già pagato"));
-    }
-    if position.status == S::PartiallyPaid && !option.is_partial_payment {
-        return Err((
-            FaultCode::PaaPagamentoDuplicato,
-            "il pagamento a rate è già iniziato: l'avviso per l'importo intero non è più pagabile",
-        ));
-    }
-    if position.status == S::Expired
-        || (position.switch_to_expired && is_past_due(option.due_date, now))
-    {
-        return Err((FaultCode::PaaPagamentoScaduto, "l'avviso è scaduto"));
-    }
-    Ok(())
 }
 
 fn subject_from_debtor(d: &Debtor) -> Subject {
@@ -308,8 +268,11 @@ impl<'a> Station<'a> {
                     format!("nessun avviso con numero {nav}"),
                 )
             })?;
-        payability(&found.position, found.option(), Timestamp::now())
-            .map_err(|(code, why)| self.fault(code, why))?;
+        access::payability(
+            &NoticeState::of(&found.position, found.option()),
+            Timestamp::now(),
+        )
+        .map_err(|why| self.fault(unpayable_fault(why), why.reason()))?;
         Ok(found)
     }
 
@@ -493,7 +456,7 @@ impl<'a> Station<'a> {
         }
         let row = self.receipt_row(rc, raw);
         let disposition = self
-            .store_receipt(row, rc)
+            .store_receipt(row, rc, false)
             .await
             .map_err(|e| self.system_error(&e))?;
         tracing::info!(receipt_id = %rc.receipt_id, notice = %rc.notice_number, ?disposition, "receipt");
@@ -561,10 +524,32 @@ impl<'a> Station<'a> {
         }
     }
 
+    /// A receipt fetched from pagoPA's receipts API because the node never delivered it (a
+    /// stand-in, a lost `paSendRT`): stored and applied exactly as `paSendRT` would, marked
+    /// recovered. The same receiptId again changes nothing.
+    pub async fn record_recovered(
+        &self,
+        rc: &Receipt,
+        raw: &str,
+    ) -> Result<ReceiptDisposition, StoreError> {
+        if rc.fiscal_code.as_str() != self.ente.fiscal_code
+            || rc.receipt_id.trim().is_empty()
+            || !rc.payment_amount.is_positive()
+        {
+            return Err(StoreError::Conflict(format!(
+                "ricevuta recuperata {} non valida per questo ente",
+                rc.receipt_id
+            )));
+        }
+        let row = self.receipt_row(rc, raw);
+        self.store_receipt(row, rc, true).await
+    }
+
     async fn store_receipt(
         &self,
         mut row: StationReceipt,
         rc: &Receipt,
+        recovered: bool,
     ) -> Result<ReceiptDisposition, StoreError> {
         let ente_id = self.ente.id;
         let mut tx = self.store.db().begin().await?;
@@ -590,6 +575,7 @@ impl<'a> Station<'a> {
             row.payer_account_id = c.account_id;
         }
         match Store::insert_station_receipt_in(&mut tx, ente_id, &row).await {
+            Ok(pk) if recovered => Store::mark_receipt_recovered_in(&mut tx, pk).await?,
             Ok(_) => {}
             // The same receipt delivered twice at once: the other delivery stored it.
             Err(StoreError::Conflict(_)) => {
@@ -614,10 +600,15 @@ impl<'a> Station<'a> {
             }
             (other, _) => other,
         };
-        let debtor_email = locked
-            .as_ref()
-            .and_then(|l| l.debtor_email.clone())
-            .or_else(|| rc.debtor.email.clone());
+        // "Your notice was paid" (with the payer's name) goes only to an address the
+        // municipality recorded for its debtor: on a position created on the portal the debtor's
+        // name and address were typed by whoever created it, who may be anyone.
+        let debtor_email = match &locked {
+            Some(l) if l.origin != Origin::Portal => {
+                l.debtor_email.clone().or_else(|| rc.debtor.email.clone())
+            }
+            _ => None,
+        };
         for message in
             mail::receipt_messages(self.ente, rc, &row, debtor_email.as_deref(), &disposition)
         {
@@ -698,6 +689,7 @@ mod tests {
             position_status: position,
             debtor_fiscal_code: "RSSMRA80A01H501U".into(),
             debtor_email: None,
+            origin: Origin::Api,
         }
     }
 

@@ -1,18 +1,13 @@
-//! Checkouts: a cart of up to 5 payment options sent to pagoPA Checkout, and where it stands.
-//!
-//! States: `created` (row written, Checkout not yet answered) → `redirected` (the citizen is on
-//! Checkout) → `waiting_receipt` (back on the portal through the ok URL) → `paid` /
-//! `partially_paid` (set by the station when receipts arrive); or `cancelled` / `failed`.
-//! Only receipts mark anything paid: the return pages move a checkout between waiting states.
+//! Checkouts: a cart of up to 5 payment options sent to pagoPA Checkout, and where it stands
+//! (the states and their transitions are `crate::domain::checkout`).
 
 use super::{Store, StoreResult};
 use crate::clock::Timestamp;
 use crate::db::DbRow;
+use crate::domain::checkout::{CheckoutState, Return, WAIT_LIMIT_MINUTES};
+use crate::domain::identity::Viewer;
+use crate::domain::position::OptionStatus;
 use crate::{with_db, with_tx};
-
-/// How long a checkout waits for its receipt before its options are offered again: a receipt
-/// that never came (the PSP gave up) must not hide a debt for ever.
-pub const WAIT_LIMIT_MINUTES: i64 = 30;
 
 /// One option of a checkout, with what the cart shows of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +22,8 @@ pub struct CheckoutItem {
     pub nav: String,
     /// Causale.
     pub description: String,
-    /// The option's status now (`PO_PAID` once its receipt is in).
-    pub option_status: String,
+    /// The option's status now (paid once its receipt is in).
+    pub option_status: OptionStatus,
     /// The receipt that paid it through this checkout (its row id), once it is in.
     pub receipt: Option<i64>,
 }
@@ -40,8 +35,8 @@ pub struct Checkout {
     pub id: String,
     /// The account that started it.
     pub account_id: Option<i64>,
-    /// See the module documentation.
-    pub state: String,
+    /// Where it stands.
+    pub state: CheckoutState,
     /// Sum of the items.
     pub total_amount: i64,
     /// E-mail given to Checkout.
@@ -59,19 +54,12 @@ pub struct Checkout {
 impl Checkout {
     /// Whether every option has been paid.
     pub fn all_paid(&self) -> bool {
-        !self.items.is_empty() && self.items.iter().all(|i| i.option_status == "PO_PAID")
+        !self.items.is_empty()
+            && self
+                .items
+                .iter()
+                .all(|i| i.option_status == OptionStatus::Paid)
     }
-}
-
-/// How the citizen came back from Checkout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Return {
-    /// `returnOkUrl`: paid on Checkout's side; the receipt is on its way.
-    Ok,
-    /// `returnCancelUrl`.
-    Cancel,
-    /// `returnErrorUrl`.
-    Error,
 }
 
 impl Store {
@@ -120,8 +108,8 @@ impl Store {
     async fn move_checkout(
         &self,
         id: &str,
-        from: &[&str],
-        to: &str,
+        from: &[CheckoutState],
+        to: CheckoutState,
         redirect_url: Option<&str>,
         failure_reason: Option<&str>,
     ) -> StoreResult<bool> {
@@ -135,12 +123,12 @@ impl Store {
         with_db!(self.db(), |pool| {
             let mut q = sqlx::query(&sql)
                 .bind(id)
-                .bind(to)
+                .bind(to.as_str())
                 .bind(Timestamp::now())
                 .bind(redirect_url)
                 .bind(failure_reason);
             for f in from {
-                q = q.bind(*f);
+                q = q.bind(f.as_str());
             }
             Ok(q.execute(pool).await?.rows_affected() == 1)
         })
@@ -148,26 +136,35 @@ impl Store {
 
     /// Checkout accepted the cart: the citizen goes to `url`.
     pub async fn checkout_redirected(&self, id: &str, url: &str) -> StoreResult<bool> {
-        self.move_checkout(id, &["created"], "redirected", Some(url), None)
+        use CheckoutState as S;
+        self.move_checkout(id, &[S::Created], S::Redirected, Some(url), None)
             .await
     }
 
     /// Checkout refused the cart or could not be reached.
     pub async fn checkout_failed(&self, id: &str, reason: &str) -> StoreResult<bool> {
-        self.move_checkout(id, &["created", "redirected"], "failed", None, Some(reason))
-            .await
+        use CheckoutState as S;
+        self.move_checkout(
+            id,
+            &[S::Created, S::Redirected],
+            S::Failed,
+            None,
+            Some(reason),
+        )
+        .await
     }
 
-    /// The citizen came back from Checkout. Receipts may have arrived already (then the
-    /// checkout is `paid` and stays so): only the waiting states move.
+    /// The citizen came back from Checkout: an open checkout moves as
+    /// [`CheckoutState::on_return`] says; one that receipts (or an earlier return) moved on
+    /// stays as it is (false).
     pub async fn checkout_returned(&self, id: &str, how: Return) -> StoreResult<bool> {
-        let (to, reason) = match how {
-            Return::Ok => ("waiting_receipt", None),
-            Return::Cancel => ("cancelled", None),
-            Return::Error => ("failed", Some("Checkout returned to the error URL")),
+        use CheckoutState as S;
+        let open: Vec<S> = S::ALL.into_iter().filter(|s| s.is_open()).collect();
+        let Some(to) = S::Redirected.on_return(how) else {
+            return Ok(false);
         };
-        self.move_checkout(id, &["created", "redirected"], to, None, reason)
-            .await
+        let reason = (how == Return::Error).then_some("Checkout returned to the error URL");
+        self.move_checkout(id, &open, to, None, reason).await
     }
 
     /// A checkout with its items, if it belongs to `account_id` (anyone else gets None).
@@ -186,10 +183,13 @@ impl Store {
             .fetch_optional(pool)
             .await?
             .map(|r| -> Result<Checkout, sqlx::Error> {
+                let state: String = r.col("state")?;
                 Ok(Checkout {
                     id: r.col("id")?,
                     account_id: r.col("account_id")?,
-                    state: r.col("state")?,
+                    state: CheckoutState::parse(&state).ok_or_else(|| {
+                        sqlx::Error::Decode(format!("checkout state {state}").into())
+                    })?,
                     total_amount: r.col("total_amount")?,
                     email_notice: r.col("email_notice")?,
                     redirect_url: r.col("redirect_url")?,
@@ -216,13 +216,16 @@ impl Store {
             .await?
             .iter()
             .map(|r| -> Result<CheckoutItem, sqlx::Error> {
+                let status: String = r.col("status")?;
                 Ok(CheckoutItem {
                     option_id: r.col("payment_option_id")?,
                     position: i64::from(r.col::<i32>("position")?),
                     amount: r.col("amount")?,
                     nav: r.col("nav")?,
                     description: r.col("description")?,
-                    option_status: r.col("status")?,
+                    option_status: OptionStatus::parse(&status).ok_or_else(|| {
+                        sqlx::Error::Decode(format!("option status {status}").into())
+                    })?,
                     receipt: r.col("receipt")?,
                 })
             })
@@ -231,10 +234,13 @@ impl Store {
         Ok(Some(checkout))
     }
 
-    /// Of `option_ids`, those still unpaid in a checkout waiting for its receipt (for less than
-    /// [`WAIT_LIMIT_MINUTES`]): the cart shows them as waiting and does not offer them.
+    /// Of `option_ids`, those still unpaid in a checkout of the viewer waiting for its receipt
+    /// (for less than [`WAIT_LIMIT_MINUTES`]): the viewer's cart shows them as waiting and does
+    /// not offer them. Someone else's checkout hides nothing from this viewer
+    /// (`crate::domain::access::waiting_hides`).
     pub async fn options_awaiting_receipt(
         &self,
+        viewer: &Viewer,
         option_ids: &[i64],
         now: Timestamp,
     ) -> StoreResult<Vec<i64>> {
@@ -242,23 +248,30 @@ impl Store {
             return Ok(Vec::new());
         }
         let placeholders: Vec<String> = (0..option_ids.len())
-            .map(|i| format!("${}", i + 2))
+            .map(|i| format!("${}", i + 3))
             .collect();
         let sql = format!(
-            "SELECT DISTINCT i.payment_option_id FROM checkout_items i
+            "SELECT DISTINCT i.payment_option_id, c.account_id FROM checkout_items i
              JOIN checkouts c ON c.id = i.checkout_id
              JOIN payment_options o ON o.id = i.payment_option_id
              WHERE c.state = 'waiting_receipt' AND c.updated_at > $1 AND o.status = 'PO_UNPAID'
-               AND i.payment_option_id IN ({})",
+               AND c.account_id = $2 AND i.payment_option_id IN ({})",
             placeholders.join(", ")
         );
         let since = now.plus(time::Duration::minutes(-WAIT_LIMIT_MINUTES));
         with_db!(self.db(), |pool| {
-            let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(since);
+            let mut q = sqlx::query_as::<_, (i64, Option<i64>)>(&sql)
+                .bind(since)
+                .bind(viewer.account_id());
             for id in option_ids {
                 q = q.bind(*id);
             }
-            Ok(q.fetch_all(pool).await?)
+            Ok(q.fetch_all(pool)
+                .await?
+                .into_iter()
+                .filter(|(_, owner)| crate::domain::access::waiting_hides(viewer, *owner))
+                .map(|(id, _)| id)
+                .collect())
         })
     }
 }

@@ -8,55 +8,99 @@ use super::positions::{POSITION_COLUMNS, position_from_row};
 use super::{Store, StoreResult};
 use crate::clock::Timestamp;
 use crate::db::DbRow;
+use crate::domain::access::{self, NoticeFacts};
+use crate::domain::identity::Viewer;
 use crate::domain::position::Position;
 use crate::pdf::{ReceiptDocument, ReceiptParty, ReceiptTransfer};
+use crate::store::history::{FACTS, StoredFacts};
 use crate::with_db;
 
 /// At most this many receipts in one printed PDF.
 pub const MAX_RECEIPTS_PER_PDF: usize = 50;
 
-/// Statuses whose notices are worth printing: published and not (fully) paid or cancelled.
-const PRINTABLE: &str = "('PUBLISHED', 'VALID', 'PARTIALLY_PAID')";
+/// `('PUBLISHED', 'VALID', …)`: the statuses whose notices are worth printing
+/// ([`access::PRINTABLE`]), for the bulk queries.
+fn printable() -> String {
+    let list: Vec<String> = access::PRINTABLE
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!("({})", list.join(", "))
+}
+
+/// A position as a citizen asked to print its notice, with what the access rule needs besides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeCandidate {
+    /// The position, with its options.
+    pub position: Position,
+    /// Whether the asking account added the notice to its cart by its code.
+    pub added_by_viewer: bool,
+    /// Whether the position's service allows paying for others.
+    pub pay_for_others: bool,
+}
+
+impl NoticeCandidate {
+    /// What the access rule needs.
+    pub fn facts(&self) -> NoticeFacts<'_> {
+        NoticeFacts {
+            origin: self.position.origin,
+            debtor_fiscal_code: &self.position.debtor.fiscal_code,
+            created_by_account_id: self.position.created_by_account_id,
+            added_by_viewer: self.added_by_viewer,
+            pay_for_others: self.pay_for_others,
+        }
+    }
+}
 
 impl Store {
-    /// The position holding the option `iuv` of the ente, if it is payable (published, valid
-    /// or partially paid) and the citizen (`account_id`, `fiscal_code`) may pay it: they are
-    /// its debtor, they started it, or it is in their cart. `None` otherwise, so that callers
-    /// cannot tell "not yours" from "does not exist" (nor see drafts or cancelled notices).
-    pub async fn notice_position_for_citizen(
+    /// The position holding the option `iuv` of the ente, whoever it belongs to: the caller
+    /// decides with `crate::domain::access::may_print_notice`.
+    pub async fn notice_candidate(
         &self,
         ente_id: i64,
         iuv: &str,
         account_id: i64,
-        fiscal_code: &str,
-    ) -> StoreResult<Option<Position>> {
+    ) -> StoreResult<Option<NoticeCandidate>> {
         let sql = format!(
-            "SELECT {cols} FROM debt_positions p
-             WHERE p.ente_id = $1 AND p.status IN {PRINTABLE}
+            "SELECT {cols},
+                    COALESCE(s.pay_for_others, TRUE) AS pay_for_others,
+                    EXISTS (SELECT 1 FROM cart_entries c
+                            JOIN payment_options o2 ON o2.id = c.payment_option_id
+                            WHERE c.account_id = $3 AND o2.position_id = p.id AND o2.iuv = $2) AS added_by_viewer
+             FROM debt_positions p
+             LEFT JOIN services s ON s.id = p.service_id
+             WHERE p.ente_id = $1
                AND p.id = (SELECT o.position_id FROM payment_options o
-                           WHERE o.ente_id = $1 AND o.iuv = $2)
-               AND (upper(p.debtor_fiscal_code) = upper($3)
-                    OR p.created_by_account_id = $4
-                    OR EXISTS (SELECT 1 FROM cart_entries c
-                               JOIN payment_options o2 ON o2.id = c.payment_option_id
-                               WHERE c.account_id = $4 AND o2.ente_id = $1 AND o2.iuv = $2))",
+                           WHERE o.ente_id = $1 AND o.iuv = $2)",
             cols = prefixed(POSITION_COLUMNS, "p.")
         );
-        let position = with_db!(self.db(), |pool| {
+        let found = with_db!(self.db(), |pool| {
             sqlx::query(&sql)
                 .bind(ente_id)
                 .bind(iuv)
-                .bind(fiscal_code)
                 .bind(account_id)
                 .fetch_optional(pool)
                 .await?
-                .map(|r| position_from_row(&r))
+                .map(|r| -> Result<_, sqlx::Error> {
+                    Ok((
+                        position_from_row(&r)?,
+                        r.col::<bool>("added_by_viewer")?,
+                        r.col::<bool>("pay_for_others")?,
+                    ))
+                })
                 .transpose()?
         });
-        let Some(position) = position else {
+        let Some((position, added_by_viewer, pay_for_others)) = found else {
             return Ok(None);
         };
-        Ok(self.attach_options(vec![position]).await?.pop())
+        let Some(position) = self.attach_options(vec![position]).await?.pop() else {
+            return Ok(None);
+        };
+        Ok(Some(NoticeCandidate {
+            position,
+            added_by_viewer,
+            pay_for_others,
+        }))
     }
 
     /// Up to `limit` printable positions of the service `service_code` with id greater than
@@ -72,9 +116,10 @@ impl Store {
         let sql = format!(
             "SELECT {cols} FROM debt_positions p
              JOIN services s ON s.id = p.service_id
-             WHERE p.ente_id = $1 AND s.code = $2 AND p.id > $3 AND p.status IN {PRINTABLE}
+             WHERE p.ente_id = $1 AND s.code = $2 AND p.id > $3 AND p.status IN {printable}
              ORDER BY p.id LIMIT $4",
-            cols = prefixed(POSITION_COLUMNS, "p.")
+            cols = prefixed(POSITION_COLUMNS, "p."),
+            printable = printable(),
         );
         let positions = with_db!(self.db(), |pool| {
             sqlx::query(&sql)
@@ -99,7 +144,8 @@ impl Store {
     ) -> StoreResult<i64> {
         let sql = format!(
             "SELECT COUNT(*) FROM debt_positions p JOIN services s ON s.id = p.service_id
-             WHERE p.ente_id = $1 AND s.code = $2 AND p.status IN {PRINTABLE}"
+             WHERE p.ente_id = $1 AND s.code = $2 AND p.status IN {printable}",
+            printable = printable(),
         );
         Ok(with_db!(self.db(), |pool| {
             sqlx::query_scalar::<_, i64>(&sql)
@@ -112,23 +158,23 @@ impl Store {
 }
 
 impl Store {
-    /// The successful receipts `receipt_ids` of the ente, in the order asked, ready to print,
-    /// if every one of them concerns the citizen (debtor or payer by fiscal code, or paid from
-    /// their account). `None` when any is missing or not theirs: the caller answers 404
-    /// without telling which. At most [`MAX_RECEIPTS_PER_PDF`] ids.
-    pub async fn receipts_for_citizen(
+    /// The receipts `receipt_ids` of the ente, in the order asked, ready to print, if the
+    /// viewer may see every one of them (`crate::domain::access::receipt_access`, the rule of
+    /// the history too), other people's names and codes masked. `None` when any is missing or
+    /// not theirs: the caller answers 404 without telling which. At most
+    /// [`MAX_RECEIPTS_PER_PDF`] ids.
+    pub async fn receipts_for_viewer(
         &self,
         ente: &Ente,
         receipt_ids: &[String],
-        account_id: i64,
-        fiscal_code: &str,
+        viewer: &Viewer,
     ) -> StoreResult<Option<Vec<ReceiptDocument>>> {
-        self.receipt_documents(ente, receipt_ids, Some((account_id, fiscal_code)))
+        self.receipt_documents(ente, receipt_ids, Some(viewer))
             .await
     }
 
-    /// The successful receipts `receipt_ids` of the ente, ready to print, whoever they concern
-    /// (the back office, which checks its operator's scope before asking).
+    /// The successful receipts `receipt_ids` of the ente, ready to print, whoever they concern,
+    /// unmasked (the back office, which checks its operator's scope before asking).
     pub async fn receipts_for_office(
         &self,
         ente: &Ente,
@@ -137,56 +183,48 @@ impl Store {
         self.receipt_documents(ente, receipt_ids, None).await
     }
 
+    /// `viewer` `None`: the office reads every successful receipt as it is.
     async fn receipt_documents(
         &self,
         ente: &Ente,
         receipt_ids: &[String],
-        citizen: Option<(i64, &str)>,
+        viewer: Option<&Viewer>,
     ) -> StoreResult<Option<Vec<ReceiptDocument>>> {
         if receipt_ids.is_empty() || receipt_ids.len() > MAX_RECEIPTS_PER_PDF {
             return Ok(None);
         }
-        let (first, whose) = match citizen {
-            Some(_) => (
-                4,
-                "AND (upper(r.debtor_fiscal_code) = upper($2)
-                    OR upper(r.payer_fiscal_code) = upper($2)
-                    OR r.payer_account_id = $3)",
-            ),
-            None => (2, ""),
-        };
         let list = (0..receipt_ids.len())
-            .map(|i| format!("${}", i + first))
+            .map(|i| format!("${}", i + 2))
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
             "SELECT r.id, r.receipt_id, r.notice_number, r.iuv, r.amount, r.description,
-                    r.debtor_fiscal_code, r.debtor_name, r.payer_fiscal_code, r.payer_name,
+                    r.debtor_name, r.payer_name,
                     r.id_psp, r.psp_company_name, r.id_channel, r.channel_description,
-                    r.payment_method, r.fee, r.payment_date_time, s.name AS service_name
+                    r.payment_method, r.fee, r.payment_date_time, s.name AS service_name, {FACTS}
              FROM receipts r
              LEFT JOIN payment_options o ON o.id = r.payment_option_id
              LEFT JOIN debt_positions p ON p.id = o.position_id
              LEFT JOIN services s ON s.id = p.service_id
-             WHERE r.ente_id = $1 AND r.outcome = 'OK' AND r.receipt_id IN ({list})
-               {whose}"
+             WHERE r.ente_id = $1 AND r.receipt_id IN ({list})"
         );
         let ec_fiscal_code = EcFiscalCode::parse(&ente.fiscal_code)
             .map_err(|e| sqlx::Error::Decode(format!("ente fiscal code: {e}").into()))?;
-        let rows: Vec<(i64, ReceiptDocument)> = with_db!(self.db(), |pool| {
+        let rows: Vec<Option<(i64, ReceiptDocument)>> = with_db!(self.db(), |pool| {
             let mut q = sqlx::query(&sql).bind(ente.id);
-            if let Some((account_id, fiscal_code)) = citizen {
-                q = q.bind(fiscal_code).bind(account_id);
-            }
             for id in receipt_ids {
                 q = q.bind(id);
             }
             q.fetch_all(pool)
                 .await?
                 .iter()
-                .map(|r| receipt_from_row(r, ente, &ec_fiscal_code))
+                .map(|r| receipt_from_row(r, ente, &ec_fiscal_code, viewer))
                 .collect::<Result<Vec<_>, sqlx::Error>>()?
         });
+        // Every one must be the viewer's to see.
+        let Some(rows) = rows.into_iter().collect::<Option<Vec<_>>>() else {
+            return Ok(None);
+        };
         let mut unique = receipt_ids.to_vec();
         unique.sort();
         unique.dedup();
@@ -246,21 +284,34 @@ impl Store {
     }
 }
 
+/// A receipt ready to print as `viewer` may read it; `None` when it is not theirs to see.
 fn receipt_from_row(
     r: &impl DbRow,
     ente: &Ente,
     ec_fiscal_code: &EcFiscalCode,
-) -> Result<(i64, ReceiptDocument), sqlx::Error> {
+    viewer: Option<&Viewer>,
+) -> Result<Option<(i64, ReceiptDocument)>, sqlx::Error> {
+    let facts = StoredFacts::from_row(r)?;
+    let shown = match viewer {
+        Some(viewer) => access::receipt_access(viewer, &facts.facts()),
+        None => facts.facts().ok.then_some(access::ReceiptAccess {
+            debtor: access::DebtorShown::Full,
+            payer: access::DebtorShown::Full,
+        }),
+    };
+    let Some(shown) = shown else {
+        return Ok(None);
+    };
     let nav: String = r.col("notice_number")?;
     let notice_number = NoticeNumber::parse(&nav)
         .map_err(|e| sqlx::Error::Decode(format!("receipt notice number {nav}: {e}").into()))?;
     let payer = match (
-        r.col::<Option<String>>("payer_fiscal_code")?,
+        facts.payer_fiscal_code.as_deref(),
         r.col::<Option<String>>("payer_name")?,
     ) {
         (Some(fiscal_code), Some(full_name)) => Some(ReceiptParty {
-            fiscal_code,
-            full_name,
+            fiscal_code: shown.payer.fiscal_code(fiscal_code),
+            full_name: shown.payer.name(&full_name),
         }),
         _ => None,
     };
@@ -272,7 +323,7 @@ fn receipt_from_row(
         ),
         _ => id_channel,
     };
-    Ok((
+    Ok(Some((
         r.col("id")?,
         ReceiptDocument {
             ente_name: ente.name.clone(),
@@ -283,8 +334,8 @@ fn receipt_from_row(
             description: r.col("description")?,
             service_name: r.col("service_name")?,
             debtor: ReceiptParty {
-                fiscal_code: r.col("debtor_fiscal_code")?,
-                full_name: r.col("debtor_name")?,
+                fiscal_code: shown.debtor.fiscal_code(&facts.debtor_fiscal_code),
+                full_name: shown.debtor.name(&r.col::<String>("debtor_name")?),
             },
             payer,
             psp_id: r.col("id_psp")?,
@@ -296,7 +347,7 @@ fn receipt_from_row(
             transfers: Vec::new(),
             amount: Cents::new(r.col("amount")?),
         },
-    ))
+    )))
 }
 
 /// `a, b` → `p.a, p.b`.

@@ -3,7 +3,7 @@
 use super::{Store, StoreError, StoreResult};
 use crate::clock::Timestamp;
 use crate::config::EnteConfig;
-use crate::db::DbRow;
+use crate::db::{DbRow, Tx};
 use crate::{with_db, with_tx};
 
 /// An ente as stored.
@@ -118,21 +118,67 @@ impl Store {
         })
     }
 
-    /// Takes the next IUV base number for an ente. It runs in its own short transaction (not the
-    /// caller's): a number is never handed out twice, even if the caller later rolls back, and
-    /// the counter row is locked only for an instant.
-    pub async fn next_iuv_base(&self, ente_id: i64) -> StoreResult<u64> {
+    /// A fresh 13-digit base for an aux-3 notice number of the ente, never handed out before
+    /// (see [`Store::mint_iuv_bases_in`]), in a short transaction of its own.
+    pub async fn mint_iuv_base(&self, ente_id: i64) -> StoreResult<u64> {
+        Ok(self.mint_iuv_bases(ente_id, 1).await?[0])
+    }
+
+    /// `n` fresh bases, in a short transaction of their own (PostgreSQL: nothing held locked
+    /// for the length of an import).
+    pub async fn mint_iuv_bases(&self, ente_id: i64, n: u64) -> StoreResult<Vec<u64>> {
         let mut tx = self.db().begin().await?;
-        let value: Option<i64> = with_tx!(&mut tx, |conn| {
-            sqlx::query_scalar(
-                "UPDATE iuv_sequence SET next_value = next_value + 1 WHERE ente_id = $1 RETURNING next_value - 1",
-            )
-            .bind(ente_id)
-            .fetch_optional(conn)
-            .await?
-        });
+        let bases = Store::mint_iuv_bases_in(&mut tx, ente_id, n).await?;
         tx.commit().await?;
-        let value = value.ok_or(StoreError::NotFound)?;
-        Ok(u64::try_from(value).expect("the sequence starts at 1"))
+        Ok(bases)
+    }
+
+    /// `n` fresh 13-digit bases for aux-3 notice numbers of the ente, inside `tx`: each drawn at
+    /// random above the old sequence (`crate::domain::iuv`) and recorded in `iuv_minted`, whose
+    /// primary key turns a clash into a new draw. If `tx` rolls back, so do the records, and no
+    /// base that was ever committed is handed out again. (The bulk import on SQLite mints inside
+    /// its own transaction: a second write transaction would wait for it.)
+    pub async fn mint_iuv_bases_in(tx: &mut Tx, ente_id: i64, n: u64) -> StoreResult<Vec<u64>> {
+        let floor: Option<i64> = with_tx!(tx, |conn| {
+            sqlx::query_scalar("SELECT next_value FROM iuv_sequence WHERE ente_id = $1")
+                .bind(ente_id)
+                .fetch_optional(&mut *conn)
+                .await?
+        });
+        let floor = u64::try_from(floor.ok_or(StoreError::NotFound)?).unwrap_or(1);
+        let now = Timestamp::now();
+        let mut bases = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+        let mut clashes = 0;
+        while (bases.len() as u64) < n {
+            let Some(base) = crate::domain::iuv::random_base(floor, &mut rand::rng()) else {
+                break;
+            };
+            let inserted = with_tx!(tx, |conn| {
+                sqlx::query(
+                    "INSERT INTO iuv_minted (ente_id, base, minted_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (ente_id, base) DO NOTHING",
+                )
+                .bind(ente_id)
+                .bind(i64::try_from(base).expect("a 13-digit base fits i64"))
+                .bind(now)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+            });
+            if inserted == 1 {
+                bases.push(base);
+            } else {
+                clashes += 1;
+                if clashes > 32 {
+                    break;
+                }
+            }
+        }
+        if (bases.len() as u64) < n {
+            return Err(StoreError::Db(sqlx::Error::Protocol(
+                "no free notice number base for this ente".into(),
+            )));
+        }
+        Ok(bases)
     }
 }

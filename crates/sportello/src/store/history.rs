@@ -1,15 +1,19 @@
 //! "Storico pagamenti": the successful payments a citizen may see, filtered and keyset-paged.
 //!
-//! Visible to a citizen: the receipts they paid on the portal (payer account), and the receipts
-//! of positions they owe that were paid outside the portal (at a PSP, with the paper notice).
-//! Not visible: a payment another registered citizen made for them — that one belongs to the
-//! payer's history (the manual's pay-for-others rule). The two sets are read with two index
-//! range scans joined by UNION ALL, so the page costs the same with ten thousand or a million
-//! receipts in the table.
+//! Who sees a receipt is [`access::receipt_access`], for the list, the selection, the CSV, the
+//! detail (and the receipt PDF, `store::documents`) alike. The list reads the three sets that rule
+//! can admit — what the viewer paid on the portal, what was paid outside the portal for a
+//! municipality position of their *verified* fiscal code, and what was paid outside the portal
+//! for a position they created — with index range scans joined by UNION ALL, so the page costs
+//! the same with ten thousand or a million receipts in the table; every row read is then checked
+//! by the rule.
 
 use super::{Store, StoreResult};
 use crate::clock::Timestamp;
 use crate::db::DbRow;
+use crate::domain::access::{self, ReceiptAccess, ReceiptFacts};
+use crate::domain::identity::Viewer;
+use crate::domain::position::Origin;
 use crate::with_db;
 
 /// Filters of the history page.
@@ -66,7 +70,65 @@ pub struct HistoryRow {
     pub notice_number: String,
     /// PSP name.
     pub psp: String,
+    /// What the access rule needs.
+    pub facts: StoredFacts,
 }
+
+/// The stored facts of a receipt that [`access::receipt_access`] needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFacts {
+    /// `OK` outcome.
+    pub ok: bool,
+    /// Flagged for refund.
+    pub refund_required: bool,
+    /// The account that paid on the portal.
+    pub payer_account_id: Option<i64>,
+    /// Debtor's fiscal code on the receipt.
+    pub debtor_fiscal_code: String,
+    /// Payer's fiscal code on the receipt.
+    pub payer_fiscal_code: Option<String>,
+    /// The paid position's origin and creator.
+    pub position: Option<(Origin, Option<i64>)>,
+}
+
+impl StoredFacts {
+    /// As the rule takes them.
+    pub fn facts(&self) -> ReceiptFacts<'_> {
+        ReceiptFacts {
+            ok: self.ok,
+            refund_required: self.refund_required,
+            payer_account_id: self.payer_account_id,
+            debtor_fiscal_code: &self.debtor_fiscal_code,
+            payer_fiscal_code: self.payer_fiscal_code.as_deref(),
+            position: self.position,
+        }
+    }
+
+    /// Reads them from a row carrying [`FACTS`].
+    pub(super) fn from_row(r: &impl DbRow) -> Result<StoredFacts, sqlx::Error> {
+        let outcome: String = r.col("outcome")?;
+        let origin: Option<String> = r.col("origin")?;
+        let position = match origin {
+            Some(o) => Some((
+                Origin::parse(&o)
+                    .ok_or_else(|| sqlx::Error::Decode(format!("origin {o}").into()))?,
+                r.col("created_by_account_id")?,
+            )),
+            None => None,
+        };
+        Ok(StoredFacts {
+            ok: outcome == "OK",
+            refund_required: r.col("refund_required")?,
+            payer_account_id: r.col("payer_account_id")?,
+            debtor_fiscal_code: r.col("debtor_fiscal_code")?,
+            payer_fiscal_code: r.col("payer_fiscal_code")?,
+            position,
+        })
+    }
+}
+
+/// The columns [`StoredFacts::from_row`] reads (receipt `r`, position `p`).
+pub(super) const FACTS: &str = "r.outcome, r.refund_required, r.payer_account_id, r.debtor_fiscal_code, r.payer_fiscal_code, p.origin, p.created_by_account_id";
 
 /// Everything stored about a receipt, for the detail page and the PDF.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +159,8 @@ pub struct ReceiptDetail {
     pub transfers: Vec<(i32, i64, String, Option<String>, String, String)>,
 }
 
-const ROW: &str = "r.id, r.receipt_id, r.description, r.payment_date_time, r.amount, s.name AS service_name, r.iuv, r.notice_number, r.psp_company_name";
+const ROW: &str = "r.id, r.receipt_id, r.description, r.payment_date_time, r.amount, s.name AS service_name, r.iuv, r.notice_number, r.psp_company_name,
+    r.outcome, r.refund_required, r.payer_account_id, r.debtor_fiscal_code, r.payer_fiscal_code, p.origin, p.created_by_account_id";
 const FROM: &str = "FROM receipts r
     LEFT JOIN payment_options o ON o.id = r.payment_option_id
     LEFT JOIN debt_positions p ON p.id = o.position_id
@@ -114,6 +177,7 @@ fn row_from(r: &impl DbRow) -> Result<HistoryRow, sqlx::Error> {
         iuv: r.col("iuv")?,
         notice_number: r.col("notice_number")?,
         psp: r.col("psp_company_name")?,
+        facts: StoredFacts::from_row(r)?,
     })
 }
 
@@ -142,8 +206,7 @@ impl Store {
     pub async fn history_page(
         &self,
         ente_id: i64,
-        account_id: i64,
-        fiscal_code: &str,
+        viewer: &Viewer,
         filter: &HistoryFilter,
         cursor: Cursor,
         size: i64,
@@ -174,19 +237,26 @@ impl Store {
             )
         };
         let sql = format!(
-            // Each half is a subquery of its own: SQLite does not accept parenthesised members
+            // Each part is a subquery of its own: SQLite does not accept parenthesised members
             // of a compound SELECT, and both databases accept this form.
-            "SELECT * FROM (SELECT * FROM ({mine}) a UNION ALL SELECT * FROM ({debtor}) b) h
+            "SELECT * FROM (SELECT * FROM ({mine}) a UNION ALL SELECT * FROM ({debtor}) b
+                            UNION ALL SELECT * FROM ({created}) c) h
              ORDER BY payment_date_time {order}, id {order} LIMIT $13",
             mine = half("r.payer_account_id = $2"),
-            debtor = half("r.payer_account_id IS NULL AND r.debtor_fiscal_code = $3"),
+            // $3 is the viewer's verified fiscal code: NULL (nothing) for a mere claim.
+            debtor = half(
+                "r.payer_account_id IS NULL AND r.debtor_fiscal_code = $3 AND (p.origin IS NULL OR p.origin <> 'portal')"
+            ),
+            created = half(
+                "r.payer_account_id IS NULL AND p.created_by_account_id = $2 AND p.origin = 'portal'"
+            ),
         );
         let fetch = size + 1;
         let mut rows: Vec<HistoryRow> = with_db!(self.db(), |pool| {
             sqlx::query(&sql)
                 .bind(ente_id)
-                .bind(account_id)
-                .bind(fiscal_code)
+                .bind(viewer.account_id())
+                .bind(viewer.verified_fiscal_code())
                 .bind(filter.from)
                 .bind(filter.to)
                 .bind(filter.service.as_deref())
@@ -205,6 +275,7 @@ impl Store {
         });
         let more = rows.len() as i64 > size;
         rows.truncate(size as usize);
+        rows.retain(|r| access::receipt_access(viewer, &r.facts.facts()).is_some());
         if reverse {
             rows.reverse();
         }
@@ -222,8 +293,7 @@ impl Store {
     pub async fn history_rows(
         &self,
         ente_id: i64,
-        account_id: i64,
-        fiscal_code: &str,
+        viewer: &Viewer,
         ids: &[i64],
     ) -> StoreResult<Vec<HistoryRow>> {
         if ids.is_empty() {
@@ -237,67 +307,59 @@ impl Store {
             .collect::<Vec<_>>()
             .join(",");
         let sql = format!(
-            "SELECT {ROW} {FROM} WHERE r.ente_id = $1 AND r.id IN ({list}) AND r.outcome = 'OK' AND r.refund_required = FALSE
-               AND (r.payer_account_id = $2 OR (r.payer_account_id IS NULL AND r.debtor_fiscal_code = $3))
+            "SELECT {ROW} {FROM} WHERE r.ente_id = $1 AND r.id IN ({list})
              ORDER BY r.payment_date_time DESC, r.id DESC"
         );
-        with_db!(self.db(), |pool| {
-            Ok(sqlx::query(&sql)
+        let mut rows = with_db!(self.db(), |pool| {
+            sqlx::query(&sql)
                 .bind(ente_id)
-                .bind(account_id)
-                .bind(fiscal_code)
                 .fetch_all(pool)
                 .await?
                 .iter()
                 .map(row_from)
-                .collect::<Result<Vec<_>, _>>()?)
-        })
+                .collect::<Result<Vec<_>, _>>()?
+        });
+        rows.retain(|r| access::receipt_access(viewer, &r.facts.facts()).is_some());
+        Ok(rows)
     }
 
     /// Every row matching the filter (CSV export of "all filtered"), newest first, at most 10 000.
     pub async fn history_all(
         &self,
         ente_id: i64,
-        account_id: i64,
-        fiscal_code: &str,
+        viewer: &Viewer,
         filter: &HistoryFilter,
     ) -> StoreResult<Vec<HistoryRow>> {
         Ok(self
-            .history_page(
-                ente_id,
-                account_id,
-                fiscal_code,
-                filter,
-                Cursor::First,
-                10_000,
-            )
+            .history_page(ente_id, viewer, filter, Cursor::First, 10_000)
             .await?
             .0)
     }
 
-    /// A receipt with everything stored about it, if the citizen may see it.
+    /// A receipt with everything stored about it, if the viewer may see it
+    /// ([`access::receipt_access`]); other people's names and codes come masked.
     pub async fn receipt_detail(
         &self,
         ente_id: i64,
-        account_id: i64,
-        fiscal_code: &str,
+        viewer: &Viewer,
         id: i64,
     ) -> StoreResult<Option<ReceiptDetail>> {
         let sql = format!(
-            "SELECT {ROW}, r.company_name, r.debtor_fiscal_code, r.debtor_name, r.payer_fiscal_code, r.payer_name, r.id_psp, r.id_channel,
+            "SELECT {ROW}, r.company_name, r.debtor_name, r.payer_name, r.id_psp, r.id_channel,
                     r.channel_description, r.payment_method, r.fee
-             {FROM} WHERE r.ente_id = $1 AND r.id = $4 AND r.outcome = 'OK'
-               AND (r.payer_account_id = $2 OR (r.payer_account_id IS NULL AND r.debtor_fiscal_code = $3))"
+             {FROM} WHERE r.ente_id = $1 AND r.id = $2"
         );
         with_db!(self.db(), |pool| {
             let Some(r) = sqlx::query(&sql)
                 .bind(ente_id)
-                .bind(account_id)
-                .bind(fiscal_code)
                 .bind(id)
                 .fetch_optional(pool)
                 .await?
             else {
+                return Ok(None);
+            };
+            let row = row_from(&r)?;
+            let Some(shown) = access::receipt_access(viewer, &row.facts.facts()) else {
                 return Ok(None);
             };
             let transfers = sqlx::query(
@@ -311,13 +373,20 @@ impl Store {
                 Ok((t.col("id_transfer")?, t.col("amount")?, t.col("fiscal_code_pa")?, t.col("iban")?, t.col("remittance_information")?, t.col("category")?))
             })
             .collect::<Result<Vec<_>, _>>()?;
+            let ReceiptAccess { debtor, payer } = shown;
             Ok(Some(ReceiptDetail {
-                row: row_from(&r)?,
                 company_name: r.col("company_name")?,
-                debtor_fiscal_code: r.col("debtor_fiscal_code")?,
-                debtor_name: r.col("debtor_name")?,
-                payer_fiscal_code: r.col("payer_fiscal_code")?,
-                payer_name: r.col("payer_name")?,
+                debtor_fiscal_code: debtor.fiscal_code(&row.facts.debtor_fiscal_code),
+                debtor_name: debtor.name(&r.col::<String>("debtor_name")?),
+                payer_fiscal_code: row
+                    .facts
+                    .payer_fiscal_code
+                    .as_deref()
+                    .map(|c| payer.fiscal_code(c)),
+                payer_name: r
+                    .col::<Option<String>>("payer_name")?
+                    .map(|n| payer.name(&n)),
+                row,
                 id_psp: r.col("id_psp")?,
                 id_channel: r.col("id_channel")?,
                 channel_description: r.col("channel_description")?,

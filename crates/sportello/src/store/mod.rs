@@ -16,6 +16,8 @@ pub mod outbox;
 pub mod positions;
 pub mod ratelimit;
 pub mod receipts;
+pub mod recon;
+pub mod recon_views;
 pub mod services;
 pub mod sessions;
 pub mod spid;

@@ -49,12 +49,7 @@ pub(super) fn position_from_row(row: &impl DbRow) -> Result<Position, sqlx::Erro
         switch_to_expired: row.col("switch_to_expired")?,
         status: PositionStatus::parse(&status).ok_or_else(|| decode_err("status", &status))?,
         service_id: row.col("service_id")?,
-        origin: match origin.as_str() {
-            "api" => Origin::Api,
-            "import" => Origin::Import,
-            "portal" => Origin::Portal,
-            _ => return Err(decode_err("origin", &origin)),
-        },
+        origin: Origin::parse(&origin).ok_or_else(|| decode_err("origin", &origin))?,
         created_by_account_id: row.col("created_by_account_id")?,
         published_at: row.col("published_at")?,
         payment_date: row.col("payment_date")?,
@@ -1052,34 +1047,6 @@ impl Store {
             }
             Ok(found)
         })
-    }
-
-    /// Takes `n` consecutive IUV bases from the ente's sequence inside `tx` and returns the
-    /// first. Used by the bulk import on SQLite, where a second write transaction would wait for
-    /// the import's own: if the import rolls back, so does the sequence, and no number that was
-    /// ever committed is reused.
-    pub async fn take_iuv_bases_in(tx: &mut Tx, ente_id: i64, n: u64) -> StoreResult<u64> {
-        let n = i64::try_from(n).map_err(|_| StoreError::NotFound)?;
-        let first: Option<i64> = with_tx!(tx, |conn| {
-            sqlx::query_scalar(
-                "UPDATE iuv_sequence SET next_value = next_value + $2 WHERE ente_id = $1 RETURNING next_value - $2",
-            )
-            .bind(ente_id)
-            .bind(n)
-            .fetch_optional(conn)
-            .await?
-        });
-        let first = first.ok_or(StoreError::NotFound)?;
-        Ok(u64::try_from(first).expect("the sequence starts at 1"))
-    }
-
-    /// Like [`Store::take_iuv_bases_in`] in a short transaction of its own (PostgreSQL: the
-    /// sequence row is not held locked for the length of an import).
-    pub async fn take_iuv_bases(&self, ente_id: i64, n: u64) -> StoreResult<u64> {
-        let mut tx = self.db().begin().await?;
-        let first = Store::take_iuv_bases_in(&mut tx, ente_id, n).await?;
-        tx.commit().await?;
-        Ok(first)
     }
 
     /// Opens a savepoint inside `tx` (both dialects), so that one failed statement can be undone

@@ -8,7 +8,7 @@
 use super::{Store, StoreError, StoreResult};
 use crate::clock::Timestamp;
 use crate::db::{DbRow, Tx};
-use crate::domain::position::{OptionStatus, Position, PositionStatus};
+use crate::domain::position::{OptionStatus, Origin, Position, PositionStatus};
 use crate::{with_db, with_tx};
 
 /// A payment option found by its notice number, with its whole position.
@@ -70,6 +70,8 @@ pub struct LockedNotice {
     pub debtor_fiscal_code: String,
     /// Debtor e-mail, if known.
     pub debtor_email: Option<String>,
+    /// Who created the position (on the portal, its debtor data were typed by its creator).
+    pub origin: Origin,
 }
 
 /// One transfer of a receipt.
@@ -315,7 +317,7 @@ impl Store {
         };
         let sql = format!(
             "SELECT o.id AS option_id, o.status AS option_status, o.amount, o.is_partial_payment,
-                    p.id AS position_id, p.status AS position_status, p.debtor_fiscal_code, p.email
+                    p.id AS position_id, p.status AS position_status, p.debtor_fiscal_code, p.email, p.origin
              FROM payment_options o JOIN debt_positions p ON p.id = o.position_id
              WHERE o.ente_id = $1 AND o.nav = $2{lock}"
         );
@@ -339,6 +341,10 @@ impl Store {
                         .ok_or_else(|| decode_err("position status", &position_status))?,
                     debtor_fiscal_code: r.col("debtor_fiscal_code")?,
                     debtor_email: r.col("email")?,
+                    origin: {
+                        let origin: String = r.col("origin")?;
+                        Origin::parse(&origin).ok_or_else(|| decode_err("origin", &origin))?
+                    },
                 })
             })
             .transpose()?
@@ -499,40 +505,43 @@ impl Store {
         Ok(status)
     }
 
-    /// The checkout a receipt belongs to: the one whose id is the receipt's payment note
-    /// (Checkout passes its cart id there), else the latest checkout holding the option,
-    /// preferring one still waiting for its receipts.
+    /// The checkout a receipt was paid through, and nothing else: the one its payment note
+    /// names (Checkout passes its cart id there), else the one named by the payment note of the
+    /// notice's latest activation (`paGetPayment`). Either must hold the notice the receipt
+    /// pays (when the notice is known). A receipt with neither is not linked: an unfinished
+    /// checkout someone else started for the same notice is not a reason to move the payment
+    /// into their history.
     pub async fn checkout_for_receipt_in(
         tx: &mut Tx,
         payment_note: Option<&str>,
         option_id: Option<i64>,
     ) -> StoreResult<Option<CheckoutLink>> {
-        if let Some(note) = payment_note {
-            let found: Option<(String, Option<i64>, String)> = with_tx!(tx, |conn| {
-                sqlx::query_as("SELECT id, account_id, state FROM checkouts WHERE id = $1")
-                    .bind(note)
+        let note = match (payment_note, option_id) {
+            (Some(note), _) => Some(note.to_owned()),
+            (None, Some(option_id)) => {
+                let latest: Option<Option<String>> = with_tx!(tx, |conn| {
+                    sqlx::query_scalar(
+                        "SELECT payment_note FROM payment_attempts WHERE payment_option_id = $1
+                         ORDER BY created_at DESC, id DESC LIMIT 1",
+                    )
+                    .bind(option_id)
                     .fetch_optional(&mut *conn)
                     .await?
-            });
-            if let Some((id, account_id, state)) = found {
-                return Ok(Some(CheckoutLink {
-                    id,
-                    account_id,
-                    state,
-                }));
+                });
+                latest.flatten()
             }
-        }
-        let Some(option_id) = option_id else {
+            (None, None) => None,
+        };
+        let Some(note) = note else {
             return Ok(None);
         };
         let found: Option<(String, Option<i64>, String)> = with_tx!(tx, |conn| {
             sqlx::query_as(
-                "SELECT c.id, c.account_id, c.state FROM checkouts c
-                 JOIN checkout_items i ON i.checkout_id = c.id
-                 WHERE i.payment_option_id = $1
-                 ORDER BY CASE WHEN c.state IN ('paid', 'partially_paid', 'cancelled', 'failed') THEN 1 ELSE 0 END, c.created_at DESC, c.id
-                 LIMIT 1",
+                "SELECT c.id, c.account_id, c.state FROM checkouts c WHERE c.id = $1
+                   AND ($2 IS NULL OR EXISTS (SELECT 1 FROM checkout_items i
+                                              WHERE i.checkout_id = c.id AND i.payment_option_id = $2))",
             )
+            .bind(&note)
             .bind(option_id)
             .fetch_optional(&mut *conn)
             .await?

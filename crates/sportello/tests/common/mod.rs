@@ -2,12 +2,43 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod smtp;
+pub mod spid;
+pub mod station;
 
 use std::path::Path;
 
 use sportello::app::App;
 use sportello::config::Config;
 use sportello::store::Store;
+
+/// Runs each `async fn scenario(&TestApp)` named, as a test on a fresh SQLite database and one on
+/// a fresh PostgreSQL database (modules `sqlite` and `postgres`).
+#[macro_export]
+macro_rules! scenarios_on_both_databases {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let app = super::TestApp::spawn(super::TestDb::sqlite()).await;
+                    super::$scenario(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    let app = super::TestApp::spawn(db).await;
+                    super::$scenario(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+    };
+}
 
 /// A fresh database that removes itself when dropped.
 pub struct TestDb {
@@ -286,4 +317,71 @@ pub async fn publish_position(
         .as_str()
         .expect("a notice number")
         .to_owned()
+}
+
+/// The password of the accounts [`citizen`] creates.
+pub const CITIZEN_PASSWORD: &str = "cavallo batteria graffetta";
+
+/// A confirmed password account `username` (e-mail `{username}@example.it`, `name` as first and
+/// last name) claiming `fiscal_code`, logged in on a fresh browser; returns the browser and the
+/// account id. With `verified` an operator has confirmed the code (documents seen at the
+/// counter): positions and receipts linked to a person by fiscal code are shown only then
+/// (docs/identity.md).
+pub async fn citizen(
+    app: &TestApp,
+    username: &str,
+    fiscal_code: &str,
+    name: (&str, &str),
+    verified: bool,
+) -> (reqwest::Client, i64) {
+    use sportello::store::accounts::{NewAccount, PersonalData};
+    let store = app.state.store();
+    let hash = sportello::auth::password::hash(CITIZEN_PASSWORD.into())
+        .await
+        .unwrap();
+    let mut tx = store.db().begin().await.unwrap();
+    let id = Store::insert_account_in(
+        &mut tx,
+        &NewAccount {
+            username: username.into(),
+            password_hash: hash,
+            fiscal_code: fiscal_code.into(),
+            email: format!("{username}@example.it"),
+            personal: PersonalData {
+                first_name: name.0.into(),
+                last_name: name.1.into(),
+                ..Default::default()
+            },
+        },
+    )
+    .await
+    .unwrap();
+    Store::activate_account_in(&mut tx, id).await.unwrap();
+    if verified {
+        Store::verify_identity_in(
+            &mut tx,
+            id,
+            &pagopa::FiscalCode::parse(fiscal_code).unwrap(),
+            sportello::domain::identity::IdentitySource::Operator,
+            "operatore.test",
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let client = browser();
+    let r = app
+        .submit(
+            &client,
+            "/login",
+            "/login",
+            &[
+                ("username", username),
+                ("password", CITIZEN_PASSWORD),
+                ("next", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "{username} logs in");
+    (client, id)
 }

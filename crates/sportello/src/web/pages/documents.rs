@@ -40,7 +40,7 @@ async fn receipts(
         .collect();
     let documents = match state
         .store()
-        .receipts_for_citizen(state.ente(), &ids, account.id, &account.fiscal_code)
+        .receipts_for_viewer(state.ente(), &ids, &account.viewer())
         .await
     {
         Ok(Some(d)) => d,
@@ -89,9 +89,10 @@ fn pdf_or_error(rendered: Rendered, file_name: &str) -> Response {
     }
 }
 
-/// The notice of the position holding `iuv`, when the logged-in citizen may pay it (debtor,
-/// started it, or it is in their cart). Anything else is 404, never 403: whether a notice
-/// exists is not the citizen's business.
+/// The notice of the position holding `iuv`, when the logged-in citizen may print it
+/// (`crate::domain::access::may_print_notice`: its verified debtor or its creator; not who found
+/// it by its code, since it carries the debtor's name, fiscal code and address). Anything else is
+/// 404, never 403: whether a notice exists is not the citizen's business.
 async fn notice(
     State(state): State<AppState>,
     session: Session,
@@ -106,9 +107,8 @@ async fn notice(
     else {
         return error_page(StatusCode::NOT_FOUND);
     };
-    let position = match state
-        .store()
-        .notice_position_for_citizen(state.ente().id, iuv, account.id, &account.fiscal_code)
+    let position = match super::payments::payments(&state)
+        .notice_to_print(&account.viewer(), iuv)
         .await
     {
         Ok(Some(p)) => p,

@@ -244,21 +244,14 @@ async fn history(
     let store = state.store();
     let ente = state.ente().id;
     let (rows, older, newer) = match store
-        .history_page(
-            ente,
-            account.id,
-            &account.fiscal_code,
-            &filter,
-            p.cursor,
-            p.dim,
-        )
+        .history_page(ente, &account.viewer(), &filter, p.cursor, p.dim)
         .await
     {
         Ok(r) => r,
         Err(e) => return internal(e),
     };
     let chosen = match store
-        .history_rows(ente, account.id, &account.fiscal_code, &p.selected)
+        .history_rows(ente, &account.viewer(), &p.selected)
         .await
     {
         Ok(r) => r,
@@ -368,12 +361,10 @@ async fn csv(
     let ente = state.ente().id;
     let rows = if p.selected.is_empty() {
         let (filter, _) = filter_of(&p);
-        store
-            .history_all(ente, account.id, &account.fiscal_code, &filter)
-            .await
+        store.history_all(ente, &account.viewer(), &filter).await
     } else {
         store
-            .history_rows(ente, account.id, &account.fiscal_code, &p.selected)
+            .history_rows(ente, &account.viewer(), &p.selected)
             .await
     };
     let rows = match rows {
@@ -426,7 +417,7 @@ async fn detail(State(state): State<AppState>, session: Session, Path(id): Path<
     };
     let d = match state
         .store()
-        .receipt_detail(state.ente().id, account.id, &account.fiscal_code, id)
+        .receipt_detail(state.ente().id, &account.viewer(), id)
         .await
     {
         Ok(Some(d)) => d,
@@ -526,12 +517,7 @@ async fn print_selected(
     let p = parse_params(query.as_deref().unwrap_or_default());
     let rows = match state
         .store()
-        .history_rows(
-            state.ente().id,
-            account.id,
-            &account.fiscal_code,
-            &p.selected,
-        )
+        .history_rows(state.ente().id, &account.viewer(), &p.selected)
         .await
     {
         Ok(r) => r,

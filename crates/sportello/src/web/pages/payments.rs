@@ -9,15 +9,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use pagopa::{Cents, NoticeNumber, SegregationCode};
+use pagopa::{Cents, NoticeNumber};
 use serde::Deserialize;
 
 use super::{Field, Layout, MessagePage, escape, render, summary, to_login};
 use crate::accounts::FieldErrors;
+use crate::domain::access;
 use crate::domain::catalog::{AmountRule, FieldType};
-use crate::payments::{self, MAX_CART, NoticeLookup};
+use crate::domain::checkout::Return;
+use crate::domain::position::{OptionStatus, PositionStatus};
+use crate::payments::{Payments, PaymentsError};
 use crate::store::accounts::Account;
-use crate::store::cart::CartReason;
+use crate::store::checkouts::Checkout;
 use crate::store::services::Service;
 use crate::web::AppState;
 use crate::web::session::Session;
@@ -43,24 +46,52 @@ pub fn routes() -> Router<AppState> {
         .route("/pagamenti/esito/{id}/errore", get(return_error))
 }
 
+/// The payment use cases of this app.
+pub(super) fn payments(state: &AppState) -> Payments<'_> {
+    Payments::new(
+        state.store(),
+        state.ente(),
+        state.checkout(),
+        &state.config().public_url,
+    )
+}
+
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "payments page failed");
     super::error_page(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
+/// The HTTP status a refusal of the payment service is answered with (its page says why).
+fn status_of(e: &PaymentsError) -> StatusCode {
+    match e {
+        PaymentsError::NothingSelected
+        | PaymentsError::TooMany(_)
+        | PaymentsError::BadCode(_)
+        | PaymentsError::Lookup(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        PaymentsError::NotPending => StatusCode::CONFLICT,
+        PaymentsError::CheckoutUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        PaymentsError::Checkout(_) => StatusCode::BAD_GATEWAY,
+        PaymentsError::TooManyLookups(_) => StatusCode::TOO_MANY_REQUESTS,
+        PaymentsError::NoCheckout => StatusCode::NOT_FOUND,
+        PaymentsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 struct CartRow {
     option_id: i64,
-    cents: i64,
     causale: String,
     nav: String,
     /// For the notice download link.
     iuv: String,
+    cents: i64,
     service: String,
     debtor: String,
     amount: String,
     due: String,
     status: &'static str,
     removable: bool,
+    /// Whether the notice PDF is theirs to download.
+    printable: bool,
     checked: bool,
     /// In a checkout waiting for its receipt: shown, not offered.
     waiting: bool,
@@ -93,66 +124,80 @@ async fn cart_view(
     selected: &[i64],
     notice: String,
     error: String,
-) -> Result<Cart, crate::store::StoreError> {
-    let rows = state
-        .store()
-        .cart(
-            state.ente().id,
-            account.id,
-            &account.fiscal_code,
-            crate::clock::Timestamp::now(),
-        )
-        .await?;
-    let ids: Vec<i64> = rows.iter().map(|(o, _)| o.option_id).collect();
-    let waiting = state
-        .store()
-        .options_awaiting_receipt(&ids, crate::clock::Timestamp::now())
-        .await?;
+) -> Result<Cart, PaymentsError> {
+    let lines = payments(state).cart(&account.viewer()).await?;
     let total = Cents::checked_sum(
-        rows.iter()
-            .filter(|(o, _)| !waiting.contains(&o.option_id))
-            .map(|(o, _)| Cents::new(o.amount)),
+        lines
+            .iter()
+            .filter(|l| !l.waiting)
+            .map(|l| Cents::new(l.option.amount)),
     )
     .unwrap_or(Cents::ZERO);
     Ok(Cart {
         l: Layout::new(state, session, "Pagamenti OnLine"),
-        rows: rows
+        rows: lines
             .into_iter()
-            .map(|(o, reason)| CartRow {
-                option_id: o.option_id,
-                cents: o.amount,
-                causale: o.description.clone(),
-                iuv: o.iuv.clone(),
-                nav: NoticeNumber::parse(&o.nav)
-                    .map(|n| n.grouped())
-                    .unwrap_or(o.nav.clone()),
-                service: o
-                    .service_name
-                    .clone()
-                    .unwrap_or_else(|| "Avviso di pagamento".to_owned()),
-                debtor: match reason {
-                    CartReason::Debtor => "Tu".to_owned(),
-                    CartReason::Started => o.debtor_name.clone(),
-                    CartReason::ForOthers => payments::mask_name(&o.debtor_name),
-                },
-                amount: Cents::new(o.amount).to_string(),
-                due: o.due_date.rome_date(),
-                status: if waiting.contains(&o.option_id) {
-                    "In attesa della ricevuta"
-                } else if o.position_status == "PARTIALLY_PAID" {
-                    "Parzialmente pagato"
-                } else {
-                    "Da pagare"
-                },
-                removable: reason == CartReason::ForOthers,
-                checked: selected.contains(&o.option_id),
-                waiting: waiting.contains(&o.option_id),
+            .map(|l| {
+                let debtor = l.debtor();
+                let o = l.option;
+                CartRow {
+                    option_id: o.option_id,
+                    cents: o.amount,
+                    causale: o.description,
+                    iuv: o.iuv,
+                    nav: NoticeNumber::parse(&o.nav)
+                        .map(|n| n.grouped())
+                        .unwrap_or(o.nav),
+                    service: o
+                        .service_name
+                        .unwrap_or_else(|| "Avviso di pagamento".to_owned()),
+                    debtor,
+                    amount: Cents::new(o.amount).to_string(),
+                    due: o.due_date.rome_date(),
+                    status: if l.waiting {
+                        "In attesa della ricevuta"
+                    } else if o.position_status == PositionStatus::PartiallyPaid {
+                        "Parzialmente pagato"
+                    } else {
+                        "Da pagare"
+                    },
+                    removable: l.relation.removable(),
+                    printable: l.relation.may_print_notice(),
+                    checked: selected.contains(&o.option_id),
+                    waiting: l.waiting,
+                }
             })
             .collect(),
         total: total.to_string(),
         notice,
         error,
     })
+}
+
+/// The cart with `error` said on top, answered with `status`.
+async fn cart_with_error(
+    state: &AppState,
+    session: &Session,
+    account: &Account,
+    selected: &[i64],
+    e: &PaymentsError,
+) -> Response {
+    if let PaymentsError::Internal(cause) = e {
+        return internal(cause);
+    }
+    match cart_view(
+        state,
+        session,
+        account,
+        selected,
+        String::new(),
+        e.message(),
+    )
+    .await
+    {
+        Ok(v) => (status_of(e), render(&v)).into_response(),
+        Err(e) => internal(e),
+    }
 }
 
 async fn cart(
@@ -199,194 +244,35 @@ fn selected(body: &str) -> Vec<i64> {
         .collect()
 }
 
+/// "Procedi al pagamento": off to pagoPA Checkout, or back to the cart saying why not (the
+/// selection kept when it only needs fixing).
 async fn proceed(State(state): State<AppState>, session: Session, body: String) -> Response {
     let Some(account) = session.account() else {
         return to_login("/pagamenti");
     };
     let chosen = selected(&body);
-    let error = if chosen.is_empty() {
-        "Seleziona almeno un pagamento da effettuare.".to_owned()
-    } else if chosen.len() > MAX_CART {
-        format!(
-            "Puoi pagare al massimo {MAX_CART} posizioni in una sola transazione: ne hai selezionate {}. Togli la selezione da quelle in più e riprova.",
-            chosen.len()
-        )
-    } else {
-        String::new()
-    };
-    let view = cart_view(
-        &state,
-        &session,
-        &account,
-        &chosen,
-        String::new(),
-        error.clone(),
-    )
-    .await;
-    let view = match view {
-        Ok(v) => v,
-        Err(e) => return internal(e),
-    };
-    if !error.is_empty() {
-        return (StatusCode::UNPROCESSABLE_ENTITY, render(&view)).into_response();
-    }
-    // Every chosen option must be in this citizen's cart right now.
-    if chosen
-        .iter()
-        .any(|id| !view.rows.iter().any(|r| r.option_id == *id && !r.waiting))
-    {
-        let view = match cart_view(
-            &state,
-            &session,
-            &account,
-            &[],
-            String::new(),
-            "Uno dei pagamenti selezionati non è più in sospeso: aggiorna l'elenco e riprova."
-                .to_owned(),
-        )
-        .await
-        {
-            Ok(v) => v,
-            Err(e) => return internal(e),
-        };
-        return (StatusCode::CONFLICT, render(&view)).into_response();
-    }
-    let rows: Vec<&CartRow> = chosen
-        .iter()
-        .filter_map(|id| view.rows.iter().find(|r| r.option_id == *id))
-        .collect();
-    start_checkout(&state, &session, &account, &rows).await
-}
-
-/// Sends the chosen options to pagoPA Checkout and the citizen after them. On any error the
-/// citizen stays on the cart with a clear message, and the cart is as it was.
-async fn start_checkout(
-    state: &AppState,
-    session: &Session,
-    account: &Account,
-    rows: &[&CartRow],
-) -> Response {
-    let cart_error = |status: StatusCode, message: &str| {
-        let message = message.to_owned();
-        async move {
-            match cart_view(state, session, account, &[], String::new(), message).await {
-                Ok(v) => (status, render(&v)).into_response(),
-                Err(e) => internal(e),
-            }
-        }
-    };
-    let Some(client) = state.checkout() else {
-        return cart_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Il pagamento con pagoPA non è disponibile in questo momento: nessun importo è stato addebitato. Puoi pagare anche presso banche, uffici postali, tabaccherie e con l'app IO usando il codice avviso.",
-        )
-        .await;
-    };
-    let id = format!("{:032x}", rand::random::<u128>());
-    let ente = state.ente();
-    let base = &state.config().public_url;
-    let email = Some(account.email.clone()).filter(|e| pagopa::checkout::is_email(e));
-    let request = pagopa::checkout::CartRequest {
-        email_notice: email.clone(),
-        payment_notices: rows
-            .iter()
-            .map(|r| pagopa::checkout::PaymentNoticeJson {
-                notice_number: r.nav.chars().filter(char::is_ascii_digit).collect(),
-                fiscal_code: ente.fiscal_code.clone(),
-                amount: r.cents,
-                company_name: ente.name.chars().take(140).collect(),
-                description: r.causale.chars().take(140).collect(),
-            })
-            .collect(),
-        return_urls: pagopa::checkout::ReturnUrls {
-            return_ok_url: format!("{base}/pagamenti/esito/{id}/ok"),
-            return_cancel_url: format!("{base}/pagamenti/esito/{id}/annullato"),
-            return_error_url: format!("{base}/pagamenti/esito/{id}/errore"),
-        },
-        // The node passes it back as the payment note of activation and receipt: that is how
-        // the station links a receipt to this checkout, hence to the account that paid.
-        id_cart: Some(id.clone()),
-        all_ccp: Some(false),
-    };
-    let items: Vec<(i64, i64)> = rows.iter().map(|r| (r.option_id, r.cents)).collect();
-    if let Err(e) = state
-        .store()
-        .create_checkout(&id, account.id, email.as_deref(), &items)
-        .await
-    {
-        return internal(e);
-    }
-    let (result, wire) = client.create_cart(&request).await;
-    let exchange = crate::store::events::Exchange {
-        direction: crate::store::events::Direction::Out,
-        channel: "checkout".into(),
-        operation: "POST /carts".into(),
-        correlation: Some(id.clone()),
-        request: wire.request,
-        response: wire.response,
-        outcome: match &result {
-            Ok(_) => "OK".into(),
-            Err(e) => e.to_string(),
-        },
-        fault_code: None,
-        http_status: wire.status,
-        duration_ms: wire.duration_ms,
-    };
-    if let Err(e) = state.store().log_exchange(&exchange).await {
-        tracing::warn!(error = %e, "cannot log the Checkout exchange");
-    }
-    match result {
-        Ok(location) => {
-            if let Err(e) = state.store().checkout_redirected(&id, &location).await {
-                return internal(e);
-            }
-            Redirect::to(&location).into_response()
-        }
+    match payments(&state).start_checkout(&account, &chosen).await {
+        Ok(location) => Redirect::to(&location).into_response(),
         Err(e) => {
-            tracing::warn!(checkout = %id, error = %e, "Checkout refused or failed");
-            let _ = state.store().checkout_failed(&id, &e.to_string()).await;
-            let message = match e {
-                crate::checkout::CheckoutError::Unreachable(_) => {
-                    "Il servizio di pagamento pagoPA non risponde in questo momento. Nessun importo è stato addebitato: riprova tra qualche minuto."
-                }
-                crate::checkout::CheckoutError::Refused { .. } => {
-                    "Il servizio di pagamento pagoPA ha rifiutato la richiesta. Nessun importo è stato addebitato: riprova più tardi o contatta l'assistenza."
-                }
-                crate::checkout::CheckoutError::Failed { .. } => {
-                    "Il servizio di pagamento pagoPA non è disponibile in questo momento. Nessun importo è stato addebitato: riprova tra qualche minuto."
-                }
+            let keep: &[i64] = match e {
+                PaymentsError::NothingSelected | PaymentsError::TooMany(_) => &chosen,
+                _ => &[],
             };
-            cart_error(StatusCode::BAD_GATEWAY, message).await
+            cart_with_error(&state, &session, &account, keep, &e).await
         }
     }
 }
 
-async fn owned_checkout(
-    state: &AppState,
-    session: &Session,
-    id: &str,
-    path: &str,
-) -> Result<(Account, crate::store::checkouts::Checkout), Response> {
-    let Some(account) = session.account() else {
-        return Err(to_login(path));
-    };
-    match state.store().checkout_for_account(id, account.id).await {
-        Ok(Some(c)) => Ok((account, c)),
-        Ok(None) => Err(super::error_page(StatusCode::NOT_FOUND)),
-        Err(e) => Err(internal(e)),
-    }
-}
-
-fn checkout_items_html(c: &crate::store::checkouts::Checkout) -> String {
+fn checkout_items_html(c: &Checkout) -> String {
     let mut html = String::from(
         "<div class=\"table-responsive\"><table class=\"table\" id=\"esito\"><caption>Pagamenti di questa transazione</caption><thead><tr><th scope=\"col\">Causale</th><th scope=\"col\">Codice avviso</th><th scope=\"col\" class=\"text-end\">Importo</th><th scope=\"col\">Stato</th></tr></thead><tbody>",
     );
     for i in &c.items {
-        let status = match (i.option_status.as_str(), i.receipt) {
-            ("PO_PAID", Some(id)) => {
+        let status = match (i.option_status, i.receipt) {
+            (OptionStatus::Paid, Some(id)) => {
                 format!("Pagato – <a href=\"/pagamenti/storico/{id}\">ricevuta</a>")
             }
-            ("PO_PAID", None) => "Pagato".to_owned(),
+            (OptionStatus::Paid, None) => "Pagato".to_owned(),
             _ => "In attesa della ricevuta".to_owned(),
         };
         html.push_str(&format!(
@@ -404,6 +290,26 @@ fn checkout_items_html(c: &crate::store::checkouts::Checkout) -> String {
     html
 }
 
+/// A return from Checkout for the logged-in citizen's checkout `id`; anyone else's is 404.
+async fn returned(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+    path: &str,
+    how: Return,
+) -> Result<Checkout, Response> {
+    let Some(account) = session.account() else {
+        return Err(to_login(path));
+    };
+    payments(state)
+        .returned(&account, id, how)
+        .await
+        .map_err(|e| match e {
+            PaymentsError::NoCheckout => super::error_page(StatusCode::NOT_FOUND),
+            e => internal(e),
+        })
+}
+
 /// `returnOkUrl`: Checkout says it is paid; only the receipt makes it so. Until every receipt
 /// is in, the page says so and reloads itself every 3 seconds (no JavaScript needed).
 async fn return_ok(
@@ -412,20 +318,10 @@ async fn return_ok(
     Path(id): Path<String>,
 ) -> Response {
     let path = format!("/pagamenti/esito/{id}/ok");
-    let (_, mut checkout) = match owned_checkout(&state, &session, &id, &path).await {
+    let checkout = match returned(&state, &session, &id, &path, Return::Ok).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if matches!(checkout.state.as_str(), "created" | "redirected") {
-        if let Err(e) = state
-            .store()
-            .checkout_returned(&id, crate::store::checkouts::Return::Ok)
-            .await
-        {
-            return internal(e);
-        }
-        checkout.state = "waiting_receipt".into();
-    }
     let total = Cents::new(checkout.total_amount);
     if checkout.all_paid() {
         return render(&MessagePage {
@@ -445,7 +341,7 @@ async fn return_ok(
             ],
         });
     }
-    if matches!(checkout.state.as_str(), "cancelled" | "failed") {
+    if checkout.state.is_abandoned() {
         return render(&MessagePage {
             l: Layout::new(&state, &session, "Pagamento non eseguito"),
             heading: "Pagamento non eseguito".into(),
@@ -477,17 +373,10 @@ async fn return_cancel(
     Path(id): Path<String>,
 ) -> Response {
     let path = format!("/pagamenti/esito/{id}/annullato");
-    if let Err(r) = owned_checkout(&state, &session, &id, &path).await {
-        return r;
+    match returned(&state, &session, &id, &path, Return::Cancel).await {
+        Ok(_) => Redirect::to("/pagamenti?annullato=1").into_response(),
+        Err(r) => r,
     }
-    if let Err(e) = state
-        .store()
-        .checkout_returned(&id, crate::store::checkouts::Return::Cancel)
-        .await
-    {
-        return internal(e);
-    }
-    Redirect::to("/pagamenti?annullato=1").into_response()
 }
 
 /// `returnErrorUrl`: a clear message; nothing was paid.
@@ -497,17 +386,10 @@ async fn return_error(
     Path(id): Path<String>,
 ) -> Response {
     let path = format!("/pagamenti/esito/{id}/errore");
-    let (_, checkout) = match owned_checkout(&state, &session, &id, &path).await {
+    let checkout = match returned(&state, &session, &id, &path, Return::Error).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    if let Err(e) = state
-        .store()
-        .checkout_returned(&id, crate::store::checkouts::Return::Error)
-        .await
-    {
-        return internal(e);
-    }
     render(&MessagePage {
         l: Layout::new(&state, &session, "Pagamento non riuscito"),
         heading: "Pagamento non riuscito".into(),
@@ -534,12 +416,11 @@ async fn remove(
     let Some(account) = session.account() else {
         return to_login("/pagamenti");
     };
-    match state
-        .store()
-        .remove_from_cart(account.id, form.rimuovi)
+    match payments(&state)
+        .remove_from_cart(&account.viewer(), form.rimuovi)
         .await
     {
-        Ok(_) => Redirect::to("/pagamenti").into_response(),
+        Ok(()) => Redirect::to("/pagamenti").into_response(),
         Err(e) => internal(e),
     }
 }
@@ -782,16 +663,15 @@ async fn service_confirm(
                 .into_response();
         }
     };
-    match payments::start_spontaneous(
-        state.store(),
-        state.ente(),
-        service.id,
-        &service.def,
-        &filled,
-        &account,
-        state.config().spontaneous_abandon_hours,
-    )
-    .await
+    match payments(&state)
+        .start_spontaneous(
+            service.id,
+            &service.def,
+            &filled,
+            &account,
+            state.config().spontaneous_abandon_hours,
+        )
+        .await
     {
         Ok(nav) => {
             let _ = state
@@ -853,37 +733,26 @@ struct CodeForm {
     codice: String,
 }
 
-/// Parses and looks up a code; `Err` is the page to show.
-async fn resolve(
+/// The lookup page again, saying why the code was refused.
+fn for_others_refused(
     state: &AppState,
     session: &Session,
-    account: &Account,
     code: &str,
-) -> Result<crate::store::cart::PendingOption, Response> {
-    let page = |error: String, status: StatusCode| {
-        (
-            status,
-            render(&ForOthers {
-                l: Layout::new(state, session, "Pagamento per altri da Avviso"),
-                code: code.to_owned(),
-                error,
-                found: None,
-            }),
-        )
-            .into_response()
-    };
-    let segregation = SegregationCode::parse(&state.ente().segregation_code).map_err(internal)?;
-    // A wrong check digit is refused here, before anything is looked up.
-    let nav = NoticeNumber::parse_code_or_iuv(code, segregation)
-        .map_err(|e| page(e.to_string(), StatusCode::UNPROCESSABLE_ENTITY))?;
-    match payments::lookup_for_others(state.store(), state.ente(), account, &nav).await {
-        Ok(NoticeLookup::Payable(option)) => Ok(*option),
-        Ok(refusal) => Err(page(
-            refusal.message().to_owned(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )),
-        Err(e) => Err(internal(e)),
+    e: &PaymentsError,
+) -> Response {
+    if let PaymentsError::Internal(cause) = e {
+        return internal(cause);
     }
+    (
+        status_of(e),
+        render(&ForOthers {
+            l: Layout::new(state, session, "Pagamento per altri da Avviso"),
+            code: code.to_owned(),
+            error: e.message(),
+            found: None,
+        }),
+    )
+        .into_response()
 }
 
 async fn for_others_lookup(
@@ -894,9 +763,12 @@ async fn for_others_lookup(
     let Some(account) = session.account() else {
         return to_login("/pagamenti/per-altri");
     };
-    let option = match resolve(&state, &session, &account, &form.codice).await {
+    let option = match payments(&state)
+        .lookup_for_others(&account.viewer(), &session.ip, &form.codice)
+        .await
+    {
         Ok(o) => o,
-        Err(r) => return r,
+        Err(e) => return for_others_refused(&state, &session, &form.codice, &e),
     };
     render(&ForOthers {
         l: Layout::new(&state, &session, "Pagamento per altri da Avviso"),
@@ -908,7 +780,7 @@ async fn for_others_lookup(
                 .service_name
                 .clone()
                 .unwrap_or_else(|| "Avviso di pagamento".into()),
-            debtor: payments::mask_name(&option.debtor_name),
+            debtor: access::mask_name(&option.debtor_name),
             amount: Cents::new(option.amount).to_string(),
             due: option.due_date.rome_date(),
             nav: NoticeNumber::parse(&option.nav)
@@ -927,16 +799,11 @@ async fn for_others_add(
     let Some(account) = session.account() else {
         return to_login("/pagamenti/per-altri");
     };
-    let option = match resolve(&state, &session, &account, &form.codice).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
-    match state
-        .store()
-        .add_to_cart(account.id, option.option_id)
+    match payments(&state)
+        .add_for_others(&account.viewer(), &session.ip, &form.codice)
         .await
     {
         Ok(()) => Redirect::to("/pagamenti?aggiunto=1").into_response(),
-        Err(e) => internal(e),
+        Err(e) => for_others_refused(&state, &session, &form.codice, &e),
     }
 }
