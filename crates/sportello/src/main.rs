@@ -276,6 +276,7 @@ async fn operator(config: Config, command: OperatorCommand) -> anyhow::Result<()
     };
     store.close().await;
     result
+}
 
 /// `sportello fdr sync`.
 async fn fdr_sync(config: Config, json: bool) -> anyhow::Result<()> {
