@@ -60,8 +60,9 @@ async function position(iupd, cents) {
       }],
     }),
   });
-  assert.equal(r.status, 201, await r.text());
-  return (await r.json()).paymentOption[0].nav;
+  const body = await r.text();
+  assert.equal(r.status, 201, body);
+  return JSON.parse(body).paymentOption[0].nav;
 }
 
 before(async () => {
@@ -124,7 +125,7 @@ test('an operator created on the command line logs in with a TOTP code', async (
   await page.getByRole('button', { name: 'ENTRA' }).click();
   await page.getByRole('heading', { name: 'Cambia la password' }).waitFor();
   await checked('ufficio-cambia-password');
-  await page.getByLabel('Nuova password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel(/^Nuova password/).fill(PASSWORD);
   await page.getByLabel('Ripeti la nuova password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Salva la password' }).click();
   await page.getByRole('heading', { name: 'Cruscotto' }).waitFor();

@@ -45,9 +45,10 @@ CREATE TABLE anomaly_resolutions (
     PRIMARY KEY (kind, ref_id)
 );
 
--- Searches of the back office: by name, by service, newest first (keyset on id).
-CREATE INDEX debt_positions_name ON debt_positions (ente_id, full_name);
+-- Searches of the back office, newest first (keyset on id): everything, or by service.
+CREATE INDEX debt_positions_keyset ON debt_positions (ente_id, id);
 CREATE INDEX debt_positions_service ON debt_positions (ente_id, service_id, id);
-CREATE INDEX receipts_time ON receipts (ente_id, payment_date_time, id);
+CREATE INDEX receipts_keyset ON receipts (ente_id, id);
+CREATE INDEX receipts_time ON receipts (ente_id, payment_date_time);
 CREATE INDEX audit_log_actor ON audit_log (actor, occurred_at);
 CREATE INDEX checkouts_state ON checkouts (state, updated_at);

@@ -1180,13 +1180,13 @@ async fn anomalies_are_listed_and_resolved_once(store: Store) {
     };
     assert!(
         store
-            .resolve_anomaly("unknown_notice", &unknown.to_string(), "ok", &event)
+            .mark_anomaly_resolved("unknown_notice", &unknown.to_string(), "ok", &event)
             .await
             .unwrap()
     );
     assert!(
         !store
-            .resolve_anomaly("unknown_notice", &unknown.to_string(), "ok", &event)
+            .mark_anomaly_resolved("unknown_notice", &unknown.to_string(), "ok", &event)
             .await
             .unwrap()
     );

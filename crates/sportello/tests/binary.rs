@@ -392,3 +392,75 @@ fn the_demo_refuses_a_public_address_unless_told() {
     assert!(err.contains("SPORTELLO_DEMO_ALLOW_NON_LOOPBACK"), "{err}");
     assert!(!dir.path().join("data").exists(), "nothing was started");
 }
+
+/// `sportello operator add` prints the one-time password, the TOTP key, the otpauth URI and
+/// its QR code; `sportello operator disable` disables; mistakes are refused with a reason.
+#[test]
+fn operators_are_added_and_disabled_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/ops.db", dir.path().display());
+    let run = |args: &[&str]| {
+        sportello()
+            .args(args)
+            .env("SPORTELLO_DATABASE_URL", &db)
+            .env("SPORTELLO_DATA_DIR", dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "operator",
+        "add",
+        "--username",
+        "vigile1",
+        "--role",
+        "operator",
+        "--service",
+        "multe",
+        "--read-only",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("password iniziale (da cambiare al primo accesso): "),
+        "{text}"
+    );
+    assert!(
+        text.contains("otpauth://totp/Sportello%20Comune%20di%20Piacenza%3Avigile1?secret="),
+        "{text}"
+    );
+    assert!(
+        text.contains('▀') || text.contains('▄'),
+        "a QR code drawn in the terminal:\n{text}"
+    );
+    let again = run(&[
+        "operator",
+        "add",
+        "--username",
+        "vigile1",
+        "--role",
+        "admin",
+    ]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let unknown = run(&[
+        "operator",
+        "add",
+        "--username",
+        "x123",
+        "--role",
+        "operator",
+        "--service",
+        "nessuno",
+    ]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown service code nessuno"));
+    let off = run(&["operator", "disable", "vigile1"]);
+    assert!(off.status.success());
+    assert!(String::from_utf8_lossy(&off.stdout).contains("operatore vigile1 disattivato"));
+    let twice = run(&["operator", "disable", "vigile1"]);
+    assert!(!twice.status.success());
+}

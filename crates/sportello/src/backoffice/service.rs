@@ -639,7 +639,7 @@ impl<'a> BackOffice<'a> {
         };
         if self
             .store
-            .resolve_anomaly(kind, ref_id, note, &audit)
+            .mark_anomaly_resolved(kind, ref_id, note, &audit)
             .await?
         {
             Ok(())

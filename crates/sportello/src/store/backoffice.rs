@@ -680,7 +680,7 @@ impl Store {
 
     /// Marks an anomaly resolved with a note, and audits it in the same transaction; false when
     /// it was already resolved.
-    pub async fn resolve_anomaly(
+    pub async fn mark_anomaly_resolved(
         &self,
         kind: &str,
         ref_id: &str,

@@ -5,7 +5,7 @@ use super::{Store, StoreError, StoreResult};
 use crate::backoffice::{Operator, Role};
 use crate::clock::Timestamp;
 use crate::db::DbRow;
-use crate::store::sessions::SessionRecord;
+use crate::store::sessions::{OPERATORS, SessionRecord};
 use crate::with_db;
 
 /// An operator to create.
@@ -200,22 +200,8 @@ impl Store {
         ip: &str,
         user_agent: &str,
     ) -> StoreResult<()> {
-        with_db!(self.db(), |pool| {
-            sqlx::query(
-                "INSERT INTO operator_sessions (id_hash, operator_id, csrf_token, ip, user_agent, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&record.id_hash)
-            .bind(record.account_id)
-            .bind(&record.csrf_token)
-            .bind(ip)
-            .bind(user_agent.chars().take(300).collect::<String>())
-            .bind(record.created_at)
-            .bind(record.last_seen_at)
-            .bind(record.expires_at)
-            .execute(pool)
-            .await?;
-        });
-        Ok(())
+        self.create_session_in(OPERATORS, record, ip, user_agent)
+            .await
     }
 
     /// The live operator session with this hash.
@@ -224,27 +210,7 @@ impl Store {
         id_hash: &str,
         now: Timestamp,
     ) -> StoreResult<Option<SessionRecord>> {
-        with_db!(self.db(), |pool| {
-            let row = sqlx::query(
-                "SELECT id_hash, operator_id, csrf_token, created_at, last_seen_at, expires_at FROM operator_sessions WHERE id_hash = $1 AND expires_at > $2",
-            )
-            .bind(id_hash)
-            .bind(now)
-            .fetch_optional(pool)
-            .await?;
-            Ok(row
-                .map(|r| -> Result<SessionRecord, sqlx::Error> {
-                    Ok(SessionRecord {
-                        id_hash: r.col("id_hash")?,
-                        account_id: r.col("operator_id")?,
-                        csrf_token: r.col("csrf_token")?,
-                        created_at: r.col("created_at")?,
-                        last_seen_at: r.col("last_seen_at")?,
-                        expires_at: r.col("expires_at")?,
-                    })
-                })
-                .transpose()?)
-        })
+        self.session_in(OPERATORS, id_hash, now).await
     }
 
     /// Records activity: the idle expiry moves to `expires_at`.
@@ -254,28 +220,13 @@ impl Store {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> StoreResult<()> {
-        with_db!(self.db(), |pool| {
-            sqlx::query(
-                "UPDATE operator_sessions SET last_seen_at = $2, expires_at = $3 WHERE id_hash = $1",
-            )
-            .bind(id_hash)
-            .bind(now)
-            .bind(expires_at)
-            .execute(pool)
-            .await?;
-        });
-        Ok(())
+        self.touch_session_in(OPERATORS, id_hash, now, expires_at)
+            .await
     }
 
     /// Ends an operator session.
     pub async fn delete_operator_session(&self, id_hash: &str) -> StoreResult<()> {
-        with_db!(self.db(), |pool| {
-            sqlx::query("DELETE FROM operator_sessions WHERE id_hash = $1")
-                .bind(id_hash)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
+        self.delete_session_in(OPERATORS, id_hash).await
     }
 }
 

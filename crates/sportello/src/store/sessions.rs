@@ -22,51 +22,75 @@ pub struct SessionRecord {
     pub expires_at: Timestamp,
 }
 
+/// A table of sessions: the citizens' (`sessions`, owned by an account) or the back office's
+/// (`operator_sessions`, owned by an operator). Same columns, same rules.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SessionTable {
+    name: &'static str,
+    owner: &'static str,
+}
+
+/// The citizens' sessions.
+pub(super) const CITIZENS: SessionTable = SessionTable {
+    name: "sessions",
+    owner: "account_id",
+};
+
+/// The operators' sessions (`SessionRecord::account_id` holds the operator's id).
+pub(super) const OPERATORS: SessionTable = SessionTable {
+    name: "operator_sessions",
+    owner: "operator_id",
+};
+
 impl Store {
-    /// Creates a session.
-    pub async fn create_session(
+    pub(super) async fn create_session_in(
         &self,
+        t: SessionTable,
         record: &SessionRecord,
         ip: &str,
         user_agent: &str,
     ) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO {} (id_hash, {}, csrf_token, ip, user_agent, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            t.name, t.owner
+        );
         with_db!(self.db(), |pool| {
-            sqlx::query(
-                "INSERT INTO sessions (id_hash, account_id, csrf_token, ip, user_agent, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&record.id_hash)
-            .bind(record.account_id)
-            .bind(&record.csrf_token)
-            .bind(ip)
-            .bind(user_agent.chars().take(300).collect::<String>())
-            .bind(record.created_at)
-            .bind(record.last_seen_at)
-            .bind(record.expires_at)
-            .execute(pool)
-            .await?;
+            sqlx::query(&sql)
+                .bind(&record.id_hash)
+                .bind(record.account_id)
+                .bind(&record.csrf_token)
+                .bind(ip)
+                .bind(user_agent.chars().take(300).collect::<String>())
+                .bind(record.created_at)
+                .bind(record.last_seen_at)
+                .bind(record.expires_at)
+                .execute(pool)
+                .await?;
         });
         Ok(())
     }
 
-    /// The session with this hash, if it has not expired.
-    pub async fn session(
+    pub(super) async fn session_in(
         &self,
+        t: SessionTable,
         id_hash: &str,
         now: Timestamp,
     ) -> StoreResult<Option<SessionRecord>> {
+        let sql = format!(
+            "SELECT id_hash, {} AS owner, csrf_token, created_at, last_seen_at, expires_at FROM {} WHERE id_hash = $1 AND expires_at > $2",
+            t.owner, t.name
+        );
         with_db!(self.db(), |pool| {
-            let row = sqlx::query(
-                "SELECT id_hash, account_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
-            )
-            .bind(id_hash)
-            .bind(now)
-            .fetch_optional(pool)
-            .await?;
+            let row = sqlx::query(&sql)
+                .bind(id_hash)
+                .bind(now)
+                .fetch_optional(pool)
+                .await?;
             Ok(row
                 .map(|r| -> Result<SessionRecord, sqlx::Error> {
                     Ok(SessionRecord {
                         id_hash: r.col("id_hash")?,
-                        account_id: r.col("account_id")?,
+                        account_id: r.col("owner")?,
                         csrf_token: r.col("csrf_token")?,
                         created_at: r.col("created_at")?,
                         last_seen_at: r.col("last_seen_at")?,
@@ -77,6 +101,60 @@ impl Store {
         })
     }
 
+    pub(super) async fn touch_session_in(
+        &self,
+        t: SessionTable,
+        id_hash: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        let sql = format!(
+            "UPDATE {} SET last_seen_at = $2, expires_at = $3 WHERE id_hash = $1",
+            t.name
+        );
+        with_db!(self.db(), |pool| {
+            sqlx::query(&sql)
+                .bind(id_hash)
+                .bind(now)
+                .bind(expires_at)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub(super) async fn delete_session_in(
+        &self,
+        t: SessionTable,
+        id_hash: &str,
+    ) -> StoreResult<()> {
+        let sql = format!("DELETE FROM {} WHERE id_hash = $1", t.name);
+        with_db!(self.db(), |pool| {
+            sqlx::query(&sql).bind(id_hash).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Creates a session.
+    pub async fn create_session(
+        &self,
+        record: &SessionRecord,
+        ip: &str,
+        user_agent: &str,
+    ) -> StoreResult<()> {
+        self.create_session_in(CITIZENS, record, ip, user_agent)
+            .await
+    }
+
+    /// The session with this hash, if it has not expired.
+    pub async fn session(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<SessionRecord>> {
+        self.session_in(CITIZENS, id_hash, now).await
+    }
+
     /// Records activity and pushes the idle expiry forward (never past the absolute one, which
     /// the caller folds into `expires_at`).
     pub async fn touch_session(
@@ -85,28 +163,13 @@ impl Store {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> StoreResult<()> {
-        with_db!(self.db(), |pool| {
-            sqlx::query(
-                "UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id_hash = $1",
-            )
-            .bind(id_hash)
-            .bind(now)
-            .bind(expires_at)
-            .execute(pool)
-            .await?;
-        });
-        Ok(())
+        self.touch_session_in(CITIZENS, id_hash, now, expires_at)
+            .await
     }
 
     /// Ends one session.
     pub async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
-        with_db!(self.db(), |pool| {
-            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-                .bind(id_hash)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
+        self.delete_session_in(CITIZENS, id_hash).await
     }
 
     /// Number of live sessions of an account.

@@ -291,17 +291,10 @@ async fn run(state: AppState, req: Request, next: Next, csrf: bool) -> anyhow::R
     };
     let mut req = req;
     if unsafe_method {
-        let (parts, body) = req.into_parts();
-        let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
-            Ok(b) => b,
-            Err(_) => return Ok(super::pages::error_page(StatusCode::PAYLOAD_TOO_LARGE)),
+        req = match with_checked_csrf(&state, req, &record.csrf_token, &ip).await {
+            Ok(req) => req,
+            Err(refused) => return Ok(refused),
         };
-        let sent = form_field(&bytes, "csrf_token").unwrap_or_default();
-        if !tokens::constant_time_eq(&sent, &record.csrf_token) {
-            tracing::warn!(ip = %ip, "CSRF token missing or wrong");
-            return Ok(super::pages::csrf_failure(&state));
-        }
-        req = Request::from_parts(parts, Body::from(bytes));
     }
     let session = Session {
         inner: Arc::new(Mutex::new(Inner {
@@ -326,24 +319,62 @@ async fn run(state: AppState, req: Request, next: Next, csrf: bool) -> anyhow::R
         session.keep(&state).await?;
     }
     let inner = session.lock();
-    let secure = if is_https(&state) { "; Secure" } else { "" };
-    let cookie = if let Some(secret) = inner.new_cookie.as_ref().filter(|_| inner.stored) {
-        Some(format!(
-            "{name}={secret}; Path=/; HttpOnly; SameSite=Lax{secure}"
-        ))
-    } else if inner.cleared {
-        Some(format!(
-            "{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"
-        ))
-    } else {
-        None
+    finish(
+        &state,
+        &mut response,
+        name,
+        inner.new_cookie.as_deref().filter(|_| inner.stored),
+        inner.cleared,
+        "Lax",
+    );
+    Ok(response.into_response())
+}
+
+/// Reads a state-changing request's form body (bounded) and checks its `csrf_token` against the
+/// session's; the request comes back whole, or the refusal to send.
+pub(crate) async fn with_checked_csrf(
+    state: &AppState,
+    req: Request,
+    expected: &str,
+    ip: &str,
+) -> Result<Request, Response> {
+    let (parts, body) = req.into_parts();
+    let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return Err(super::pages::error_page(StatusCode::PAYLOAD_TOO_LARGE)),
+    };
+    let sent = form_field(&bytes, "csrf_token").unwrap_or_default();
+    if !tokens::constant_time_eq(&sent, expected) {
+        tracing::warn!(ip = %ip, "CSRF token missing or wrong");
+        return Err(super::pages::csrf_failure(state));
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// Writes the session cookie `name` (a new secret, or its removal) and forbids caching: pages
+/// carry personal data and CSRF tokens.
+pub(crate) fn finish(
+    state: &AppState,
+    response: &mut Response,
+    name: &str,
+    new_secret: Option<&str>,
+    cleared: bool,
+    same_site: &str,
+) {
+    let secure = if is_https(state) { "; Secure" } else { "" };
+    let cookie = match (new_secret, cleared) {
+        (Some(secret), _) => Some(format!(
+            "{name}={secret}; Path=/; HttpOnly; SameSite={same_site}{secure}"
+        )),
+        (None, true) => Some(format!(
+            "{name}=; Path=/; HttpOnly; SameSite={same_site}; Max-Age=0{secure}"
+        )),
+        (None, false) => None,
     };
     if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         response.headers_mut().append(header::SET_COOKIE, c);
     }
-    // Pages carry personal data and CSRF tokens: never cache them.
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response.into_response())
 }

@@ -7,9 +7,11 @@ use std::future::Future;
 use std::io::Write;
 
 use axum::body::Body;
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use super::positions::Errors;
 use super::{Ctx, error_response};
 use crate::backoffice::{BackOffice, BoError, Operator};
 use crate::web::AppState;
@@ -29,6 +31,8 @@ pub enum XCell {
 
 /// Rows a search can export.
 pub trait Export: Sized + Send + 'static {
+    /// The search form as typed.
+    type Form: serde::de::DeserializeOwned + Send + 'static;
     /// The search's filters.
     type Query: Clone + Send + Sync + 'static;
     /// Column headers.
@@ -39,6 +43,12 @@ pub trait Export: Sized + Send + 'static {
     fn cells(&self) -> Vec<XCell>;
     /// The keyset key (rows come in decreasing key order).
     fn key(&self) -> i64;
+    /// The filters of a typed form, or the errors to show.
+    fn parse<'a>(
+        bo: &'a BackOffice<'a>,
+        op: &'a Operator,
+        form: &'a Self::Form,
+    ) -> impl Future<Output = Result<(Self::Query, Errors), BoError>> + Send + 'a;
     /// A batch of rows after `after`.
     fn fetch<'a>(
         bo: &'a BackOffice<'a>,
@@ -56,6 +66,47 @@ fn csv_line(cells: impl Iterator<Item = String>) -> String {
         .join(";");
     line.push_str("\r\n");
     line
+}
+
+async fn query<E: Export>(
+    state: &AppState,
+    ctx: &Ctx,
+    form: &E::Form,
+) -> Result<E::Query, Response> {
+    let bo = ctx.bo(state);
+    match E::parse(&bo, &ctx.op, form).await {
+        Ok((q, errors)) => match errors.into_iter().next() {
+            None => Ok(q),
+            Some((field, message)) => {
+                Err(error_response(state, ctx, BoError::Invalid(field, message)))
+            }
+        },
+        Err(e) => Err(error_response(state, ctx, e)),
+    }
+}
+
+/// `GET ….csv` of a search: the rows its form filters.
+pub async fn csv_route<E: Export>(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(form): Query<E::Form>,
+) -> Response {
+    match query::<E>(&state, &ctx, &form).await {
+        Ok(q) => csv::<E>(state, ctx, q).await,
+        Err(r) => r,
+    }
+}
+
+/// `GET ….xlsx` of a search.
+pub async fn xlsx_route<E: Export>(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(form): Query<E::Form>,
+) -> Response {
+    match query::<E>(&state, &ctx, &form).await {
+        Ok(q) => xlsx::<E>(state, ctx, q).await,
+        Err(r) => r,
+    }
 }
 
 /// The filtered rows as CSV (BOM and `;`, as an Italian spreadsheet expects), streamed.

@@ -195,7 +195,7 @@ fn password_view(state: &AppState, ctx: &Ctx, error: Option<String>) -> Page {
     }
     page.blocks.push(Block::Form(FormBlock::post(
         "password",
-        "Nuova password",
+        "Scegli una password tua",
         "/ufficio/password",
         "Salva la password",
         vec![

@@ -300,8 +300,7 @@ pub async fn search(
         Ok(r) => r,
         Err(e) => return error_response(&state, &ctx, e),
     };
-    let more = rows.len() > usize::try_from(PAGE_SIZE).unwrap_or(50);
-    rows.truncate(usize::try_from(PAGE_SIZE).unwrap_or(50));
+    let more = super::views::trim_page(&mut rows, PAGE_SIZE);
     let mut page = ctx.page(&state, "/ufficio/posizioni", "Posizioni debitorie");
     if !errors.is_empty() {
         page.flash = Some(Flash::danger("Correggi i filtri indicati."));
@@ -344,20 +343,12 @@ pub async fn search(
             Cell::text(status_label(&r.status)),
         ]);
     }
-    let link = |dopo: Option<i64>| {
-        let mut next = f.clone();
-        next.dopo = dopo;
-        format!(
-            "/ufficio/posizioni?{}",
-            serde_urlencoded::to_string(&next).unwrap_or_default()
-        )
-    };
-    if more {
-        table.next = rows.last().map(|r| link(Some(r.id)));
-    }
-    if f.dopo.is_some() {
-        table.first = Some(link(None));
-    }
+    table.keyset_links(
+        "/ufficio/posizioni",
+        &f,
+        f.dopo,
+        more.then(|| rows.last().map(|r| r.id)).flatten(),
+    );
     page.blocks.push(Block::Table(table));
     page.render()
 }
@@ -366,6 +357,7 @@ pub async fn search(
 pub struct PositionExport(PositionRow);
 
 impl Export for PositionExport {
+    type Form = SearchForm;
     type Query = PositionQuery;
     const HEADERS: &'static [&'static str] = &[
         "IUPD",
@@ -403,6 +395,14 @@ impl Export for PositionExport {
         self.0.id
     }
 
+    async fn parse<'a>(
+        bo: &'a BackOffice<'a>,
+        op: &'a Operator,
+        form: &'a SearchForm,
+    ) -> Result<(PositionQuery, Errors), BoError> {
+        query_of(bo, op, form).await
+    }
+
     async fn fetch<'a>(
         bo: &'a BackOffice<'a>,
         op: &'a Operator,
@@ -416,43 +416,6 @@ impl Export for PositionExport {
             .into_iter()
             .map(PositionExport)
             .collect())
-    }
-}
-
-async fn export_query(
-    state: &AppState,
-    ctx: &Ctx,
-    f: &SearchForm,
-) -> Result<PositionQuery, Response> {
-    let bo = ctx.bo(state);
-    match query_of(&bo, &ctx.op, f).await {
-        Ok((q, errors)) if errors.is_empty() => Ok(q),
-        Ok((_, errors)) => Err(error_response(
-            state,
-            ctx,
-            BoError::Invalid(errors[0].0, errors[0].1.clone()),
-        )),
-        Err(e) => Err(error_response(state, ctx, e)),
-    }
-}
-
-/// `GET /ufficio/posizioni.csv`.
-pub async fn csv(State(state): State<AppState>, ctx: Ctx, Query(f): Query<SearchForm>) -> Response {
-    match export_query(&state, &ctx, &f).await {
-        Ok(q) => super::export::csv::<PositionExport>(state, ctx, q).await,
-        Err(r) => r,
-    }
-}
-
-/// `GET /ufficio/posizioni.xlsx`.
-pub async fn xlsx(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Query(f): Query<SearchForm>,
-) -> Response {
-    match export_query(&state, &ctx, &f).await {
-        Ok(q) => super::export::xlsx::<PositionExport>(state, ctx, q).await,
-        Err(r) => r,
     }
 }
 
@@ -683,18 +646,20 @@ async fn detail_with(state: &AppState, ctx: &Ctx, id: &str, flash: Option<Flash>
                 Vec::new(),
             )));
         }
-        page.blocks.push(Block::Form(FormBlock::post(
-            "annulla",
-            "Annulla la posizione",
-            &format!("{base}/annulla"),
-            "Annulla la posizione",
-            vec![
-                Input::text("motivo", "Motivo dell'annullamento", "")
-                    .kind("textarea")
-                    .required()
-                    .width(12),
-            ],
-        )));
+        if p.status.is_invalidable() {
+            page.blocks.push(Block::Form(FormBlock::post(
+                "annulla",
+                "Annulla la posizione",
+                &format!("{base}/annulla"),
+                "Annulla la posizione",
+                vec![
+                    Input::text("motivo", "Motivo dell'annullamento", "")
+                        .kind("textarea")
+                        .required()
+                        .width(12),
+                ],
+            )));
+        }
         let unpaid: Vec<(String, String)> = p
             .options
             .iter()
@@ -720,13 +685,15 @@ async fn detail_with(state: &AppState, ctx: &Ctx, id: &str, flash: Option<Flash>
                 ],
             )));
         }
-        page.blocks.push(Block::Form(FormBlock::post(
-            "invia",
-            "Invia l'avviso per e-mail al debitore",
-            &format!("{base}/invia-avviso"),
-            "Invia l'avviso",
-            Vec::new(),
-        )));
+        if matches!(p.status.as_str(), "PUBLISHED" | "VALID" | "PARTIALLY_PAID") {
+            page.blocks.push(Block::Form(FormBlock::post(
+                "invia",
+                "Invia l'avviso per e-mail al debitore",
+                &format!("{base}/invia-avviso"),
+                "Invia l'avviso",
+                Vec::new(),
+            )));
+        }
     }
     page.render()
 }

@@ -98,9 +98,7 @@ pub async fn search(
         Ok(r) => r,
         Err(e) => return error_response(&state, &ctx, e),
     };
-    let size = usize::try_from(PAGE_SIZE).unwrap_or(50);
-    let more = rows.len() > size;
-    rows.truncate(size);
+    let more = super::views::trim_page(&mut rows, PAGE_SIZE);
     let err = |name: &str| {
         errors
             .iter()
@@ -170,20 +168,12 @@ pub async fn search(
             Cell::text(r.outcome.clone()),
         ]);
     }
-    let link = |dopo: Option<i64>| {
-        let mut next = f.clone();
-        next.dopo = dopo;
-        format!(
-            "/ufficio/ricevute?{}",
-            serde_urlencoded::to_string(&next).unwrap_or_default()
-        )
-    };
-    if more {
-        table.next = rows.last().map(|r| link(Some(r.id)));
-    }
-    if f.dopo.is_some() {
-        table.first = Some(link(None));
-    }
+    table.keyset_links(
+        "/ufficio/ricevute",
+        &f,
+        f.dopo,
+        more.then(|| rows.last().map(|r| r.id)).flatten(),
+    );
     page.blocks.push(Block::Table(table));
     page.render()
 }
@@ -192,6 +182,7 @@ pub async fn search(
 pub struct ReceiptExport(ReceiptRow);
 
 impl Export for ReceiptExport {
+    type Form = SearchForm;
     type Query = ReceiptQuery;
     const HEADERS: &'static [&'static str] = &[
         "Id ricevuta",
@@ -237,6 +228,14 @@ impl Export for ReceiptExport {
         self.0.id
     }
 
+    async fn parse<'a>(
+        bo: &'a BackOffice<'a>,
+        op: &'a Operator,
+        form: &'a SearchForm,
+    ) -> Result<(ReceiptQuery, Errors), BoError> {
+        query_of(bo, op, form).await
+    }
+
     async fn fetch<'a>(
         bo: &'a BackOffice<'a>,
         op: &'a Operator,
@@ -250,43 +249,6 @@ impl Export for ReceiptExport {
             .into_iter()
             .map(ReceiptExport)
             .collect())
-    }
-}
-
-async fn export_query(
-    state: &AppState,
-    ctx: &Ctx,
-    f: &SearchForm,
-) -> Result<ReceiptQuery, Response> {
-    let bo = ctx.bo(state);
-    match query_of(&bo, &ctx.op, f).await {
-        Ok((q, errors)) if errors.is_empty() => Ok(q),
-        Ok((_, errors)) => Err(error_response(
-            state,
-            ctx,
-            BoError::Invalid(errors[0].0, errors[0].1.clone()),
-        )),
-        Err(e) => Err(error_response(state, ctx, e)),
-    }
-}
-
-/// `GET /ufficio/ricevute.csv`.
-pub async fn csv(State(state): State<AppState>, ctx: Ctx, Query(f): Query<SearchForm>) -> Response {
-    match export_query(&state, &ctx, &f).await {
-        Ok(q) => super::export::csv::<ReceiptExport>(state, ctx, q).await,
-        Err(r) => r,
-    }
-}
-
-/// `GET /ufficio/ricevute.xlsx`.
-pub async fn xlsx(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Query(f): Query<SearchForm>,
-) -> Response {
-    match export_query(&state, &ctx, &f).await {
-        Ok(q) => super::export::xlsx::<ReceiptExport>(state, ctx, q).await,
-        Err(r) => r,
     }
 }
 

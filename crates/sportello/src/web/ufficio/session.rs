@@ -5,10 +5,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
@@ -17,10 +16,8 @@ use crate::backoffice::Operator;
 use crate::clock::Timestamp;
 use crate::store::sessions::SessionRecord;
 use crate::web::AppState;
-use crate::web::session::{client_ip, form_field, is_https, secret_cookie};
+use crate::web::session::{client_ip, finish, is_https, secret_cookie, with_checked_csrf};
 
-/// Largest form body accepted by the back office.
-const MAX_FORM_BYTES: usize = 256 * 1024;
 /// Lifetime of a session before login (the login form's CSRF token).
 const ANONYMOUS_MINUTES: i64 = 30;
 
@@ -214,19 +211,10 @@ async fn run(state: AppState, req: Request, next: Next) -> anyhow::Result<Respon
     }
     let mut req = req;
     if unsafe_method {
-        let (parts, body) = req.into_parts();
-        let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
-            Ok(b) => b,
-            Err(_) => {
-                return Ok(crate::web::pages::error_page(StatusCode::PAYLOAD_TOO_LARGE));
-            }
+        req = match with_checked_csrf(&state, req, &record.csrf_token, &ip).await {
+            Ok(req) => req,
+            Err(refused) => return Ok(refused),
         };
-        let sent = form_field(&bytes, "csrf_token").unwrap_or_default();
-        if !tokens::constant_time_eq(&sent, &record.csrf_token) {
-            tracing::warn!(ip = %ip, "back office: CSRF token missing or wrong");
-            return Ok(crate::web::pages::csrf_failure(&state));
-        }
-        req = Request::from_parts(parts, Body::from(bytes));
     }
     let session = OperatorSession {
         inner: Arc::new(Mutex::new(Inner {
@@ -241,25 +229,15 @@ async fn run(state: AppState, req: Request, next: Next) -> anyhow::Result<Respon
     req.extensions_mut().insert(session.clone());
     let mut response = next.run(req).await;
     let inner = session.lock();
-    let secure = if is_https(&state) { "; Secure" } else { "" };
     // SameSite=Strict: nothing of the back office is ever reached from another site.
-    let cookie = if let Some(secret) = &inner.new_cookie {
-        Some(format!(
-            "{name}={secret}; Path=/; HttpOnly; SameSite=Strict{secure}"
-        ))
-    } else if inner.cleared {
-        Some(format!(
-            "{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"
-        ))
-    } else {
-        None
-    };
-    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        response.headers_mut().append(header::SET_COOKIE, c);
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    finish(
+        &state,
+        &mut response,
+        name,
+        inner.new_cookie.as_deref(),
+        inner.cleared,
+        "Strict",
+    );
     Ok(response)
 }
 

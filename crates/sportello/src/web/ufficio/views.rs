@@ -129,6 +129,34 @@ pub struct Table {
 }
 
 impl Table {
+    /// Links to the next page (rows after `next`) and, when not on it, the first one: the
+    /// search form's fields with `dopo`, the keyset, set or removed.
+    pub fn keyset_links<F: serde::Serialize>(
+        &mut self,
+        action: &str,
+        form: &F,
+        current: Option<i64>,
+        next: Option<i64>,
+    ) {
+        let pairs: Vec<(String, String)> = serde_urlencoded::to_string(form)
+            .ok()
+            .and_then(|q| serde_urlencoded::from_str(&q).ok())
+            .unwrap_or_default();
+        let link = |after: Option<i64>| {
+            let mut pairs: Vec<(String, String)> =
+                pairs.iter().filter(|(k, _)| k != "dopo").cloned().collect();
+            if let Some(a) = after {
+                pairs.push(("dopo".to_owned(), a.to_string()));
+            }
+            format!(
+                "{action}?{}",
+                serde_urlencoded::to_string(&pairs).unwrap_or_default()
+            )
+        };
+        self.next = next.map(|n| link(Some(n)));
+        self.first = current.map(|_| link(None));
+    }
+
     /// A table without paging.
     pub fn new(id: &str, title: &str, headers: &[&str], empty: &str) -> Table {
         Table {
@@ -141,6 +169,14 @@ impl Table {
             first: None,
         }
     }
+}
+
+/// Cuts a page read with one row more than it shows; true when another page follows.
+pub fn trim_page<T>(rows: &mut Vec<T>, size: i64) -> bool {
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    let more = rows.len() > size;
+    rows.truncate(size);
+    more
 }
 
 /// Raw text (XML, JSON) folded under a summary.
