@@ -1078,6 +1078,8 @@ async fn instances_on(db: &ScratchDb) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(wait)).await;
     portals[0].kill9();
     eprintln!("kill -9 of instance 0 after {wait} ms: {}", load.progress());
+    // The load goes on through the surviving instance.
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let acked = load.finish().await?;
     let summary = settle_and_check(&db.url, &acked, &sink, 1).await;
     let _ = haproxy.kill();

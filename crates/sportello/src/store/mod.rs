@@ -10,6 +10,7 @@ pub mod documents;
 pub mod ente;
 pub mod events;
 pub mod history;
+pub mod locks;
 pub mod outbox;
 pub mod positions;
 pub mod ratelimit;
