@@ -18,17 +18,24 @@ pg_isready -q -h 127.0.0.1 -p 5432 || { echo "station.sh: PostgreSQL is not runn
 cargo build --quiet --release -p sportello --example station_load
 load="$CARGO_TARGET_DIR/release/examples/station_load"
 
+rate() { sed -n 's/.*cycles_per_second=\([0-9.]*\).*/\1/p' <<<"$1"; }
 echo "==> station, SQLite"
-sqlite=$(SPORTELLO_TEST_POSTGRES_URL="$pg" "$load" sqlite "$cycles" 8 60 | tee /dev/stderr | sed -n 's/.*cycles_per_second=\([0-9.]*\).*/\1/p')
+out=$(SPORTELLO_TEST_POSTGRES_URL="$pg" "$load" sqlite "$cycles" 8 60)
+echo "$out"
+sqlite=$(rate "$out")
 echo "==> station, PostgreSQL"
-postgres=$(SPORTELLO_TEST_POSTGRES_URL="$pg" "$load" postgres "$cycles" 8 60 | tee /dev/stderr | sed -n 's/.*cycles_per_second=\([0-9.]*\).*/\1/p')
+out=$(SPORTELLO_TEST_POSTGRES_URL="$pg" "$load" postgres "$cycles" 8 60)
+echo "$out"
+postgres=$(rate "$out")
 
 echo "==> pgbench, 8 clients, ${seconds} s"
 db="station_pgbench_$$"
 createdb -h 127.0.0.1 -U postgres "$db"
 trap 'dropdb -h 127.0.0.1 -U postgres --if-exists "$db"' EXIT
 pgbench -h 127.0.0.1 -U postgres -i -s 1 -q "$db" >/dev/null 2>&1
-tps=$(pgbench -h 127.0.0.1 -U postgres -c 8 -j 2 -T "$seconds" "$db" 2>/dev/null | tee /dev/stderr | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+out=$(pgbench -h 127.0.0.1 -U postgres -c 8 -j 2 -T "$seconds" "$db" 2>/dev/null)
+echo "$out"
+tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
 
 awk -v s="$sqlite" -v p="$postgres" -v t="$tps" 'BEGIN {
     printf "SQLite %.1f cycles/s (target >= 600); PostgreSQL %.1f cycles/s; pgbench %.1f TPS; ratio %.2f (target >= 0.3)\n", s, p, t, p / t
