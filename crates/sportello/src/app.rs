@@ -161,7 +161,12 @@ impl App {
             self.state.store().clone(),
             self.delivery,
             self.nudge,
-            Duration::from_millis(self.state.config().mail_poll_ms),
+            (
+                Duration::from_millis(self.state.config().mail_poll_ms),
+                time::Duration::seconds(
+                    i64::try_from(self.state.config().mail_lease_seconds).unwrap_or(i64::MAX),
+                ),
+            ),
             stop_rx,
         ));
         tracing::info!(addr = %self.addr, public_url = %self.state.config().public_url, "Sportello is listening");

@@ -149,6 +149,9 @@ pub struct Config {
     pub mail_from: String,
     /// How often the outbox worker looks for due messages, in milliseconds.
     pub mail_poll_ms: u64,
+    /// How long an outbox worker holds the messages it claimed: a worker that dies mid-delivery
+    /// releases them after this, in seconds.
+    pub mail_lease_seconds: u64,
     /// Minutes of inactivity after which a session ends.
     pub session_idle_minutes: i64,
     /// Hours after login after which a session ends whatever the activity.
@@ -532,6 +535,10 @@ const SETTINGS: &[Setting] = &[
     Setting {
         key: "mail_poll_ms",
         default: Some("1000"),
+    },
+    Setting {
+        key: "mail_lease_seconds",
+        default: Some("120"),
     },
     Setting {
         key: "session.idle_minutes",
@@ -1149,6 +1156,7 @@ impl Config {
             smtp_url,
             mail_from,
             mail_poll_ms: positive("mail_poll_ms", 600_000)? as u64,
+            mail_lease_seconds: positive("mail_lease_seconds", 86_400)? as u64,
             session_idle_minutes: positive("session.idle_minutes", 24 * 60)?,
             session_absolute_hours: positive("session.absolute_hours", 24 * 30)?,
             backoffice_idle_minutes: positive("backoffice.idle_minutes", 24 * 60)?,

@@ -4,8 +4,9 @@
 //! Today: publish positions whose validity date has come (PUBLISHED → VALID), expire overdue
 //! ones (VALID → EXPIRED, GPD's `switchToExpired`), remove spontaneous payments started on the
 //! portal and abandoned, delete expired sessions, and drop event-log rows older than
-//! `event_log.retention_days`. Every instance runs them; the updates are
-//! idempotent single statements, so running them on several replicas at once is harmless.
+//! `event_log.retention_days`. Every instance schedules them, and one at a time runs a pass (a
+//! PostgreSQL advisory lock, see `store::locks`): the others skip that tick. The updates are
+//! idempotent single statements anyway, so a pass repeated after a crash is harmless.
 
 use std::time::Duration;
 
@@ -13,6 +14,23 @@ use tokio::sync::watch;
 
 use crate::clock::Timestamp;
 use crate::web::AppState;
+
+/// Runs the time rules once unless another instance is running them; returns (activated,
+/// expired), or `None` when the pass was left to the other instance.
+pub async fn run_exclusive(
+    state: &AppState,
+) -> Result<Option<(u64, u64)>, crate::store::StoreError> {
+    let Some(lock) = state
+        .store()
+        .try_lock(crate::store::locks::LockKey::Jobs)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let result = run_once(state).await;
+    lock.release().await?;
+    result.map(Some)
+}
 
 /// Runs the time rules once; returns (activated, expired).
 pub async fn run_once(state: &AppState) -> Result<(u64, u64), crate::store::StoreError> {
@@ -57,9 +75,9 @@ pub fn spawn_jobs(
         loop {
             tokio::select! {
                 _ = ticker.tick() => {
-                    match run_once(&state).await {
-                        Ok((0, 0)) => {}
-                        Ok((activated, expired)) => {
+                    match run_exclusive(&state).await {
+                        Ok(None | Some((0, 0))) => {}
+                        Ok(Some((activated, expired))) => {
                             tracing::info!(activated, expired, "debt positions brought up to date with the clock");
                         }
                         Err(e) => tracing::warn!(error = %e, "background job failed; retrying at the next tick"),

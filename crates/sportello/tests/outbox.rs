@@ -28,6 +28,8 @@ store_suite!(
 
 const TEMPORARY: &str = "451 4.3.0 Servizio temporaneamente non disponibile";
 const PERMANENT: &str = "550 5.1.1 Casella inesistente";
+/// The lease the serve command gives a claim by default (mail.lease_seconds = 120).
+const LEASE: time::Duration = time::Duration::minutes(2);
 
 async fn enqueue(store: &Store, to: &str) -> i64 {
     let mut tx = store.db().begin().await.unwrap();
@@ -120,7 +122,9 @@ async fn temporary_refusals_are_retried_with_backoff_then_given_up(store: Store)
     let id = enqueue(&store, "mario.rossi@example.it").await;
     for attempt in 1..=MAX_ATTEMPTS {
         let before = Timestamp::now();
-        let delivered = deliver_due(&store, &delivery, "worker-a").await.unwrap();
+        let delivered = deliver_due(&store, &delivery, "worker-a", LEASE)
+            .await
+            .unwrap();
         let after = Timestamp::now();
         assert_eq!(delivered, 0);
         assert_eq!(
@@ -150,7 +154,12 @@ async fn temporary_refusals_are_retried_with_backoff_then_given_up(store: Store)
                 before
             );
             // Not due yet: another pass does not knock again.
-            assert_eq!(deliver_due(&store, &delivery, "worker-b").await.unwrap(), 0);
+            assert_eq!(
+                deliver_due(&store, &delivery, "worker-b", LEASE)
+                    .await
+                    .unwrap(),
+                0
+            );
             assert_eq!(sink.rcpt_commands(), attempt as usize, "backoff respected");
             retry_time_comes(&store, id).await;
         }
@@ -162,7 +171,12 @@ async fn temporary_refusals_are_retried_with_backoff_then_given_up(store: Store)
     // Never tried again, even when the server would now accept and the time has come.
     sink.refuse_with(None);
     retry_time_comes(&store, id).await;
-    assert_eq!(deliver_due(&store, &delivery, "worker-a").await.unwrap(), 0);
+    assert_eq!(
+        deliver_due(&store, &delivery, "worker-a", LEASE)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(sink.rcpt_commands(), MAX_ATTEMPTS as usize);
     assert!(sink.received().is_empty());
     assert_eq!(row(&store, id).await.message.state, "failed");
@@ -173,7 +187,12 @@ async fn a_permanent_refusal_is_given_up_at_once(store: Store) {
     sink.refuse_with(Some(PERMANENT));
     let delivery = smtp(&sink);
     let id = enqueue(&store, "nessuno@example.it").await;
-    assert_eq!(deliver_due(&store, &delivery, "worker-a").await.unwrap(), 0);
+    assert_eq!(
+        deliver_due(&store, &delivery, "worker-a", LEASE)
+            .await
+            .unwrap(),
+        0
+    );
     let r = row(&store, id).await;
     assert_eq!(
         (r.message.state.as_str(), r.message.attempts),
@@ -183,7 +202,12 @@ async fn a_permanent_refusal_is_given_up_at_once(store: Store) {
     assert!(r.message.last_error.unwrap().contains("550"));
     sink.refuse_with(None);
     retry_time_comes(&store, id).await;
-    assert_eq!(deliver_due(&store, &delivery, "worker-a").await.unwrap(), 0);
+    assert_eq!(
+        deliver_due(&store, &delivery, "worker-a", LEASE)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(sink.rcpt_commands(), 1);
 }
 
@@ -192,16 +216,31 @@ async fn a_retry_after_a_temporary_refusal_delivers_once(store: Store) {
     sink.refuse_with(Some(TEMPORARY));
     let delivery = smtp(&sink);
     let id = enqueue(&store, "anna.bianchi@example.it").await;
-    assert_eq!(deliver_due(&store, &delivery, "worker-a").await.unwrap(), 0);
+    assert_eq!(
+        deliver_due(&store, &delivery, "worker-a", LEASE)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(row(&store, id).await.message.state, "pending");
     sink.refuse_with(None);
     retry_time_comes(&store, id).await;
-    assert_eq!(deliver_due(&store, &delivery, "worker-a").await.unwrap(), 1);
+    assert_eq!(
+        deliver_due(&store, &delivery, "worker-a", LEASE)
+            .await
+            .unwrap(),
+        1
+    );
     let r = row(&store, id).await;
     assert_eq!((r.message.state.as_str(), r.message.attempts), ("sent", 2));
     assert_eq!(r.message.last_error, None);
     retry_time_comes(&store, id).await;
-    assert_eq!(deliver_due(&store, &delivery, "worker-a").await.unwrap(), 0);
+    assert_eq!(
+        deliver_due(&store, &delivery, "worker-a", LEASE)
+            .await
+            .unwrap(),
+        0
+    );
     let received = sink.received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].rcpt, ["anna.bianchi@example.it"]);
@@ -219,12 +258,22 @@ async fn an_expired_lease_is_taken_over_and_the_late_worker_changes_nothing(stor
         .unwrap();
     assert_eq!(claimed.iter().map(|m| m.id).collect::<Vec<_>>(), [id]);
     // While A holds the lease nobody else touches the message.
-    assert_eq!(deliver_due(&store, &delivery, "worker-b").await.unwrap(), 0);
+    assert_eq!(
+        deliver_due(&store, &delivery, "worker-b", LEASE)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(sink.rcpt_commands(), 0);
     assert_eq!(row(&store, id).await.locked_by.as_deref(), Some("worker-a"));
     // A's lease runs out: B takes the message over and delivers it.
     lease_runs_out(&store, id).await;
-    assert_eq!(deliver_due(&store, &delivery, "worker-b").await.unwrap(), 1);
+    assert_eq!(
+        deliver_due(&store, &delivery, "worker-b", LEASE)
+            .await
+            .unwrap(),
+        1
+    );
     let r = row(&store, id).await;
     assert_eq!((r.message.state.as_str(), r.message.attempts), ("sent", 2));
     assert_eq!(r.locked_by.as_deref(), Some("worker-b"));
@@ -239,7 +288,12 @@ async fn an_expired_lease_is_taken_over_and_the_late_worker_changes_nothing(stor
     assert_eq!(r.message.state, "sent");
     assert_eq!(r.message.last_error, None);
     retry_time_comes(&store, id).await;
-    assert_eq!(deliver_due(&store, &delivery, "worker-c").await.unwrap(), 0);
+    assert_eq!(
+        deliver_due(&store, &delivery, "worker-c", LEASE)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(sink.received().len(), 1, "delivered once");
 
     // The same while B still holds its own lease: A's late report neither frees the message
@@ -292,7 +346,7 @@ async fn concurrent_workers_deliver_each_message_once(store: Store) {
     for w in 0..3 {
         let (store, delivery) = (store.clone(), delivery.clone());
         workers.push(tokio::spawn(async move {
-            deliver_due(&store, &delivery, &format!("worker-{w}"))
+            deliver_due(&store, &delivery, &format!("worker-{w}"), LEASE)
                 .await
                 .unwrap()
         }));

@@ -47,6 +47,7 @@ store_suite!(
     station_settles_options_positions_and_checkouts,
     station_allows_one_closing_receipt_per_option,
     checkouts_move_through_their_states_for_their_owner_only,
+    exclusive_work_is_taken_by_one_holder_at_a_time,
 );
 
 fn demo_config() -> Config {
@@ -1642,4 +1643,39 @@ async fn an_unreachable_postgres_fails_the_test() {
     assert!(failure.is_panic());
     // Left out on purpose: no attempt, and the test says so.
     assert!(TestDb::postgres_on(&url, true).await.is_none());
+}
+
+/// The jobs' lock (`store::locks`): on PostgreSQL one connection of any instance holds it at a
+/// time, and a holder that goes away without releasing it (a crash) frees it; SQLite is one
+/// instance, always granted.
+async fn exclusive_work_is_taken_by_one_holder_at_a_time(store: Store) {
+    use sportello::db::Dialect;
+    use sportello::store::locks::LockKey;
+    let first = store.try_lock(LockKey::Jobs).await.unwrap().expect("free");
+    let second = store.try_lock(LockKey::Jobs).await.unwrap();
+    assert_eq!(second.is_none(), store.dialect() == Dialect::Postgres);
+    if let Some(second) = second {
+        second.release().await.unwrap();
+    }
+    first.release().await.unwrap();
+    let again = store
+        .try_lock(LockKey::Jobs)
+        .await
+        .unwrap()
+        .expect("free again");
+    // Dropped without release: its connection is closed, which frees the lock.
+    drop(again);
+    let mut freed = None;
+    for _ in 0..100 {
+        freed = store.try_lock(LockKey::Jobs).await.unwrap();
+        if freed.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    freed
+        .expect("freed when its holder went away")
+        .release()
+        .await
+        .unwrap();
 }

@@ -5,6 +5,7 @@
 //! and expanded for both pools with [`with_db!`]; SQL text uses `$1`-style placeholders, which
 //! both drivers understand.
 
+pub mod hosts;
 pub mod migrate;
 
 use std::str::FromStr;
@@ -72,8 +73,9 @@ macro_rules! with_tx {
 }
 
 impl Db {
-    /// Connects to `url` (`sqlite://path` or `postgres://…`). A SQLite file and its directory are
-    /// created when missing.
+    /// Connects to `url` (`sqlite://path` or `postgres://…`, with several hosts when they are a
+    /// primary and its standbys: see [`hosts`]). A SQLite file and its directory are created
+    /// when missing.
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
         if url.starts_with("sqlite:") {
             let path = url
@@ -99,12 +101,32 @@ impl Db {
                 .await?;
             Ok(Db::Sqlite(pool))
         } else {
-            let options = PgConnectOptions::from_str(url)?;
-            let pool = PgPoolOptions::new()
+            let pool_options = PgPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(10));
+            let Some(hosts) = hosts::Hosts::parse(url)? else {
+                let options = PgConnectOptions::from_str(url)?;
+                return Ok(Db::Postgres(pool_options.connect_with(options).await?));
+            };
+            // Several hosts (a primary and its standbys): see `hosts`.
+            let (current, options) = hosts.find().await?;
+            let check = hosts.clone();
+            let pool = pool_options
+                .after_connect(move |conn, _| {
+                    let check = check.clone();
+                    Box::pin(async move {
+                        if check.acceptable(conn).await? {
+                            Ok(())
+                        } else {
+                            Err(sqlx::Error::Configuration(
+                                "this PostgreSQL host is a standby or read-only".into(),
+                            ))
+                        }
+                    })
+                })
                 .connect_with(options)
                 .await?;
+            hosts.watch(pool.clone(), current);
             Ok(Db::Postgres(pool))
         }
     }
@@ -197,6 +219,26 @@ impl<T> Column for T where
 pub trait DbRow {
     /// The value of column `name`.
     fn col<T: Column>(&self, name: &str) -> Result<T, sqlx::Error>;
+}
+
+/// A row of a join read through one table's alias prefix: `col("id")` reads `<prefix>id`, so
+/// one row can feed the row mappers of each table it joins.
+pub struct Aliased<'r, R> {
+    row: &'r R,
+    prefix: &'static str,
+}
+
+impl<'r, R: DbRow> Aliased<'r, R> {
+    /// Reads `row`'s columns named `<prefix><name>`.
+    pub fn new(row: &'r R, prefix: &'static str) -> Self {
+        Aliased { row, prefix }
+    }
+}
+
+impl<R: DbRow> DbRow for Aliased<'_, R> {
+    fn col<T: Column>(&self, name: &str) -> Result<T, sqlx::Error> {
+        self.row.col(&format!("{}{name}", self.prefix))
+    }
 }
 
 impl DbRow for sqlx::sqlite::SqliteRow {

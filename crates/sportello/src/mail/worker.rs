@@ -1,5 +1,11 @@
 //! The outbox worker: claims due messages and delivers them over SMTP, with retries and
 //! backoff. Several instances may run it at once: claims are exclusive leases.
+//!
+//! Delivery is at least once: a worker that dies after the SMTP server accepted a message and
+//! before it is marked sent leaves it claimed until the lease runs out, and then it is sent
+//! again. Every message carries a `Message-ID` derived from its outbox row, the same on every
+//! attempt, so the copy is recognisable as the same message (mail clients and archives fold
+//! duplicates by it). See docs/resilience.md.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +20,6 @@ use crate::store::outbox::OutboxMessage;
 
 /// Attempts before a message is given up (marked failed).
 pub const MAX_ATTEMPTS: i64 = 8;
-
-/// How long a claim lasts: a worker that dies mid-delivery releases its messages after this.
-const LEASE: time::Duration = time::Duration::minutes(2);
 
 /// An SMTP connection pool and the sender address.
 #[derive(Clone)]
@@ -64,6 +67,16 @@ pub fn backoff(attempts: i64) -> time::Duration {
     time::Duration::minutes(minutes)
 }
 
+/// The `Message-ID` of an outbox message: the same on every attempt (the idempotency key a
+/// receiver can fold duplicates by), unique across databases thanks to the creation time.
+pub fn message_id(m: &OutboxMessage, domain: &str) -> String {
+    format!(
+        "<sportello.{}.{}@{domain}>",
+        m.id,
+        m.created_at.get().unix_timestamp_nanos() / 1000
+    )
+}
+
 /// Why a delivery failed, and whether asking again can change the answer.
 struct Failure {
     error: String,
@@ -92,7 +105,7 @@ async fn send(delivery: &Delivery, m: &OutboxMessage) -> Result<(), Failure> {
                 .from(from.clone())
                 .to(to)
                 .subject(&m.message.subject)
-                .message_id(None);
+                .message_id(Some(message_id(m, from.email.domain())));
             let email = match &m.message.body_html {
                 Some(html) => builder.multipart(MultiPart::alternative_plain_html(
                     m.message.body_text.clone(),
@@ -113,15 +126,17 @@ async fn send(delivery: &Delivery, m: &OutboxMessage) -> Result<(), Failure> {
     }
 }
 
-/// Delivers what is due now; returns how many messages were delivered.
+/// Delivers what is due now, holding each claim for `lease`; returns how many messages were
+/// delivered.
 pub async fn deliver_due(
     store: &Store,
     delivery: &Delivery,
     worker: &str,
+    lease: time::Duration,
 ) -> anyhow::Result<usize> {
     let mut delivered = 0;
     loop {
-        let batch = store.claim_outbox(worker, 10, LEASE).await?;
+        let batch = store.claim_outbox(worker, 10, lease).await?;
         if batch.is_empty() {
             return Ok(delivered);
         }
@@ -152,17 +167,18 @@ pub async fn deliver_due(
 }
 
 /// Runs until `shutdown` turns true: delivers due messages, then waits for a nudge (a message
-/// queued by this instance) or the poll interval (messages queued by other instances, retries).
+/// queued by this instance) or the poll interval (messages queued by other instances, retries,
+/// claims of a dead worker whose `lease` ran out).
 pub async fn run(
     store: Store,
     delivery: Delivery,
     nudge: Arc<Notify>,
-    poll: Duration,
+    (poll, lease): (Duration, time::Duration),
     mut shutdown: watch::Receiver<bool>,
 ) {
     let worker = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
     loop {
-        if let Err(e) = deliver_due(&store, &delivery, &worker).await {
+        if let Err(e) = deliver_due(&store, &delivery, &worker, lease).await {
             tracing::warn!(error = %e, "outbox worker pass failed");
         }
         tokio::select! {

@@ -1,8 +1,10 @@
 //! Thousands of notices in one ZIP, in constant memory: positions are read from the store a
-//! page at a time (keyset paging) and each PDF is written to the archive as soon as it exists.
+//! page at a time (keyset paging), each PDF is written to the archive as soon as it exists, and
+//! the archive's central directory waits in a temporary file (see [`super::zipstream`]).
 
-use std::io::{Seek, Write};
+use std::io::Write;
 
+use super::zipstream::ZipStream;
 use super::{Fonts, NoticeDocument, render_notice};
 use crate::store::Store;
 use crate::store::ente::Ente;
@@ -22,7 +24,7 @@ pub struct BulkReport {
 /// Writes the notice of every printable position (published, valid or partially paid) of the
 /// service `service_code` to `out` as `avviso-<NAV>.pdf` entries, deflated. `progress` is
 /// called with the number of positions handled after each one.
-pub async fn write_notices_zip<W: Write + Seek>(
+pub async fn write_notices_zip<W: Write>(
     store: &Store,
     ente: &Ente,
     fonts: &Fonts,
@@ -30,10 +32,7 @@ pub async fn write_notices_zip<W: Write + Seek>(
     out: W,
     mut progress: impl FnMut(u64),
 ) -> anyhow::Result<(BulkReport, W)> {
-    let mut zip = zip::ZipWriter::new(out);
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .large_file(false);
+    let mut zip = ZipStream::new(out)?;
     let mut report = BulkReport::default();
     let mut after = 0;
     let mut handled = 0;
@@ -57,8 +56,7 @@ pub async fn write_notices_zip<W: Write + Seek>(
             });
             match rendered {
                 Ok((nav, pdf)) => {
-                    zip.start_file(format!("avviso-{nav}.pdf"), options)?;
-                    zip.write_all(&pdf)?;
+                    zip.add(&format!("avviso-{nav}.pdf"), &pdf)?;
                     report.written += 1;
                 }
                 Err(e) => report.skipped.push(format!("{}: {e}", position.iupd)),

@@ -15,6 +15,7 @@
 pub mod bulk;
 mod notice;
 mod receipt;
+pub mod zipstream;
 
 use std::path::{Path, PathBuf};
 

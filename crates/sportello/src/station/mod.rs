@@ -29,6 +29,7 @@ use crate::domain::position::{
     Debtor, Destination, OptionStatus, Origin, PositionStatus, SubjectType,
 };
 use crate::store::ente::Ente;
+use crate::store::events::Exchange;
 use crate::store::station::{
     LockedNotice, NewAttempt, NoticeOption, ReceiptTransferRow, StationReceipt,
 };
@@ -46,6 +47,10 @@ pub enum ReceiptDisposition {
     /// This receiptId was already stored: nothing new.
     Duplicate,
 }
+
+/// Turns the station's answer into the event-log row of the exchange (the caller knows the
+/// request, the channel and when it arrived).
+pub type LogRow<'l> = &'l (dyn Fn(&Response) -> Exchange + Send + Sync);
 
 /// Why a request is refused: the fault to answer with (boxed: it is large and rare).
 pub type Refusal = Box<Fault>;
@@ -205,19 +210,34 @@ impl<'a> Station<'a> {
         )
     }
 
-    /// Answers a request. Every failure becomes the operation's KO response with its fault.
-    pub async fn handle(&self, request: &Request, raw: &str) -> Response {
+    /// Answers a request and writes the exchange to the event log: `log` turns the answer into
+    /// the log row. Every failure becomes the operation's KO response with its fault.
+    ///
+    /// An activation or a receipt is logged in the transaction that records it (one commit, and
+    /// an exchange answered OK is in the log whenever its effect is); anything else is logged
+    /// after the answer is decided, and a failure to log does not change the answer.
+    pub async fn handle(&self, request: &Request, raw: &str, log: LogRow<'_>) -> Response {
         let operation = request.operation();
         let result = match request {
-            Request::Verify(r) => self.verify(r).await.map(Response::Verify),
-            Request::GetPayment(r) => self.activate(r).await.map(Response::GetPayment),
-            Request::SendRt(r) => self
-                .send_rt(r, raw)
+            Request::Verify(r) => self
+                .verify(r)
                 .await
-                .map(|(res, _)| Response::SendRt(res)),
-            Request::Demand(r) => self.demand(r).map(Response::Demand),
+                .map(|res| (Response::Verify(res), false)),
+            Request::GetPayment(r) => self.activate(r, log).await,
+            Request::SendRt(r) => self
+                .send_rt(r, raw, log)
+                .await
+                .map(|(res, _, logged)| (res, logged)),
+            Request::Demand(r) => self.demand(r).map(|res| (Response::Demand(res), false)),
         };
-        result.unwrap_or_else(|fault| Response::ko(operation, *fault))
+        let (response, logged) =
+            result.unwrap_or_else(|fault| (Response::ko(operation, *fault), false));
+        if !logged {
+            if let Err(e) = self.store.log_exchange(&log(&response)).await {
+                tracing::warn!(error = %e, "station: cannot write the event log");
+            }
+        }
+        response
     }
 
     /// The three identifiers must be this ente's.
@@ -307,8 +327,13 @@ impl<'a> Station<'a> {
         })
     }
 
-    /// `paGetPayment[V2]`: the transfers, and a record of the attempt.
-    pub async fn activate(&self, r: &PaGetPaymentReq) -> Result<PaGetPaymentRes, Refusal> {
+    /// `paGetPayment[V2]`: the transfers, and a record of the attempt written with the
+    /// exchange's log row in one transaction. Returns the answer and whether it was logged.
+    pub async fn activate(
+        &self,
+        r: &PaGetPaymentReq,
+        log: LogRow<'_>,
+    ) -> Result<(Response, bool), Refusal> {
         self.check_ids(&r.ids)?;
         let found = self.payable(&r.qr_code).await?;
         let option = found.option();
@@ -377,17 +402,14 @@ impl<'a> Station<'a> {
                 metadata: Vec::new(),
             });
         }
-        self.store
-            .insert_attempt(&NewAttempt {
-                payment_option_id: found.option_id,
-                amount: option.amount.get(),
-                payment_note: r.payment_note.clone(),
-                transfer_type: r.transfer_type.map(|t| t.as_str().to_owned()),
-            })
-            .await
-            .map_err(|e| self.system_error(&e))?;
+        let attempt = NewAttempt {
+            payment_option_id: found.option_id,
+            amount: option.amount.get(),
+            payment_note: r.payment_note.clone(),
+            transfer_type: r.transfer_type.map(|t| t.as_str().to_owned()),
+        };
         let position = &found.position;
-        Ok(PaGetPaymentRes {
+        let response = Response::GetPayment(PaGetPaymentRes {
             version: r.version,
             outcome: Outcome::Ok,
             fault: None,
@@ -404,7 +426,16 @@ impl<'a> Station<'a> {
                 transfers,
                 metadata: metadata_of(&option.metadata),
             }),
-        })
+        });
+        let record = async {
+            let mut tx = self.store.db().begin().await?;
+            Store::insert_attempt_in(&mut tx, &attempt).await?;
+            Store::log_exchange_in(&mut tx, &log(&response)).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        };
+        record.await.map_err(|e| self.system_error(&e))?;
+        Ok((response, true))
     }
 
     /// `paDemandPaymentNotice`: not offered (no spontaneous service is published at the node).
@@ -422,12 +453,15 @@ impl<'a> Station<'a> {
         ))
     }
 
-    /// `paSendRT[V2]`: stores the receipt and closes what it pays, in one transaction.
+    /// `paSendRT[V2]`: stores the receipt, closes what it pays and logs the exchange, in one
+    /// transaction. Returns the answer, what became of the receipt, and whether it was logged
+    /// (not for a receiptId already stored: nothing is committed then).
     pub async fn send_rt(
         &self,
         r: &PaSendRtReq,
         raw: &str,
-    ) -> Result<(PaSendRtRes, ReceiptDisposition), Refusal> {
+        log: LogRow<'_>,
+    ) -> Result<(Response, ReceiptDisposition, bool), Refusal> {
         self.check_ids(&r.ids)?;
         let rc = &r.receipt;
         if rc.fiscal_code.as_str() != self.ente.fiscal_code {
@@ -455,12 +489,14 @@ impl<'a> Station<'a> {
             ));
         }
         let row = self.receipt_row(rc, raw);
+        let response = Response::SendRt(PaSendRtRes::ok(r.version));
         let disposition = self
-            .store_receipt(row, rc, false)
+            .store_receipt(row, rc, false, Some(&log(&response)))
             .await
             .map_err(|e| self.system_error(&e))?;
         tracing::info!(receipt_id = %rc.receipt_id, notice = %rc.notice_number, ?disposition, "receipt");
-        Ok((PaSendRtRes::ok(r.version), disposition))
+        let logged = disposition != ReceiptDisposition::Duplicate;
+        Ok((response, disposition, logged))
     }
 
     fn receipt_row(&self, rc: &Receipt, raw: &str) -> StationReceipt {
@@ -542,7 +578,7 @@ impl<'a> Station<'a> {
             )));
         }
         let row = self.receipt_row(rc, raw);
-        self.store_receipt(row, rc, true).await
+        self.store_receipt(row, rc, true, None).await
     }
 
     async fn store_receipt(
@@ -550,16 +586,12 @@ impl<'a> Station<'a> {
         mut row: StationReceipt,
         rc: &Receipt,
         recovered: bool,
+        exchange: Option<&Exchange>,
     ) -> Result<ReceiptDisposition, StoreError> {
         let ente_id = self.ente.id;
         let mut tx = self.store.db().begin().await?;
-        if Store::receipt_pk_in(&mut tx, ente_id, &row.receipt_id)
-            .await?
-            .is_some()
-        {
-            tx.rollback().await?;
-            return Ok(ReceiptDisposition::Duplicate);
-        }
+        // A receiptId already stored is found by the insert below (the unique constraint), not
+        // by a query first: retries are rare, every receipt would pay for that query.
         let locked = Store::lock_notice_in(&mut tx, ente_id, &row.notice_number).await?;
         let disposition = decide(rc.outcome, row.amount, locked.as_ref());
         row.payment_option_id = locked.as_ref().map(|l| l.option_id);
@@ -613,6 +645,9 @@ impl<'a> Station<'a> {
             mail::receipt_messages(self.ente, rc, &row, debtor_email.as_deref(), &disposition)
         {
             Store::enqueue_in(&mut tx, &message).await?;
+        }
+        if let Some(exchange) = exchange {
+            Store::log_exchange_in(&mut tx, exchange).await?;
         }
         tx.commit().await?;
         Ok(disposition)

@@ -2,8 +2,8 @@
 
 use super::{Store, StoreResult};
 use crate::clock::Timestamp;
-use crate::db::DbRow;
-use crate::with_db;
+use crate::db::{DbRow, Tx};
+use crate::{with_db, with_tx};
 
 /// Direction of a message, seen from Sportello.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +66,32 @@ impl Exchange {
     }
 }
 
+const INSERT_EXCHANGE: &str = "INSERT INTO event_log (direction, channel, operation, correlation, request, response, outcome, fault_code, http_status, duration_ms, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+/// [`INSERT_EXCHANGE`] with an exchange bound, for whichever database (a macro: the query's
+/// type differs per driver).
+macro_rules! insert_exchange {
+    ($e:expr) => {{
+        let e: &Exchange = $e;
+        sqlx::query(INSERT_EXCHANGE)
+            .bind(match e.direction {
+                Direction::In => "in",
+                Direction::Out => "out",
+            })
+            .bind(&e.channel)
+            .bind(&e.operation)
+            .bind(&e.correlation)
+            .bind(&e.request)
+            .bind(&e.response)
+            .bind(&e.outcome)
+            .bind(&e.fault_code)
+            .bind(e.http_status.map(i32::from))
+            .bind(i64::try_from(e.duration_ms).unwrap_or(i64::MAX))
+            .bind(Timestamp::now())
+    }};
+}
+
 impl Store {
     /// Deletes the exchanges logged before `before` (the retention horizon); returns how many.
     pub async fn purge_event_log(&self, before: Timestamp) -> StoreResult<u64> {
@@ -92,28 +118,17 @@ impl Store {
     /// Records an exchange. Logging must never lose the business outcome, so callers log after
     /// the fact and only warn when this fails.
     pub async fn log_exchange(&self, e: &Exchange) -> StoreResult<()> {
-        let direction = match e.direction {
-            Direction::In => "in",
-            Direction::Out => "out",
-        };
         with_db!(self.db(), |pool| {
-            sqlx::query(
-                "INSERT INTO event_log (direction, channel, operation, correlation, request, response, outcome, fault_code, http_status, duration_ms, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(direction)
-            .bind(&e.channel)
-            .bind(&e.operation)
-            .bind(&e.correlation)
-            .bind(&e.request)
-            .bind(&e.response)
-            .bind(&e.outcome)
-            .bind(&e.fault_code)
-            .bind(e.http_status.map(i32::from))
-            .bind(i64::try_from(e.duration_ms).unwrap_or(i64::MAX))
-            .bind(Timestamp::now())
-            .execute(pool)
-            .await?;
+            insert_exchange!(e).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Writes an exchange inside the caller's transaction: it is in the log if and only if the
+    /// change it records is committed (the station's activations and receipts).
+    pub async fn log_exchange_in(tx: &mut Tx, e: &Exchange) -> StoreResult<()> {
+        with_tx!(tx, |conn| {
+            insert_exchange!(e).execute(&mut *conn).await?;
         });
         Ok(())
     }

@@ -11,6 +11,7 @@ pub mod documents;
 pub mod ente;
 pub mod events;
 pub mod history;
+pub mod locks;
 pub mod operators;
 pub mod outbox;
 pub mod positions;

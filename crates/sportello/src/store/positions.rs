@@ -8,7 +8,7 @@ use pagopa::{Cents, Iuv, NoticeNumber};
 
 use super::{Store, StoreError, StoreResult};
 use crate::clock::Timestamp;
-use crate::db::{DbRow, Tx};
+use crate::db::{Aliased, DbRow, Tx};
 use crate::domain::position::{
     Debtor, Destination, NewPosition, OptionDetails, OptionStatus, Origin, PaymentOption, Position,
     PositionStatus, SubjectType, Transfer, due_cutoff,
@@ -61,6 +61,78 @@ pub(super) fn position_from_row(row: &impl DbRow) -> Result<Position, sqlx::Erro
         content_hash: row.col("content_hash")?,
         option_details: Vec::new(),
     })
+}
+
+const OPTION_COLUMNS: &str = "id, position_id, iuv, nav, amount, description, is_partial_payment, due_date, retention_date, fee, status, metadata, paid_at, notification_fee";
+
+const TRANSFER_COLUMNS: &str = "payment_option_id, id_transfer, amount, organization_fiscal_code, remittance_information, category, iban, postal_iban, stamp_hash_document, stamp_type, stamp_provincial_residence, company_name, metadata";
+
+/// `table.col AS <prefix>col, …` for each of `columns`.
+fn aliased(columns: &str, table: &str, prefix: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| {
+            let c = c.trim();
+            format!("{table}.{c} AS {prefix}{c}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The position holding the option with notice number `nav`: every option and transfer of it,
+/// one row per transfer (position and option columns repeated), ordered as [`Store::attach_options`]
+/// orders them.
+static POSITION_BY_NAV_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {}, {}, {} FROM payment_options n
+         JOIN debt_positions p ON p.id = n.position_id
+         JOIN payment_options o ON o.position_id = p.id
+         LEFT JOIN transfers t ON t.payment_option_id = o.id
+         WHERE n.ente_id = $1 AND n.nav = $2
+         ORDER BY o.due_date, o.id, t.id_transfer",
+        aliased(POSITION_COLUMNS, "p", "p_"),
+        aliased(OPTION_COLUMNS, "o", "o_"),
+        aliased(TRANSFER_COLUMNS, "t", "t_"),
+    )
+});
+
+/// Builds the position from the rows of [`POSITION_BY_NAV_SQL`]; returns it with the key of
+/// the option numbered `nav`.
+fn position_from_join<R: DbRow>(
+    rows: &[R],
+    nav: &str,
+) -> Result<Option<(i64, Position)>, sqlx::Error> {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let mut position = position_from_row(&Aliased::new(first, "p_"))?;
+    let mut target = None;
+    let mut current = None;
+    for row in rows {
+        let o = Aliased::new(row, "o_");
+        let option_id: i64 = o.col("id")?;
+        if current != Some(option_id) {
+            let option = option_from_row(&o)?;
+            if option.option.nav.as_str() == nav {
+                target = Some(option_id);
+            }
+            position.options.push(option.option);
+            position.option_details.push(option.details);
+            current = Some(option_id);
+        }
+        let t = Aliased::new(row, "t_");
+        if t.col::<Option<i64>>("payment_option_id")?.is_some() {
+            let (_, transfer, metadata) = transfer_from_row(&t)?;
+            if let (Some(o), Some(d)) = (
+                position.options.last_mut(),
+                position.option_details.last_mut(),
+            ) {
+                o.transfers.push(transfer);
+                d.transfer_metadata.push(metadata);
+            }
+        }
+    }
+    Ok(target.map(|id| (id, position)))
 }
 
 /// An option row with the keys needed to attach its transfers.
@@ -574,6 +646,24 @@ impl Store {
         Ok(with_options.pop())
     }
 
+    /// The position holding the option with notice number `nav`, with every option and
+    /// transfer, and that option's key: one query (the station loads a notice on every
+    /// verification and activation).
+    pub async fn position_by_nav(
+        &self,
+        ente_id: i64,
+        nav: &str,
+    ) -> StoreResult<Option<(i64, Position)>> {
+        Ok(with_db!(self.db(), |pool| {
+            let rows = sqlx::query(POSITION_BY_NAV_SQL.as_str())
+                .bind(ente_id)
+                .bind(nav)
+                .fetch_all(pool)
+                .await?;
+            position_from_join(&rows, nav)?
+        }))
+    }
+
     /// A page of an ente's positions (with options and transfers) matching `filter`, and the
     /// number of positions matching it in all.
     pub async fn list_positions(
@@ -669,12 +759,12 @@ impl Store {
         // both dialects (PostgreSQL's `= ANY($1)` has no SQLite twin).
         let in_list = ids.join(",");
         let option_sql = format!(
-            "SELECT id, position_id, iuv, nav, amount, description, is_partial_payment, due_date, retention_date, fee, status, metadata, paid_at, notification_fee FROM payment_options WHERE position_id IN ({in_list}) ORDER BY position_id, due_date, id"
+            "SELECT {OPTION_COLUMNS} FROM payment_options WHERE position_id IN ({in_list}) ORDER BY position_id, due_date, id"
         );
         let transfer_sql = format!(
-            "SELECT t.payment_option_id, t.id_transfer, t.amount, t.organization_fiscal_code, t.remittance_information, t.category, t.iban, t.postal_iban, t.stamp_hash_document, t.stamp_type, t.stamp_provincial_residence, t.company_name, t.metadata
-             FROM transfers t JOIN payment_options o ON o.id = t.payment_option_id
-             WHERE o.position_id IN ({in_list}) ORDER BY t.payment_option_id, t.id_transfer"
+            "SELECT {} FROM transfers t JOIN payment_options o ON o.id = t.payment_option_id
+             WHERE o.position_id IN ({in_list}) ORDER BY t.payment_option_id, t.id_transfer",
+            aliased(TRANSFER_COLUMNS, "t", "")
         );
         let (options, transfers) = with_db!(self.db(), |pool| {
             let options = sqlx::query(&option_sql)

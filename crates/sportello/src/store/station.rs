@@ -230,22 +230,9 @@ impl Store {
         ente_id: i64,
         nav: &str,
     ) -> StoreResult<Option<NoticeOption>> {
-        let found: Option<(i64, String)> = with_db!(self.db(), |pool| {
-            sqlx::query_as(
-                "SELECT o.id, p.iupd FROM payment_options o JOIN debt_positions p ON p.id = o.position_id
-                 WHERE o.ente_id = $1 AND o.nav = $2",
-            )
-            .bind(ente_id)
-            .bind(nav)
-            .fetch_optional(pool)
-            .await?
-        });
-        let Some((option_id, iupd)) = found else {
-            return Ok(None);
-        };
-        // Loaded through the positions module so the station sees exactly the model the rest of
-        // the application sees.
-        let Some(position) = self.position_by_iupd(ente_id, &iupd).await? else {
+        // One query for the position, its options and their transfers, decoded by the same row
+        // mappers as the rest of the application's.
+        let Some((option_id, position)) = self.position_by_nav(ente_id, nav).await? else {
             return Ok(None);
         };
         let Some(index) = position.options.iter().position(|o| o.nav.as_str() == nav) else {
@@ -260,8 +247,16 @@ impl Store {
 
     /// Records an activation.
     pub async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<i64> {
-        with_db!(self.db(), |pool| {
-            Ok(sqlx::query_scalar(
+        let mut tx = self.db().begin().await?;
+        let id = Store::insert_attempt_in(&mut tx, a).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Records an activation inside the caller's transaction.
+    pub async fn insert_attempt_in(tx: &mut Tx, a: &NewAttempt) -> StoreResult<i64> {
+        Ok(with_tx!(tx, |conn| {
+            sqlx::query_scalar(
                 "INSERT INTO payment_attempts (payment_option_id, amount, payment_note, transfer_type, created_at)
                  VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )
@@ -270,9 +265,9 @@ impl Store {
             .bind(&a.payment_note)
             .bind(&a.transfer_type)
             .bind(Timestamp::now())
-            .fetch_one(pool)
-            .await?)
-        })
+            .fetch_one(&mut *conn)
+            .await?
+        }))
     }
 
     /// The activations of an option, oldest first.
@@ -466,8 +461,9 @@ impl Store {
         position_id: i64,
         paid_at: Timestamp,
     ) -> StoreResult<PositionStatus> {
-        let now = Timestamp::now();
-        let remaining: i64 = with_tx!(tx, |conn| {
+        // Two statements: the option, then the position's status decided by the database in the
+        // same UPDATE (PARTIALLY_PAID while other installments of the plan are unpaid).
+        let status: String = with_tx!(tx, |conn| {
             sqlx::query("UPDATE payment_options SET status = $2, paid_at = $3 WHERE id = $1")
                 .bind(option_id)
                 .bind(OptionStatus::Paid.as_str())
@@ -475,34 +471,27 @@ impl Store {
                 .execute(&mut *conn)
                 .await?;
             sqlx::query_scalar(
-                "SELECT COUNT(*) FROM payment_options o
-                 WHERE o.position_id = $1 AND o.status = $2 AND o.is_partial_payment = $3
-                   AND EXISTS (SELECT 1 FROM payment_options paid WHERE paid.id = $4 AND paid.is_partial_payment = $3)",
+                "UPDATE debt_positions SET status = CASE WHEN EXISTS (
+                     SELECT 1 FROM payment_options o
+                     WHERE o.position_id = $1 AND o.status = $4 AND o.is_partial_payment = $5
+                       AND EXISTS (SELECT 1 FROM payment_options paid WHERE paid.id = $6 AND paid.is_partial_payment = $5))
+                   THEN $7 ELSE $8 END,
+                   payment_date = $2, updated_at = $3, version = version + 1
+                 WHERE id = $1 RETURNING status",
             )
             .bind(position_id)
+            .bind(paid_at)
+            .bind(Timestamp::now())
             .bind(OptionStatus::Unpaid.as_str())
             .bind(true)
             .bind(option_id)
+            .bind(PositionStatus::PartiallyPaid.as_str())
+            .bind(PositionStatus::Paid.as_str())
             .fetch_one(&mut *conn)
             .await?
         });
-        let status = if remaining > 0 {
-            PositionStatus::PartiallyPaid
-        } else {
-            PositionStatus::Paid
-        };
-        with_tx!(tx, |conn| {
-            sqlx::query(
-                "UPDATE debt_positions SET status = $2, payment_date = $3, updated_at = $4, version = version + 1 WHERE id = $1",
-            )
-            .bind(position_id)
-            .bind(status.as_str())
-            .bind(paid_at)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        });
-        Ok(status)
+        PositionStatus::parse(&status)
+            .ok_or_else(|| StoreError::Db(decode_err("position status", &status)))
     }
 
     /// The checkout a receipt was paid through, and nothing else: the one its payment note

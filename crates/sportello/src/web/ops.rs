@@ -18,6 +18,9 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
+/// How long readiness waits for the database.
+const DATABASE_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The process is up and serving.
 async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
@@ -27,17 +30,29 @@ async fn healthz() -> impl IntoResponse {
 /// and PDF font is in memory.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let store = state.store();
-    let database = match store.db().ping().await {
-        Ok(()) => "ok".to_owned(),
-        Err(e) => {
+    // Bounded: while the database is unreachable (a primary lost, a standby being promoted)
+    // the pool would wait its whole acquire timeout, and a load balancer's check gives up first.
+    let database = match tokio::time::timeout(DATABASE_CHECK, store.db().ping()).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
             "unreachable".to_owned()
         }
+        Err(_) => {
+            tracing::warn!("readiness: database did not answer in time");
+            "unreachable".to_owned()
+        }
     };
-    let migrations = match store.migration_status().await {
-        Ok(s) if s.is_current() => json!({ "status": "current", "applied": s.applied }),
-        Ok(s) => json!({ "status": "pending", "applied": s.applied, "pending": s.pending }),
-        Err(_) => json!({ "status": "unknown" }),
+    let status = match database.as_str() {
+        "ok" => tokio::time::timeout(DATABASE_CHECK, store.migration_status())
+            .await
+            .ok(),
+        _ => None,
+    };
+    let migrations = match status {
+        Some(Ok(s)) if s.is_current() => json!({ "status": "current", "applied": s.applied }),
+        Some(Ok(s)) => json!({ "status": "pending", "applied": s.applied, "pending": s.pending }),
+        _ => json!({ "status": "unknown" }),
     };
     let assets = state.assets();
     let assets_ok = assets.complete();

@@ -140,6 +140,27 @@ fn correlation(request: &soap::Request) -> Option<String> {
     })
 }
 
+/// The event-log row of an exchange.
+fn exchange(
+    answer: &Answer,
+    request: String,
+    correlation: Option<String>,
+    started: Instant,
+) -> Exchange {
+    Exchange {
+        direction: Direction::In,
+        channel: "soap".to_owned(),
+        operation: answer.operation.clone(),
+        correlation,
+        request,
+        response: Some(answer.body.clone()),
+        outcome: answer.outcome.clone(),
+        fault_code: answer.fault_code.clone(),
+        http_status: Some(answer.status.as_u16()),
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
 async fn handle(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
     let peer = super::client::of_request(
@@ -153,20 +174,19 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
         .get("soapaction")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let (raw, answer, correlation) =
-        answer(&state, peer, &parts.headers, action.as_deref(), body).await;
-    let exchange = Exchange {
-        direction: Direction::In,
-        channel: "soap".to_owned(),
-        operation: answer.operation.clone(),
-        correlation,
-        request: raw,
-        response: Some(answer.body.clone()),
-        outcome: answer.outcome.clone(),
-        fault_code: answer.fault_code.clone(),
-        http_status: Some(answer.status.as_u16()),
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    };
+    let (raw, answer, correlation, logged) = answer(
+        &state,
+        peer,
+        &parts.headers,
+        action.as_deref(),
+        body,
+        started,
+    )
+    .await;
+    if logged {
+        return answer.into_response();
+    }
+    let exchange = exchange(&answer, raw, correlation, started);
     // The answer stands whatever happens to the log: a lost log line must not turn a stored
     // receipt into a failure the node would retry.
     if let Err(e) = state.store().log_exchange(&exchange).await {
@@ -177,16 +197,19 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
 
 /// Reads, decodes and answers; returns the raw request as logged, the answer and the
 /// correlation key.
+/// The raw request, the answer, the correlation key, and whether the station already wrote the
+/// exchange to the event log (requests it handled: see [`Station::handle`]).
 async fn answer(
     state: &AppState,
     peer: Option<IpAddr>,
     headers: &HeaderMap,
     action: Option<&str>,
     body: Body,
-) -> (String, Answer, Option<String>) {
+    started: Instant,
+) -> (String, Answer, Option<String>, bool) {
     let from_action = action.and_then(Operation::from_soap_action);
     if let Some(refusal) = access_refusal(state, peer, headers) {
-        return (String::new(), refusal, None);
+        return (String::new(), refusal, None, false);
     }
     let limit = state.config().station.max_body_bytes;
     let declared = headers
@@ -203,6 +226,7 @@ async fn answer(
                 format!("richiesta oltre il limite di {limit} byte"),
             ),
             None,
+            false,
         )
     };
     if declared.is_some_and(|n| n > limit as u64) {
@@ -223,6 +247,7 @@ async fn answer(
                     "la richiesta non è testo UTF-8".to_owned(),
                 ),
                 None,
+                false,
             );
         }
     };
@@ -236,6 +261,7 @@ async fn answer(
                 "decodifica interrotta".to_owned(),
             ),
             None,
+            false,
         );
     };
     match decoded {
@@ -246,13 +272,22 @@ async fn answer(
                 Exchange::excerpt(&text),
                 undecodable(state, operation, code, error.to_string()),
                 None,
+                false,
             )
         }
         Ok(request) => {
             let station = Station::new(state.store(), state.ente());
-            let response = station.handle(&request, &text).await;
             let correlation = correlation(&request);
-            (text, Answer::response(&response), correlation)
+            let log = |response: &soap::Response| {
+                exchange(
+                    &Answer::response(response),
+                    text.clone(),
+                    correlation.clone(),
+                    started,
+                )
+            };
+            let response = station.handle(&request, &text, &log).await;
+            (text, Answer::response(&response), correlation, true)
         }
     }
 }
