@@ -1795,6 +1795,8 @@ mod tests {
             ("SPORTELLO_MODE", "production"),
             ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
             ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
+            ("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it"),
+            ("SPORTELLO_STATION_API_KEY", "station-key-0123456789"),
         ];
         let off = Config::load(Some(Path::new("/dev/null")), env(&base)).unwrap();
         assert_eq!(off.recon.fdr_url, None, "off until configured");

@@ -651,6 +651,8 @@ async fn only_the_demo_has_a_development_mailbox(db: TestDb) {
         &[
             ("SPORTELLO_MODE", "production"),
             ("SPORTELLO_SMTP_URL", &sink.url()),
+            ("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it"),
+            ("SPORTELLO_STATION_API_KEY", "station-key-0123456789"),
         ],
     )
     .await;
