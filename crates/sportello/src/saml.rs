@@ -506,15 +506,8 @@ pub async fn sign_in_verified(
     identity: &VerifiedIdentity,
     ip: &str,
 ) -> anyhow::Result<SignIn> {
-    if let Some(account) = store
-        .account_by_verified_fiscal_code(&identity.fiscal_code)
-        .await?
-    {
-        return Ok(if account.state == AccountState::Locked {
-            SignIn::Locked(account)
-        } else {
-            SignIn::Ready(account)
-        });
+    if let Some(holder) = verified_holder(store, &identity.fiscal_code).await? {
+        return Ok(holder);
     }
     let claimer = store
         .accounts_claiming(&identity.fiscal_code)
@@ -529,6 +522,20 @@ pub async fn sign_in_verified(
     create_verified_account(store, identity, ip)
         .await
         .map(SignIn::Ready)
+}
+
+/// The account holding `code` verified, if any, ready to log in (or locked).
+async fn verified_holder(store: &Store, code: &FiscalCode) -> anyhow::Result<Option<SignIn>> {
+    Ok(store
+        .account_by_verified_fiscal_code(code)
+        .await?
+        .map(|account| {
+            if account.state == AccountState::Locked {
+                SignIn::Locked(account)
+            } else {
+                SignIn::Ready(account)
+            }
+        }))
 }
 
 /// Creates the account of a first SPID/CIE login (no password) and verifies its fiscal code in
@@ -627,11 +634,7 @@ pub async fn link_with_password(
     }
     let code = FiscalCode::parse(&account.fiscal_code)
         .map_err(|e| anyhow::anyhow!("account {}: {e}", account.id))?;
-    let source = if link.federation == "cie" {
-        IdentitySource::Cie
-    } else {
-        IdentitySource::Spid
-    };
+    let source = source_of(federation_of(link));
     let mut tx = store.db().begin().await?;
     Store::verify_identity_in(
         &mut tx,
@@ -659,6 +662,66 @@ pub async fn link_with_password(
     Ok(store.account_by_id(account.id).await?)
 }
 
+/// The federation a pending link came through.
+fn federation_of(link: &PendingLink) -> Federation {
+    if link.federation == "cie" {
+        Federation::Cie
+    } else {
+        Federation::Spid
+    }
+}
+
+/// The verified identity a pending link keeps.
+pub fn identity_of(link: &PendingLink) -> anyhow::Result<VerifiedIdentity> {
+    Ok(VerifiedIdentity {
+        fiscal_code: FiscalCode::parse(&link.fiscal_code)
+            .map_err(|e| anyhow::anyhow!("pending link: {e}"))?,
+        first_name: link.first_name.clone(),
+        last_name: link.last_name.clone(),
+        email: Some(link.email.clone()).filter(|e| !e.is_empty()),
+        birth_date: link.birth_date,
+        federation: federation_of(link),
+        session: link.session.clone(),
+        level: u8::try_from(link.level)
+            .ok()
+            .and_then(Level::from_number)
+            .unwrap_or(Level::L2),
+    })
+}
+
+/// "Non è il mio account": the owner of a verified identity refuses the password account that
+/// claimed its fiscal code and enters with a new profile, verified at once (as a first login
+/// when nobody claimed the code). The claim stays a claim: once the code is verified here, the
+/// claimant's account is never offered for linking again. If the code became verified
+/// meanwhile (another tab), that account is the one.
+pub async fn sign_in_new_profile(
+    store: &Store,
+    link: &PendingLink,
+    ip: &str,
+) -> anyhow::Result<SignIn> {
+    let identity = identity_of(link)?;
+    if let Some(holder) = verified_holder(store, &identity.fiscal_code).await? {
+        return Ok(holder);
+    }
+    let account = create_verified_account(store, &identity, ip).await?;
+    store
+        .audit(&audit(
+            &account.username,
+            "spid_link",
+            "refused",
+            ip,
+            Some(account.id),
+            serde_json::json!({
+                "via": link.federation,
+                "idp": link.session.idp_entity_id,
+                "claimed_by": link.account_id,
+            })
+            .to_string(),
+        ))
+        .await?;
+    Ok(SignIn::Ready(account))
+}
+
 /// The pending link of a verified identity to `account`.
 pub fn pending_link(
     identity: &VerifiedIdentity,
@@ -668,6 +731,12 @@ pub fn pending_link(
     PendingLink {
         account_id: account.id,
         federation: identity.federation.as_str().to_owned(),
+        fiscal_code: identity.fiscal_code.as_str().to_owned(),
+        first_name: identity.first_name.clone(),
+        last_name: identity.last_name.clone(),
+        email: identity.email.clone().unwrap_or_default(),
+        birth_date: identity.birth_date,
+        level: i64::from(identity.level.number()),
         session: identity.session.clone(),
         next_path: next_path.to_owned(),
         expires_at: Timestamp::now().plus(time::Duration::minutes(LINK_MINUTES)),

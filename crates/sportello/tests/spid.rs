@@ -512,3 +512,116 @@ async fn spid_requests_are_used_once_on_postgres() {
     };
     requests_are_used_once(db).await;
 }
+
+/// Issue 10 finding 4: an impostor registered with Mario Rossi's fiscal code before Mario's
+/// first SPID login. Mario refuses that account ("Non è il mio account") and enters with a new
+/// verified profile that sees his positions; the impostor still sees none, and is never offered
+/// for linking again.
+async fn refusing_a_claimed_account(db: TestDb) {
+    let app = spid_app(db).await;
+    let store = app.state.store().clone();
+    let nav = pagopa::NoticeNumber::parse(
+        &common::publish_position(&app.client, &app.base, "SPID-IMPOSTORE", 4200).await,
+    )
+    .unwrap();
+    let (impostor, impostor_id) = common::citizen(
+        &app,
+        "impostore",
+        "RSSMRA80A01H501U",
+        ("Mario", "Rossi"),
+        false,
+    )
+    .await;
+
+    let mario = browser();
+    let answer = at_idp(&app, &mario, "RSSMRA80A01H501U", "ok", "entra").await;
+    let r = post_to_acs(&mario, &answer).await;
+    assert_eq!(location(&r), "/spid/collega");
+    let (status, html) = app.page(&mario, "/spid/collega").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("impostore"), "{html}");
+    assert!(html.contains("action=\"/spid/collega\""), "{html}");
+    assert!(
+        html.contains("Non è il mio account: entra con un nuovo profilo"),
+        "{html}"
+    );
+    assert!(
+        html.contains("action=\"/spid/collega/nuovo-profilo\""),
+        "{html}"
+    );
+
+    // Without its CSRF token the choice is refused, and nothing is created.
+    let forged = mario
+        .post(format!("{}/spid/collega/nuovo-profilo", app.base))
+        .form(&[("x", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(
+        store
+            .account_by_verified_fiscal_code(&fc("RSSMRA80A01H501U"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Another browser cannot use Mario's pending choice.
+    let stranger = browser();
+    let r = app
+        .submit(&stranger, "/login", "/spid/collega/nuovo-profilo", &[])
+        .await;
+    assert_eq!(location(&r), "/login");
+    assert_eq!(app.page(&stranger, "/area-privata").await.0, 303);
+
+    let r = app
+        .submit(&mario, "/spid/collega", "/spid/collega/nuovo-profilo", &[])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/area-privata");
+    let (status, html) = app.page(&mario, "/area-privata").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Mario Rossi"), "{html}");
+    let own = store
+        .account_by_verified_fiscal_code(&fc("RSSMRA80A01H501U"))
+        .await
+        .unwrap()
+        .expect("a new verified account");
+    assert_ne!(own.id, impostor_id);
+    assert_eq!(own.password_hash, None);
+    let (_, cart) = app.page(&mario, "/pagamenti").await;
+    assert!(cart.contains(&nav.grouped()), "{cart}");
+    // The impostor's claim stays a claim: nothing linked to the code.
+    let (_, cart) = app.page(&impostor, "/pagamenti").await;
+    assert!(!cart.contains(&nav.grouped()), "{cart}");
+    assert!(cart.contains("Carrello vuoto."), "{cart}");
+    let claimant = store.account_by_id(impostor_id).await.unwrap().unwrap();
+    assert!(claimant.identity.is_none());
+
+    // The pending choice was used once: posting it again does not log in anyone new.
+    let again = app
+        .submit(&mario, "/area-privata", "/spid/collega/nuovo-profilo", &[])
+        .await;
+    assert_eq!(location(&again), "/login");
+
+    // Next time Mario goes straight in: the impostor's account is no longer offered.
+    let next = browser();
+    let answer = at_idp(&app, &next, "RSSMRA80A01H501U", "ok", "entra").await;
+    let r = post_to_acs(&next, &answer).await;
+    assert_eq!(location(&r), "/area-privata");
+    let (_, html) = app.page(&next, "/area-privata").await;
+    assert!(html.contains("Mario Rossi"), "{html}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_owner_refuses_an_impostors_account_and_enters_with_a_new_profile() {
+    refusing_a_claimed_account(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn the_owner_refuses_an_impostors_account_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    refusing_a_claimed_account(db).await;
+}

@@ -65,6 +65,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_spid"),
     migration!(9, "0009_backoffice"),
     migration!(10, "0010_recon"),
+    migration!(12, "0012_spid_pending_identity"),
 ];
 
 /// The line that makes a SQLite migration run with foreign keys off (see the module docs).

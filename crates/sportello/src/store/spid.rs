@@ -59,13 +59,27 @@ pub struct SpidSession {
     pub session_index: Option<String>,
 }
 
-/// A verified identity waiting for the password of the existing account with its fiscal code.
+/// A verified identity waiting for its owner's choice: the password of the existing account
+/// that claimed its fiscal code, or a new profile ("Non è il mio account"). Kept server-side,
+/// under the visitor's session, whole: nothing of it comes back from the browser.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingLink {
     /// The existing account.
     pub account_id: i64,
     /// `spid` or `cie`.
     pub federation: String,
+    /// The asserted fiscal code, normalised.
+    pub fiscal_code: String,
+    /// Nome.
+    pub first_name: String,
+    /// Cognome.
+    pub last_name: String,
+    /// E-mail from the identity provider, or empty.
+    pub email: String,
+    /// Data di nascita, when released.
+    pub birth_date: Option<time::Date>,
+    /// The SPID level used (1–3).
+    pub level: i64,
     /// The identity-provider session.
     pub session: SpidSession,
     /// Where to go after login.
@@ -89,6 +103,29 @@ pub struct NewVerifiedAccount {
     pub last_name: String,
     /// Data di nascita.
     pub birth_date: Option<time::Date>,
+}
+
+const PENDING_COLUMNS: &str = "account_id, federation, idp_entity_id, name_id, name_qualifier, session_index, next_path, expires_at, fiscal_code, first_name, last_name, email, birth_date, level";
+
+fn pending_of(r: &impl DbRow) -> Result<PendingLink, sqlx::Error> {
+    Ok(PendingLink {
+        account_id: r.col("account_id")?,
+        federation: r.col("federation")?,
+        fiscal_code: r.col("fiscal_code")?,
+        first_name: r.col("first_name")?,
+        last_name: r.col("last_name")?,
+        email: r.col("email")?,
+        birth_date: r.col("birth_date")?,
+        level: r.col("level")?,
+        session: SpidSession {
+            idp_entity_id: r.col("idp_entity_id")?,
+            name_id: r.col("name_id")?,
+            name_qualifier: r.col("name_qualifier")?,
+            session_index: r.col("session_index")?,
+        },
+        next_path: r.col("next_path")?,
+        expires_at: r.col("expires_at")?,
+    })
 }
 
 impl Store {
@@ -263,7 +300,7 @@ impl Store {
                 .execute(pool)
                 .await?;
             sqlx::query(
-                "INSERT INTO spid_pending_links (session_id_hash, account_id, federation, idp_entity_id, name_id, name_qualifier, session_index, next_path, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO spid_pending_links (session_id_hash, account_id, federation, idp_entity_id, name_id, name_qualifier, session_index, next_path, expires_at, fiscal_code, first_name, last_name, email, birth_date, level) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(session_id_hash)
             .bind(link.account_id)
@@ -274,6 +311,12 @@ impl Store {
             .bind(&link.session.session_index)
             .bind(&link.next_path)
             .bind(link.expires_at)
+            .bind(&link.fiscal_code)
+            .bind(&link.first_name)
+            .bind(&link.last_name)
+            .bind(&link.email)
+            .bind(link.birth_date)
+            .bind(link.level)
             .execute(pool)
             .await?;
         });
@@ -287,29 +330,33 @@ impl Store {
         now: Timestamp,
     ) -> StoreResult<Option<PendingLink>> {
         with_db!(self.db(), |pool| {
-            let row = sqlx::query(
-                "SELECT account_id, federation, idp_entity_id, name_id, name_qualifier, session_index, next_path, expires_at FROM spid_pending_links WHERE session_id_hash = $1 AND expires_at > $2",
-            )
+            let row = sqlx::query(&format!(
+                "SELECT {PENDING_COLUMNS} FROM spid_pending_links WHERE session_id_hash = $1 AND expires_at > $2"
+            ))
             .bind(session_id_hash)
             .bind(now)
             .fetch_optional(pool)
             .await?;
-            Ok(row
-                .map(|r| -> Result<PendingLink, sqlx::Error> {
-                    Ok(PendingLink {
-                        account_id: r.col("account_id")?,
-                        federation: r.col("federation")?,
-                        session: SpidSession {
-                            idp_entity_id: r.col("idp_entity_id")?,
-                            name_id: r.col("name_id")?,
-                            name_qualifier: r.col("name_qualifier")?,
-                            session_index: r.col("session_index")?,
-                        },
-                        next_path: r.col("next_path")?,
-                        expires_at: r.col("expires_at")?,
-                    })
-                })
-                .transpose()?)
+            Ok(row.map(|r| pending_of(&r)).transpose()?)
+        })
+    }
+
+    /// Uses the identity waiting in this session once: deletes it and returns it if it had not
+    /// expired. Two concurrent submissions cannot both get it.
+    pub async fn take_pending_link(
+        &self,
+        session_id_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<PendingLink>> {
+        with_db!(self.db(), |pool| {
+            let row = sqlx::query(&format!(
+                "DELETE FROM spid_pending_links WHERE session_id_hash = $1 RETURNING {PENDING_COLUMNS}"
+            ))
+            .bind(session_id_hash)
+            .fetch_optional(pool)
+            .await?;
+            let link = row.map(|r| pending_of(&r)).transpose()?;
+            Ok(link.filter(|l| l.expires_at > now))
         })
     }
 

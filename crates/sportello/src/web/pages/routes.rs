@@ -108,6 +108,7 @@ page_routes! {
     Csrf "/pagamenti/ricevute.pdf" => get(documents::receipts);
     Csrf "/spid/login" => get(saml::login);
     Csrf "/spid/collega" => get(saml::link_page).post(saml::link);
+    Csrf "/spid/collega/nuovo-profilo" => post(saml::link_new_profile);
     IdentityProvider "/spid/acs" => post(saml::acs);
     IdentityProvider "/spid/slo" => get(saml::slo_get).post(saml::slo_post);
     Public "/spid/metadata" => get(saml::spid_metadata);

@@ -14,7 +14,7 @@ use rand::seq::SliceRandom as _;
 use serde::Deserialize;
 use spid::Federation;
 
-use super::{Field, FormPage, Layout, MessagePage, render, safe_next, url_encode};
+use super::{Field, Layout, MessagePage, render, safe_next, url_encode};
 use crate::accounts::FieldErrors;
 use crate::auth::tokens;
 use crate::clock::Timestamp;
@@ -358,14 +358,27 @@ async fn sign_in(
     next: &str,
 ) -> Response {
     let _ = sp;
+    let outcome = saml::sign_in_verified(state.store(), &identity, &session.ip).await;
+    enter(state, session, outcome, &identity, next).await
+}
+
+/// Acts on the account step: log in, ask for the choice on the link page, or refuse a locked
+/// account.
+async fn enter(
+    state: &AppState,
+    session: &Session,
+    outcome: anyhow::Result<SignIn>,
+    identity: &VerifiedIdentity,
+    next: &str,
+) -> Response {
     let store = state.store();
-    match saml::sign_in_verified(store, &identity, &session.ip).await {
+    match outcome {
         Ok(SignIn::Ready(account)) => {
-            let detail = saml::audit_detail(&identity);
+            let detail = saml::audit_detail(identity);
             complete(state, session, account, &identity.session, next, detail).await
         }
         Ok(SignIn::NeedsPassword(account)) => {
-            let link = saml::pending_link(&identity, &account, next);
+            let link = saml::pending_link(identity, &account, next);
             // The link is kept under the visitor's session: store it first.
             if let Err(e) = session.keep(state).await {
                 return internal(e);
@@ -383,7 +396,7 @@ async fn sign_in(
                     "login",
                     "locked",
                     Some(account.id),
-                    saml::audit_detail(&identity),
+                    saml::audit_detail(identity),
                 ))
                 .await;
             page(
@@ -437,28 +450,29 @@ async fn complete(
     .into_response()
 }
 
+/// `/spid/collega`: the two choices of a verified identity whose fiscal code a password
+/// account claimed — link it with its password, or refuse it and enter with a new profile.
+#[derive(askama::Template)]
+#[template(path = "pages/spid_link.html")]
+struct LinkPage {
+    l: Layout,
+    username: String,
+    contact: String,
+    summary: String,
+    fields: String,
+}
+
 fn link_form(
     state: &AppState,
     session: &Session,
     account: &Account,
     errors: &FieldErrors,
-) -> FormPage {
-    FormPage {
+) -> LinkPage {
+    LinkPage {
         l: Layout::new(state, session, "Collega il tuo account"),
-        heading: "Collega il tuo account".into(),
-        intro: vec![
-            format!(
-                "Esiste già un account registrato con il tuo codice fiscale (nome utente {}). Per collegarlo alla tua identità digitale inserisci la sua password: lo chiediamo una sola volta, poi entrerai sempre con SPID o CIE.",
-                account.username
-            ),
-            format!(
-                "Se non hai creato tu questo account, non proseguire e scrivi a {}.",
-                state.config().ente.contact_email
-            ),
-        ],
+        username: account.username.clone(),
+        contact: state.config().ente.contact_email.clone(),
         summary: super::summary(errors),
-        action: "/spid/collega".into(),
-        hidden: Vec::new(),
         fields: Field {
             name: "password",
             label: "Password dell'account",
@@ -468,8 +482,6 @@ fn link_form(
             help: "",
         }
         .html("", errors),
-        submit: "COLLEGA ED ENTRA".into(),
-        back: "/login".into(),
     }
 }
 
@@ -561,6 +573,28 @@ pub(super) async fn link(
         }
         Err(e) => internal(e),
     }
+}
+
+/// `POST /spid/collega/nuovo-profilo`: "Non è il mio account" — the owner of the verified
+/// identity refuses the account that claimed its fiscal code and enters with a new profile.
+/// The pending link is used once (taken atomically), only from the session that received the
+/// assertion, and only before it expires; the login rotates the session.
+pub(super) async fn link_new_profile(State(state): State<AppState>, session: Session) -> Response {
+    let store = state.store();
+    let link = match store
+        .take_pending_link(&session.id_hash(), Timestamp::now())
+        .await
+    {
+        Ok(Some(l)) => l,
+        Ok(None) => return Redirect::to("/login").into_response(),
+        Err(e) => return internal(e),
+    };
+    let identity = match saml::identity_of(&link) {
+        Ok(i) => i,
+        Err(e) => return internal(e),
+    };
+    let outcome = saml::sign_in_new_profile(store, &link, &session.ip).await;
+    enter(&state, &session, outcome, &identity, &link.next_path).await
 }
 
 pub(super) async fn slo_get(
