@@ -88,10 +88,11 @@ async fn pay(store: &Store, ente_id: i64, position_id: i64, receipt_id: &str, re
 }
 
 /// The path of a route with its `{id}` replaced.
-fn path_of(path: &str, position: i64, receipt: i64, entity: Entity) -> String {
+fn path_of(path: &str, position: i64, receipt: i64, flow: i64, entity: Entity) -> String {
     match entity {
         Entity::Position => path.replace("{id}", &position.to_string()),
         Entity::Receipt => path.replace("{id}", &receipt.to_string()),
+        Entity::Flow => path.replace("{id}", &flow.to_string()),
         Entity::None | Entity::Anomaly => path.to_owned(),
     }
 }
@@ -154,6 +155,30 @@ async fn permissions_of_every_route() {
         .await
         .to_string();
 
+    // A reporting flow (with no lines) for the reconciliation pages.
+    let flow = store
+        .store_flow(
+            ente.id,
+            &sportello::store::recon::NewFlow {
+                fdr: "2026-11-30PERMPSP-0001".into(),
+                psp_id: "PERMPSP".into(),
+                revision: 1,
+                status: "PUBLISHED".into(),
+                published_at: sportello::clock::Timestamp::now(),
+                flow_date: None,
+                regulation: "SCT-PERM".into(),
+                regulation_date: None,
+                bic: None,
+                psp_name: "PSP di prova".into(),
+                tot_payments: 0,
+                sum_payments: 0,
+            },
+            &[],
+            &[],
+        )
+        .await
+        .unwrap();
+
     // A citizen with a session of their own.
     let citizen = browser();
     let (_, home) = app.page(&citizen, "/login").await;
@@ -172,7 +197,7 @@ async fn permissions_of_every_route() {
         if r.path == "/ufficio/logout" {
             continue;
         }
-        let path = path_of(r.path, fine.id, receipt, r.entity);
+        let path = path_of(r.path, fine.id, receipt, flow, r.entity);
         let what = format!("{} {}", r.method, path);
         for client in [&browser(), &citizen] {
             let (status, location, _) = send(&app, client, &r.method, &path, None, &refund).await;

@@ -8,6 +8,7 @@
 //!   Positions without a service (created through the API or the import) are the admins'.
 
 pub mod operators;
+pub mod recon;
 pub mod service;
 pub mod totp;
 

@@ -114,8 +114,8 @@ pub struct NewPositionForm {
 
 /// The back office of one ente.
 pub struct BackOffice<'a> {
-    store: &'a Store,
-    ente: &'a Ente,
+    pub(super) store: &'a Store,
+    pub(super) ente: &'a Ente,
     checkout_overdue_minutes: i64,
     public_url: &'a str,
 }
@@ -164,7 +164,7 @@ impl<'a> BackOffice<'a> {
         }
     }
 
-    fn require_admin(op: &Operator) -> Result<(), BoError> {
+    pub(super) fn require_admin(op: &Operator) -> Result<(), BoError> {
         if op.is_admin() {
             Ok(())
         } else {

@@ -22,6 +22,9 @@ pub const MAX_JSON_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Any other route (GETs, operational endpoints): nothing worth reading.
 pub const MAX_OTHER_BYTES: usize = 16 * 1024;
 
+/// The back office's statement upload.
+pub const STATEMENT_PATH: &str = "/ufficio/tesoreria/estratto";
+
 /// Who answers a route, which decides the bound and the shape of a refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
@@ -33,6 +36,8 @@ pub enum Surface {
     Import,
     /// The pagoPA station (SOAP).
     Station,
+    /// The back office's treasury statement, pasted in a form (bound: `import.max_upload_bytes`).
+    Statement,
     /// Everything else.
     Other,
 }
@@ -42,6 +47,8 @@ impl Surface {
     pub fn of(path: &str) -> Surface {
         if path == super::soap::PATH {
             Surface::Station
+        } else if path == STATEMENT_PATH {
+            Surface::Statement
         } else if path.starts_with(super::gpd::BASE) {
             if path.ends_with("/debtpositions/import") {
                 Surface::Import
@@ -62,7 +69,7 @@ impl Surface {
         match self {
             Surface::Pages => MAX_FORM_BYTES,
             Surface::Api => MAX_JSON_BODY_BYTES,
-            Surface::Import => state.config().import_max_upload_bytes,
+            Surface::Import | Surface::Statement => state.config().import_max_upload_bytes,
             Surface::Station => state.config().station.max_body_bytes,
             Surface::Other => MAX_OTHER_BYTES,
         }
@@ -84,7 +91,7 @@ impl Surface {
                 "Payload Too Large",
                 format!("the file exceeds {limit} bytes (setting import.max_upload_bytes)"),
             )),
-            Surface::Pages | Surface::Other => {
+            Surface::Pages | Surface::Statement | Surface::Other => {
                 Some(super::pages::error_page(StatusCode::PAYLOAD_TOO_LARGE))
             }
         }
@@ -131,6 +138,10 @@ mod tests {
         assert_eq!(Surface::of(&format!("{api}/import")), Surface::Import);
         assert_eq!(Surface::of(&format!("{api}/X-1")), Surface::Api);
         assert_eq!(Surface::of("/login"), Surface::Pages);
+        assert_eq!(
+            Surface::of("/ufficio/tesoreria/estratto"),
+            Surface::Statement
+        );
         assert_eq!(Surface::of("/spid/acs"), Surface::Pages);
         assert_eq!(Surface::of("/healthz"), Surface::Other);
         assert_eq!(Surface::of("/static/app.css"), Surface::Other);

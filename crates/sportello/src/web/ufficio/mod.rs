@@ -12,6 +12,7 @@ mod export;
 mod login;
 mod positions;
 mod receipts;
+mod recon;
 pub mod session;
 mod views;
 
@@ -50,6 +51,8 @@ pub enum Entity {
     Receipt,
     /// An anomaly, named by the form (`tipo`, `rif`).
     Anomaly,
+    /// A reporting flow (`{id}`).
+    Flow,
 }
 
 /// One route of the back office.
@@ -113,6 +116,19 @@ pub const ROUTES: &[Route] = &[
     route!(GET "/ufficio/ricevute/{id}/ricevuta.pdf", Read, Receipt, receipts::pdf),
     route!(GET "/ufficio/anomalie", Read, None, anomalies::list),
     route!(POST "/ufficio/anomalie/risolvi", Write, Anomaly, anomalies::resolve),
+    route!(GET "/ufficio/rendicontazione", Admin, None, recon::flows),
+    route!(GET "/ufficio/rendicontazione.csv", Admin, None, recon::flows_csv),
+    route!(POST "/ufficio/rendicontazione/sincronizza", Admin, None, recon::sync_now),
+    route!(GET "/ufficio/rendicontazione/{id}", Admin, Flow, recon::flow),
+    route!(GET "/ufficio/rendicontazione/{id}/righe.csv", Admin, Flow, recon::lines_csv),
+    route!(GET "/ufficio/tesoreria", Admin, None, recon::credits),
+    route!(GET "/ufficio/tesoreria.csv", Admin, None, recon::credits_csv),
+    route!(POST "/ufficio/tesoreria/estratto", Admin, None, recon::import),
+    route!(GET "/ufficio/riconciliazione/anomalie", Admin, None, recon::anomalies),
+    route!(GET "/ufficio/riconciliazione/anomalie.csv", Admin, None, recon::anomalies_csv),
+    route!(POST "/ufficio/riconciliazione/anomalie/risolvi", Admin, None, recon::resolve),
+    route!(GET "/ufficio/riconciliazione/ricevute", Admin, None, recon::receipts),
+    route!(GET "/ufficio/riconciliazione/ricevute.csv", Admin, None, recon::receipts_csv),
     route!(GET "/ufficio/servizi", Read, None, admin::services),
     route!(GET "/ufficio/cittadini", Write, None, admin::citizens),
     route!(POST "/ufficio/cittadini/conferma", Write, None, admin::confirm_identity),
@@ -126,6 +142,18 @@ pub const NAV: &[(&str, &str, Access)] = &[
     ("/ufficio/posizioni", "Posizioni", Access::Read),
     ("/ufficio/ricevute", "Ricevute", Access::Read),
     ("/ufficio/anomalie", "Anomalie", Access::Read),
+    ("/ufficio/rendicontazione", "Rendicontazione", Access::Admin),
+    ("/ufficio/tesoreria", "Tesoreria", Access::Admin),
+    (
+        "/ufficio/riconciliazione/anomalie",
+        "Anomalie di riconciliazione",
+        Access::Admin,
+    ),
+    (
+        "/ufficio/riconciliazione/ricevute",
+        "Stato ricevute",
+        Access::Admin,
+    ),
     ("/ufficio/servizi", "Servizi", Access::Read),
     ("/ufficio/cittadini", "Cittadini", Access::Write),
     ("/ufficio/operatori", "Operatori", Access::Admin),

@@ -326,6 +326,11 @@ pub async fn detail(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Stri
             "Scarica la ricevuta (PDF)".into(),
         )]));
     }
+    match bo.receipt_path(&ctx.op, &r.receipt_id).await {
+        Ok(Some(path)) => page.blocks.extend(super::recon::path_blocks(&path)),
+        Ok(None) => {}
+        Err(e) => return error_response(&state, &ctx, e),
+    }
     page.blocks.push(Block::Pre(Pre {
         title: "Ricevuta originale (XML paSendRT)".into(),
         text: xml,
