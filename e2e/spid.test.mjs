@@ -69,7 +69,7 @@ test('Entra con SPID: sandbox identity provider, private area, single logout', a
 });
 
 test('the identity provider\'s fault choices end on a clear page, and nobody is logged in', async () => {
-  const visitor = await browser.newContext({ bypassCSP: true, locale: 'it-IT', viewport: { width: 1280, height: 900 } });
+  const visitor = await browser.newContext();
   const page = await visitor.newPage();
 
   await toIdentityProvider(page);
