@@ -2,7 +2,7 @@
 // port with a fresh SQLite database, Debian's Chromium driven by playwright-core, and axe-core.
 //
 // Every security control of the product stays on: pages load with their own
-// Content-Security-Policy (no `bypassCSP`, no disabled web security). axe-core is injected
+// Content-Security-Policy (no CSP bypass, no disabled web security). axe-core is injected
 // through the DevTools protocol (`Runtime.evaluate` on a CDP session), which the page's policy
 // does not govern, so the audit needs no exception in the product.
 //
