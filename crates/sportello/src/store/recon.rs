@@ -644,43 +644,66 @@ impl Store {
         Ok(opened)
     }
 
-    /// Stores a treasury movement once (by its key); None when it was already imported.
-    pub async fn insert_credit(&self, ente_id: i64, c: &NewCredit) -> StoreResult<Option<i64>> {
-        let result: Result<i64, sqlx::Error> = with_db!(self.db(), |pool| {
-            sqlx::query_scalar(
-                "INSERT INTO treasury_credits (ente_id, movement_key, source, file_name, booking_date, value_date, amount, currency, reference, debtor_name, remittance, fdr, imported_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-            )
-            .bind(ente_id)
-            .bind(&c.movement_key)
-            .bind(c.source)
-            .bind(&c.file_name)
-            .bind(&c.booking_date)
-            .bind(&c.value_date)
-            .bind(c.amount)
-            .bind(&c.currency)
-            .bind(&c.reference)
-            .bind(&c.debtor_name)
-            .bind(&c.remittance)
-            .bind(&c.fdr)
-            .bind(Timestamp::now())
-            .fetch_one(pool)
-            .await
-        });
-        match result {
-            Ok(id) => Ok(Some(id)),
-            Err(e) if crate::db::is_unique_violation(&e) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// Links a credit to the current flow its remittance names, when the amounts are equal
     /// (the flow becomes *riversato*); otherwise records why not. Idempotent: an open anomaly
     /// of the same kind for the credit is not repeated.
     pub async fn link_credit(&self, ente_id: i64, credit_pk: i64) -> StoreResult<CreditLink> {
-        let now = Timestamp::now();
         let mut tx = self.db().begin().await?;
-        let (fdr, amount): (Option<String>, i64) = with_tx!(&mut tx, |conn| {
+        let link = self.link_credit_in(&mut tx, ente_id, credit_pk).await?;
+        tx.commit().await?;
+        Ok(link)
+    }
+
+    /// Stores a statement's credits and links each new one to its flow, all in one transaction:
+    /// a failure stores none of them. A credit already stored (same `movement_key`) is left as
+    /// it is: `None` in its place.
+    pub async fn import_credits(
+        &self,
+        ente_id: i64,
+        credits: &[NewCredit],
+    ) -> StoreResult<Vec<Option<CreditLink>>> {
+        let mut tx = self.db().begin().await?;
+        let mut links = Vec::with_capacity(credits.len());
+        for c in credits {
+            let pk: Option<i64> = with_tx!(&mut tx, |conn| {
+                sqlx::query_scalar(
+                    "INSERT INTO treasury_credits (ente_id, movement_key, source, file_name, booking_date, value_date, amount, currency, reference, debtor_name, remittance, fdr, imported_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     ON CONFLICT (ente_id, movement_key) DO NOTHING RETURNING id",
+                )
+                .bind(ente_id)
+                .bind(&c.movement_key)
+                .bind(c.source)
+                .bind(&c.file_name)
+                .bind(&c.booking_date)
+                .bind(&c.value_date)
+                .bind(c.amount)
+                .bind(&c.currency)
+                .bind(&c.reference)
+                .bind(&c.debtor_name)
+                .bind(&c.remittance)
+                .bind(&c.fdr)
+                .bind(Timestamp::now())
+                .fetch_optional(&mut *conn)
+                .await?
+            });
+            links.push(match pk {
+                Some(pk) => Some(self.link_credit_in(&mut tx, ente_id, pk).await?),
+                None => None,
+            });
+        }
+        tx.commit().await?;
+        Ok(links)
+    }
+
+    async fn link_credit_in(
+        &self,
+        tx: &mut Tx,
+        ente_id: i64,
+        credit_pk: i64,
+    ) -> StoreResult<CreditLink> {
+        let now = Timestamp::now();
+        let (fdr, amount): (Option<String>, i64) = with_tx!(&mut *tx, |conn| {
             sqlx::query_as(
                 "SELECT fdr, amount FROM treasury_credits WHERE id = $1 AND ente_id = $2",
             )
@@ -691,7 +714,7 @@ impl Store {
         });
         let flows: Vec<(i64, i64, Option<i64>)> = match &fdr {
             None => Vec::new(),
-            Some(fdr) => with_tx!(&mut tx, |conn| {
+            Some(fdr) => with_tx!(&mut *tx, |conn| {
                 sqlx::query_as(
                     "SELECT id, sum_payments, credit_pk FROM fdr_flows WHERE ente_id = $1 AND fdr = $2 AND current = $3 ORDER BY id",
                 )
@@ -704,7 +727,7 @@ impl Store {
         };
         let link = match (&fdr, flows.iter().find(|(_, sum, _)| *sum == amount)) {
             (Some(fdr), Some((flow_pk, _, _))) => {
-                with_tx!(&mut tx, |conn| {
+                with_tx!(&mut *tx, |conn| {
                     sqlx::query("UPDATE fdr_flows SET credit_pk = $2 WHERE id = $1")
                         .bind(flow_pk)
                         .bind(credit_pk)
@@ -721,7 +744,7 @@ impl Store {
                     .execute(&mut *conn)
                     .await?;
                 });
-                refresh_states_in(&mut tx, FLOW_RECEIPTS, *flow_pk).await?;
+                refresh_states_in(tx, FLOW_RECEIPTS, *flow_pk).await?;
                 CreditLink::Flow(fdr.clone())
             }
             (Some(fdr), None) if !flows.is_empty() => {
@@ -732,7 +755,7 @@ impl Store {
                     Cents::new(sum)
                 );
                 self.open_credit_anomaly_in(
-                    &mut tx,
+                    tx,
                     ente_id,
                     AnomalyKind::CreditAmountMismatch,
                     Some(flow_pk),
@@ -748,7 +771,7 @@ impl Store {
                     None => "la causale non indica un flusso di rendicontazione".to_owned(),
                 };
                 self.open_credit_anomaly_in(
-                    &mut tx,
+                    tx,
                     ente_id,
                     AnomalyKind::CreditWithoutFlow,
                     None,
@@ -759,7 +782,6 @@ impl Store {
                 CreditLink::NoFlow
             }
         };
-        tx.commit().await?;
         Ok(link)
     }
 
