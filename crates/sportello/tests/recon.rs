@@ -290,20 +290,60 @@ async fn every_anomaly_kind_is_found_and_exported(db: TestDb) {
         AnomalyKind::ALL.into_iter().collect::<BTreeSet<_>>(),
         "every documented kind"
     );
-    // Exports: one row per anomaly, plus the header.
-    let csv = views::anomalies_csv(&all);
-    assert_eq!(csv.lines().count(), all.len() + 1);
-    assert!(csv.starts_with("\u{FEFF}tipo;"), "{csv}");
+    // Exports (CSV and XLSX, web/ufficio/recon.rs) read the lists in batches by id: every
+    // row once, whatever the batch size.
+    let mut exported = Vec::new();
+    let mut before = None;
+    loop {
+        let batch = views::anomalies_batch(
+            app.state.store(),
+            ente,
+            &AnomalyFilter::default(),
+            before,
+            4,
+        )
+        .await
+        .unwrap();
+        before = batch.last().map(|a| a.id);
+        let done = batch.len() < 4;
+        exported.extend(batch.into_iter().map(|a| a.id));
+        if done {
+            break;
+        }
+    }
+    assert!(exported.windows(2).all(|w| w[0] > w[1]), "{exported:?}");
+    let mut listed: Vec<i64> = all.iter().map(|a| a.id).collect();
+    listed.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(exported, listed);
     let flows = views::list_flows(app.state.store(), ente, &FlowFilter::default())
         .await
         .unwrap();
     let faulty_flow = flows.iter().find(|f| f.fdr == faulty).unwrap();
     assert!(faulty_flow.open_anomalies >= 7);
-    assert!(views::flows_csv(&flows).contains(&faulty));
-    let receipts = views::list_receipts(app.state.store(), ente, None)
+    let first = views::flows_batch(app.state.store(), ente, &FlowFilter::default(), None, 1)
         .await
         .unwrap();
-    assert!(views::receipts_csv(&receipts).contains("Anomalia di riconciliazione"));
+    let rest = views::flows_batch(
+        app.state.store(),
+        ente,
+        &FlowFilter::default(),
+        Some(first[0].id),
+        1000,
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.len() + rest.len(), flows.len());
+    assert!(rest.iter().chain(&first).any(|f| f.fdr == faulty));
+    let receipts = views::receipts_batch(
+        app.state.store(),
+        ente,
+        Some(ReportingState::Anomaly),
+        None,
+        1000,
+    )
+    .await
+    .unwrap();
+    assert!(!receipts.is_empty());
 
     // An operator closes one with a note.
     let open = all.iter().find(|a| a.kind == AnomalyKind::NoRpt).unwrap();
@@ -584,7 +624,16 @@ async fn the_treasury_statement_marks_flows_riversati(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(all.len(), 2);
-    assert!(views::credits_csv(&all).contains(&bcit.0));
+    let batch = views::credits_batch(app.state.store(), ente, false, None, 1000)
+        .await
+        .unwrap();
+    let ids = |v: &[views::CreditView]| v.iter().map(|c| c.id).collect::<BTreeSet<_>>();
+    assert_eq!(ids(&batch), ids(&all), "the export's rows");
+    assert!(
+        batch
+            .iter()
+            .any(|c| c.fdr.as_deref() == Some(bcit.0.as_str()))
+    );
     app.stop().await;
 }
 
