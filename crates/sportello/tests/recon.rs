@@ -103,6 +103,35 @@ async fn state_of(app: &TestApp, receipt_id: &str) -> ReportingState {
         .state
 }
 
+/// The position `iupd` as the debt-position API shows it: (status, its options' statuses,
+/// their transfers' statuses).
+async fn gpd_statuses(app: &TestApp, iupd: &str) -> (String, Vec<String>, Vec<String>) {
+    let v: Value = app
+        .client
+        .get(format!(
+            "{}/gpd/debt-positions-service/v1/organizations/{EC}/debtpositions/{iupd}",
+            app.base
+        ))
+        .header("Ocp-Apim-Subscription-Key", "sportello-demo-key")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let options = v["paymentOption"].as_array().unwrap();
+    let text = |v: &Value| v.as_str().unwrap().to_owned();
+    (
+        text(&v["status"]),
+        options.iter().map(|o| text(&o["status"])).collect(),
+        options
+            .iter()
+            .flat_map(|o| o["transfer"].as_array().unwrap().iter())
+            .map(|t| text(&t["status"]))
+            .collect(),
+    )
+}
+
 async fn flows_match_receipts_page_by_page_and_the_watermark_moves_on(db: TestDb) {
     let app = app(db).await;
     let (_, r1) = pay(&app, "R1", 1000, "BCITITMM", "normale").await;
@@ -130,6 +159,15 @@ async fn flows_match_receipts_page_by_page_and_the_watermark_moves_on(db: TestDb
     for r in [&r1, &r2, &r3] {
         assert_eq!(state_of(&app, r).await, ReportingState::Reported);
     }
+    // GPD's lifecycle: reported by a flow, the option is PO_REPORTED and the position REPORTED.
+    let reported = (
+        "REPORTED".to_owned(),
+        vec!["PO_REPORTED".to_owned()],
+        vec!["T_REPORTED".to_owned()],
+    );
+    for iupd in ["R1", "R2", "R3"] {
+        assert_eq!(gpd_statuses(&app, iupd).await, reported, "{iupd}");
+    }
 
     // Nothing new: the watermark keeps the round short, and nothing is stored twice.
     let again = sync(&app).await;
@@ -145,6 +183,15 @@ async fn flows_match_receipts_page_by_page_and_the_watermark_moves_on(db: TestDb
 
     // A later payment: the PSP's second flow of the day.
     pay(&app, "R4", 400, "BCITITMM", "normale").await;
+    assert_eq!(
+        gpd_statuses(&app, "R4").await,
+        (
+            "PAID".to_owned(),
+            vec!["PO_PAID".to_owned()],
+            vec!["T_UNREPORTED".to_owned()]
+        ),
+        "paid, not yet reported"
+    );
     let published = publish(&app, &[]).await;
     assert_eq!(published.len(), 1);
     assert!(published[0].0.ends_with("BCITITMM-0002"), "{published:?}");
@@ -234,8 +281,8 @@ async fn every_anomaly_kind_is_found_and_exported(db: TestDb) {
             .unwrap();
         assert_eq!(
             option.position.status,
-            sportello::domain::position::PositionStatus::Paid,
-            "the recovered receipt closed the position as paSendRT would"
+            sportello::domain::position::PositionStatus::Reported,
+            "the recovered receipt closed the position as paSendRT would, and the flow reports it"
         );
     }
 

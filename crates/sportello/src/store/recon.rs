@@ -140,6 +140,7 @@ fn placeholders(first: usize, n: usize) -> String {
 /// primary keys, over `$1`): anomaly when an open anomaly names it, credited when every
 /// transfer is on a line of a current flow settled by a credit, reported when on lines of
 /// current flows, pending otherwise. Reported receipts' open `no_flow` anomalies are settled.
+/// Then their options and positions follow GPD's lifecycle (see [`refresh_gpd_statuses_in`]).
 async fn refresh_states_in(tx: &mut Tx, scope: &str, arg: i64) -> StoreResult<()> {
     let now = Timestamp::now();
     let on_current =
@@ -174,6 +175,57 @@ async fn refresh_states_in(tx: &mut Tx, scope: &str, arg: i64) -> StoreResult<()
         sqlx::query(&update)
             .bind(arg)
             .bind(true)
+            .execute(&mut *conn)
+            .await?;
+    });
+    refresh_gpd_statuses_in(tx, scope, arg).await
+}
+
+/// GPD's reporting statuses of the options and positions the receipts of `scope` paid. A paid
+/// option is PO_REPORTED when every one of its transfers is on a line of a current flow (for
+/// any of its OK receipts), PO_PARTIALLY_REPORTED when some are, PO_PAID otherwise; a PAID
+/// position is REPORTED when every paid option is PO_REPORTED, and back to PAID when a newer
+/// revision of a flow no longer reports it. An unpaid option, and a position in any other
+/// status (PARTIALLY_PAID included), is left as it is.
+async fn refresh_gpd_statuses_in(tx: &mut Tx, scope: &str, arg: i64) -> StoreResult<()> {
+    let now = Timestamp::now();
+    let options = format!(
+        "SELECT r.payment_option_id FROM receipts r WHERE r.payment_option_id IS NOT NULL AND r.id IN ({scope})"
+    );
+    let reported = "(SELECT COUNT(DISTINCT l.id_transfer) FROM fdr_lines l JOIN fdr_flows f ON f.id = l.flow_pk
+                       JOIN receipts r ON r.id = l.receipt_pk
+                     WHERE r.payment_option_id = payment_options.id AND r.outcome = 'OK' AND f.current = $2)";
+    let status = format!(
+        "CASE WHEN {reported} >= (SELECT COUNT(*) FROM transfers t WHERE t.payment_option_id = payment_options.id)
+                   AND {reported} > 0 THEN 'PO_REPORTED'
+              WHEN {reported} > 0 THEN 'PO_PARTIALLY_REPORTED'
+              ELSE 'PO_PAID' END"
+    );
+    let update_options = format!(
+        "UPDATE payment_options SET status = {status}
+         WHERE status <> 'PO_UNPAID' AND status <> {status} AND id IN ({options})"
+    );
+    let positions =
+        format!("SELECT o.position_id FROM payment_options o WHERE o.id IN ({options})");
+    let all_reported =
+        "NOT EXISTS (SELECT 1 FROM payment_options o WHERE o.position_id = debt_positions.id
+                          AND o.status IN ('PO_PAID', 'PO_PARTIALLY_REPORTED'))";
+    let update_positions = format!(
+        "UPDATE debt_positions SET
+           status = CASE WHEN status = 'PAID' THEN 'REPORTED' ELSE 'PAID' END,
+           updated_at = $2, version = version + 1
+         WHERE id IN ({positions})
+           AND ((status = 'PAID' AND {all_reported}) OR (status = 'REPORTED' AND NOT {all_reported}))"
+    );
+    with_tx!(tx, |conn| {
+        sqlx::query(&update_options)
+            .bind(arg)
+            .bind(true)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(&update_positions)
+            .bind(arg)
+            .bind(now)
             .execute(&mut *conn)
             .await?;
     });
