@@ -2,8 +2,8 @@
 // counter, the sandbox publishes its reporting flow (with a line of the wrong amount), an admin
 // created on the command line logs in with a TOTP code, presses "Sincronizza ora", sees the flow,
 // its lines and the anomaly, uploads the sandbox bank's camt.053 through the file input, sees
-// the flow riversato, and follows a position's whole path: notice → receipt → flow line → bank
-// credit. CSP stays on; axe-core on every page visited.
+// the flow riversato, and follows a position's whole path (notice → receipt → flow line → bank
+// credit; the position REPORTED). CSP stays on; axe-core on every page visited.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -133,6 +133,8 @@ test("a position's whole path, from its detail page", async () => {
   await page.goto(app.base + `/ufficio/posizioni?cf=${DEBTOR}`);
   await page.getByRole('row', { name: /E2E-RICONCILIATA/ }).getByRole('link').click();
   await page.getByRole('heading', { name: 'Posizione E2E-RICONCILIATA' }).waitFor();
+  // Reported by the flow: GPD's REPORTED.
+  assert.match(await page.locator('section[aria-labelledby="posizione"]').innerText(), /Stato\s+Rendicontata/);
   const path = page.locator('section', { has: page.getByRole('heading', { name: /^Percorso della ricevuta / }) });
   await path.waitFor();
   const text = await path.innerText();
