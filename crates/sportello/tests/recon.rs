@@ -474,6 +474,48 @@ async fn a_newer_revision_replaces_lines_and_matches_keeping_history(db: TestDb)
         path.receipt.reported_fdr.as_deref(),
         Some(published[0].0.as_str())
     );
+    for iupd in ["V1", "V2"] {
+        assert_eq!(gpd_statuses(&app, iupd).await.0, "REPORTED", "{iupd}");
+    }
+
+    // A third revision that reports nothing any more: the receipts wait for a flow again, and
+    // their options and positions are back to paid.
+    let revision_2 = &current[0];
+    app.state
+        .store()
+        .store_flow(
+            ente,
+            &sportello::store::recon::NewFlow {
+                fdr: revision_2.fdr.clone(),
+                psp_id: revision_2.psp_id.clone(),
+                revision: 3,
+                status: "PUBLISHED".into(),
+                published_at: sportello::clock::Timestamp::now(),
+                flow_date: None,
+                regulation: revision_2.regulation.clone(),
+                regulation_date: revision_2.regulation_date.clone(),
+                bic: None,
+                psp_name: revision_2.psp_name.clone(),
+                tot_payments: 0,
+                sum_payments: 0,
+            },
+            &[],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(state_of(&app, &r1).await, ReportingState::Pending);
+    for iupd in ["V1", "V2"] {
+        assert_eq!(
+            gpd_statuses(&app, iupd).await,
+            (
+                "PAID".to_owned(),
+                vec!["PO_PAID".to_owned()],
+                vec!["T_UNREPORTED".to_owned()]
+            ),
+            "{iupd}"
+        );
+    }
     app.stop().await;
 }
 
