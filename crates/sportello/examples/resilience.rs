@@ -917,9 +917,11 @@ impl Load {
 // ---------------------------------------------------------------------------------------------
 // Scenario: crash
 
+/// More notices than the load gets through while the portal is killed five times (it stops
+/// when the kills are over), so that every kill lands mid-load on a quick machine too.
 const CRASH_PLAN: Plan = Plan {
-    soap: 400,
-    counter: 150,
+    soap: 1500,
+    counter: 500,
     citizens: 3,
     cart_each: 20,
 };
@@ -975,9 +977,10 @@ async fn crash_on(db: &ScratchDb) -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Scenario: two instances behind HAProxy
 
+/// Likewise more than the load gets through before it stops.
 const INSTANCES_PLAN: Plan = Plan {
-    soap: 300,
-    counter: 100,
+    soap: 800,
+    counter: 250,
     citizens: 3,
     cart_each: 16,
 };
@@ -1277,8 +1280,9 @@ fn append(path: &str, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// More than the load gets through: it must still be running after the promotion.
 const FAILOVER_PLAN: Plan = Plan {
-    soap: 600,
+    soap: 2000,
     counter: 0,
     citizens: 0,
     cart_each: 0,
