@@ -507,6 +507,16 @@ async fn seed_citizen(store: &Store, n: u64) -> anyhow::Result<String> {
     )
     .await?;
     Store::activate_account_in(&mut tx, id).await?;
+    // Pending notices are shown only to a verified identity (a typed fiscal code is a claim):
+    // an operator confirmed this one, as at the municipality's desk.
+    Store::verify_identity_in(
+        &mut tx,
+        id,
+        &pagopa::FiscalCode::parse(&cf).context("fiscal code")?,
+        sportello::domain::identity::IdentitySource::Operator,
+        "resilience",
+    )
+    .await?;
     tx.commit().await?;
     Ok(cf)
 }
@@ -697,6 +707,15 @@ async fn check_invariants(
     let refunds: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM receipts WHERE refund_required")
         .fetch_one(pool)
         .await?;
+    // The citizens' carts are part of the load: a run where none was paid did not test them.
+    let through_carts: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM receipts WHERE checkout_id IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
+    ensure!(
+        through_carts > 0,
+        "no receipt came through a citizen's cart: the cart load did not run"
+    );
 
     // Every outcome e-mail delivered; at least once, and a copy only after a crash.
     let outbox: Vec<(i64, String)> = sqlx::query_as("SELECT id, state FROM outbox ORDER BY id")
@@ -732,8 +751,8 @@ async fn check_invariants(
         "{copies} duplicate e-mails for {crashes} crashes"
     );
     Ok(format!(
-        "{} receipts ({receipts_n} closing {options_n} options, {refunds} flagged for refund), \
-         {} acknowledged to the node, sums {} = {} cents; {} e-mails, {copies} sent twice (same Message-ID)",
+        "{} receipts ({receipts_n} closing {options_n} options, {refunds} flagged for refund, \
+         {through_carts} through citizens' carts), {} acknowledged to the node, sums {} = {} cents; {} e-mails, {copies} sent twice (same Message-ID)",
         stored_ids.len(),
         acked.len(),
         receipts_sum.unwrap_or(0),
@@ -898,9 +917,11 @@ impl Load {
 // ---------------------------------------------------------------------------------------------
 // Scenario: crash
 
+/// More notices than the load gets through while the portal is killed five times (it stops
+/// when the kills are over), so that every kill lands mid-load on a quick machine too.
 const CRASH_PLAN: Plan = Plan {
-    soap: 400,
-    counter: 150,
+    soap: 1500,
+    counter: 500,
     citizens: 3,
     cart_each: 20,
 };
@@ -956,9 +977,10 @@ async fn crash_on(db: &ScratchDb) -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Scenario: two instances behind HAProxy
 
+/// Likewise more than the load gets through before it stops.
 const INSTANCES_PLAN: Plan = Plan {
-    soap: 300,
-    counter: 100,
+    soap: 800,
+    counter: 250,
     citizens: 3,
     cart_each: 16,
 };
@@ -1258,8 +1280,9 @@ fn append(path: &str, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// More than the load gets through: it must still be running after the promotion.
 const FAILOVER_PLAN: Plan = Plan {
-    soap: 600,
+    soap: 2000,
     counter: 0,
     citizens: 0,
     cart_each: 0,
