@@ -4,6 +4,7 @@
 mod common;
 
 use common::office::{add_operator, operator_admin, operator_browser};
+use common::smtp::SmtpSink;
 use common::{TestApp, TestDb, browser, csrf_of};
 use pagopa::{Cents, FiscalCode};
 use sportello::backoffice::operators::{Access as OperatorAccess, Manager};
@@ -1723,3 +1724,43 @@ async fn admin_manages_operators_in_the_pages(db: TestDb) {
 }
 
 on_both_databases!(admin_manages_operators_in_the_pages);
+
+/// "E-mail the notice to the debtor": the message reaches the SMTP server with the notice PDF
+/// attached, named by its notice code.
+async fn the_notice_email_carries_the_pdf(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(db, &[("SPORTELLO_SMTP_URL", &sink.url())]).await;
+    let store = app.state.store().clone();
+    let ente = app.state.ente().clone();
+    let client = operator_browser(&app, "postino", Role::Operator, &["multe"], false).await;
+    let position = BackOffice::new(&store, &ente, 60, "http://localhost")
+        .create_position(
+            &operator(&store, "postino").await,
+            "127.0.0.1",
+            &position_form("multe", "MAIL-1", "RSSMRA80A01H501U"),
+        )
+        .await
+        .unwrap();
+    let nav = position.options[0].nav.as_str().to_owned();
+    let page = format!("/ufficio/posizioni/{}", position.id);
+    let r = app
+        .submit(&client, &page, &format!("{page}/invia-avviso"), &[])
+        .await;
+    assert_eq!(r.status(), 303);
+    let mail = sink.wait_for("mario.rossi@example.org", 1).await;
+    assert!(mail.text().contains(&nav), "the body names the notice code");
+    let (headers, pdf) = mail.part("application/pdf").expect("a PDF part");
+    assert!(pdf.starts_with(b"%PDF"), "{headers}");
+    assert!(headers.contains(&format!("avviso-{nav}.pdf")), "{headers}");
+    // The stored row keeps the same bytes for every attempt (and its Message-ID is stable).
+    let stored = store
+        .outbox_for(Some("mario.rossi@example.org"), 1)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(stored.message.attachment.map(|a| a.bytes), Some(pdf));
+    app.stop().await;
+}
+
+on_both_databases!(the_notice_email_carries_the_pdf);
