@@ -1302,6 +1302,26 @@ async fn operator_management_keeps_an_admin_and_audits(store: Store) {
         admin.set_disabled(by_clerk, "unico", true).await,
         Err(BoError::Forbidden)
     ));
+    // A read-only admin may look, not change.
+    admin
+        .create(
+            cli,
+            "revisore",
+            &OperatorAccess {
+                read_only: true,
+                ..as_admin.clone()
+            },
+        )
+        .await
+        .unwrap();
+    let auditor = operator(&store, "revisore").await;
+    let by_auditor = Manager::Operator(&auditor, "10.0.0.3");
+    assert!(admin.list(by_auditor).await.is_ok());
+    assert!(matches!(
+        admin.reset_password(by_auditor, "impiegato").await,
+        Err(BoError::Forbidden)
+    ));
+    admin.set_disabled(cli, "revisore", true).await.unwrap();
     // An admin may not disable or demote themselves, even with another admin around.
     admin.create(cli, "secondo", &as_admin).await.unwrap();
     let unico = operator(&store, "unico").await;

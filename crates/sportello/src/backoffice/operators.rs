@@ -127,6 +127,21 @@ impl<'a> OperatorAdmin<'a> {
         }
     }
 
+    /// Refuses a change to whoever is not an admin, or is a read-only one.
+    pub fn authorize_change(by: Manager<'_>) -> Result<(), BoError> {
+        Self::authorize(by)?;
+        match by {
+            Manager::Operator(op, _) if !op.may_write() => Err(BoError::Forbidden),
+            _ => Ok(()),
+        }
+    }
+
+    /// The operator named `username`, for a change.
+    async fn target(&self, by: Manager<'_>, username: &str) -> Result<Operator, BoError> {
+        Self::authorize_change(by)?;
+        self.get(by, username).await
+    }
+
     fn event(by: Manager<'_>, action: &str, detail: serde_json::Value) -> AuditEvent {
         AuditEvent {
             account_id: None,
@@ -198,7 +213,7 @@ impl<'a> OperatorAdmin<'a> {
         username: &str,
         access: &Access,
     ) -> Result<Created, BoError> {
-        Self::authorize(by)?;
+        Self::authorize_change(by)?;
         let username = username.trim();
         if !(3..=64).contains(&username.len())
             || !username
@@ -276,7 +291,7 @@ impl<'a> OperatorAdmin<'a> {
         username: &str,
         disabled: bool,
     ) -> Result<(), BoError> {
-        let target = self.get(by, username).await?;
+        let target = self.target(by, username).await?;
         if disabled && by.is(&target) {
             return Err(BoError::Conflict(
                 "Non puoi disattivare il tuo stesso profilo.".to_owned(),
@@ -304,7 +319,7 @@ impl<'a> OperatorAdmin<'a> {
         username: &str,
         access: &Access,
     ) -> Result<(), BoError> {
-        let target = self.get(by, username).await?;
+        let target = self.target(by, username).await?;
         let services = self.check_access(access)?;
         if by.is(&target) && (access.role != target.role || access.read_only != target.read_only) {
             return Err(BoError::Conflict(
@@ -331,7 +346,7 @@ impl<'a> OperatorAdmin<'a> {
     /// Gives an operator a new one-time password (changed at their next login) and ends their
     /// sessions; returns it, to be shown once.
     pub async fn reset_password(&self, by: Manager<'_>, username: &str) -> Result<String, BoError> {
-        let target = self.get(by, username).await?;
+        let target = self.target(by, username).await?;
         let password = one_time_password();
         let hash = crate::auth::password::hash(password.clone()).await?;
         let audit = Self::event(
@@ -351,7 +366,7 @@ impl<'a> OperatorAdmin<'a> {
     /// Gives an operator a new TOTP secret and ends their sessions; returns it, to be shown
     /// once (the old authenticator entry stops working).
     pub async fn reset_totp(&self, by: Manager<'_>, username: &str) -> Result<Created, BoError> {
-        let target = self.get(by, username).await?;
+        let target = self.target(by, username).await?;
         let secret = Secret::generate();
         let audit = Self::event(
             by,

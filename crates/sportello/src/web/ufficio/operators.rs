@@ -164,7 +164,7 @@ impl AccessForm {
     /// is looked at.
     fn posted(ctx: &Ctx, pairs: &[(String, String)]) -> (AccessForm, Result<Access, BoError>) {
         let form = AccessForm::parse(pairs);
-        let access = OperatorAdmin::authorize(by(ctx)).and_then(|()| form.access());
+        let access = OperatorAdmin::authorize_change(by(ctx)).and_then(|()| form.access());
         (form, access)
     }
 
