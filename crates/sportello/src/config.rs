@@ -1650,6 +1650,52 @@ mod tests {
         assert!(err.contains("not valid TOML"), "{err}");
     }
 
+    /// Production seals the operators' TOTP secrets with a key of its own: none, the demo's, or
+    /// a malformed one is refused, naming the setting and never echoing the value.
+    #[test]
+    fn production_needs_its_own_backoffice_key() {
+        let base = [
+            ("SPORTELLO_MODE", "production"),
+            ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
+            ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
+            ("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it"),
+            ("SPORTELLO_STATION_ALLOWED_IPS", "10.0.0.0/8"),
+        ];
+        let with = |key: Option<&str>| {
+            let mut pairs = base.to_vec();
+            if let Some(k) = key {
+                pairs.push(("SPORTELLO_BACKOFFICE_SECRET_KEY", k));
+            }
+            Config::load(Some(Path::new("/dev/null")), env(&pairs))
+        };
+        let err = with(None).unwrap_err().to_string();
+        assert!(
+            err.contains("backoffice.secret_key")
+                && err.contains("SPORTELLO_BACKOFFICE_SECRET_KEY"),
+            "{err}"
+        );
+        let demo = crate::backoffice::sealing::demo_key_hex();
+        let err = with(Some(&demo)).unwrap_err().to_string();
+        assert!(
+            err.contains("demo") && err.contains("backoffice.secret_key"),
+            "{err}"
+        );
+        assert!(!err.contains(&demo), "the key is not echoed: {err}");
+        let err = with(Some("not-a-key-secret")).unwrap_err().to_string();
+        assert!(err.contains("64 hexadecimal digits"), "{err}");
+        assert!(!err.contains("not-a-key-secret"), "{err}");
+        let own = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let config = with(Some(own)).unwrap();
+        assert!(!config.backoffice_secret_key.is_demo());
+        assert!(
+            !format!("{config:?}").contains(own),
+            "redacted in check-config"
+        );
+        // The demo needs nothing: its own public key.
+        let demo = Config::load(Some(Path::new("/dev/null")), env(&[])).unwrap();
+        assert!(demo.backoffice_secret_key.is_demo());
+    }
+
     #[test]
     fn production_needs_a_database() {
         let err = Config::load(

@@ -1784,3 +1784,50 @@ async fn the_notice_email_carries_the_pdf(db: TestDb) {
 }
 
 on_both_databases!(the_notice_email_carries_the_pdf);
+
+/// Operators created before secrets were sealed (the base32 secret in clear) are sealed when
+/// the app starts, and log in as before.
+async fn clear_totp_secrets_are_sealed_at_start_up(db: TestDb) {
+    let store = db.store().await;
+    let secret = Secret::generate();
+    let password = "una password di prima";
+    store
+        .insert_operator(
+            &sportello::store::operators::NewOperator {
+                username: "veterano".into(),
+                password_hash: sportello::auth::password::hash(password.into())
+                    .await
+                    .unwrap(),
+                totp_secret: secret.to_base32(),
+                role: Role::Admin,
+                read_only: false,
+                services: Vec::new(),
+            },
+            &AuditEvent {
+                account_id: None,
+                actor: "prova".into(),
+                action: "prova".into(),
+                outcome: "ok".into(),
+                ip: String::new(),
+                detail: "{}".into(),
+            },
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let app = TestApp::spawn(db).await;
+    let stored = operator(app.state.store(), "veterano").await;
+    assert!(!stored.totp_secret.contains(&secret.to_base32()));
+    assert_eq!(
+        SealingKey::demo().open("veterano", &stored.totp_secret),
+        Some(secret.clone())
+    );
+    let code = secret.code_at(Timestamp::now().unix());
+    assert_eq!(
+        log_in(&app, &browser(), "veterano", password, &code).await,
+        (303, "/ufficio/password".to_owned())
+    );
+    app.stop().await;
+}
+
+on_both_databases!(clear_totp_secrets_are_sealed_at_start_up);
