@@ -33,7 +33,15 @@
 //                              demo's POSTA (DEMO), logged in (lands on La tua Sezione Privata).
 //   addTrafficFine(page, base, fine)
 //                              a fine through Nuovo Pagamento → multe; returns its notice code.
+//   totp(secret)               the back office's second factor now (RFC 6238, base32 secret).
+//   addOperator(dbUrl, username, role)
+//                              a back-office operator through `sportello operator add`;
+//                              returns { password, secret }.
+//   publishPosition(base, { iupd, cents, fiscalCode, fullName })
+//                              a published one-option position through the debt-position API
+//                              (the demo's key); returns its notice code.
 import { spawn, execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -306,4 +314,63 @@ export async function addTrafficFine(page, base, fine) {
   const created = await page.getByRole('status').innerText();
   assert.match(created, /Il pagamento è stato aggiunto al tuo Elenco Pagamenti/);
   return created.match(/codice avviso ([\d ]+)/)[1].trim();
+}
+
+/** RFC 4648 base32 (no padding) → bytes. */
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0, value = 0;
+  const out = [];
+  for (const c of text.replace(/=+$/, '')) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** RFC 6238 TOTP of a base32 secret: HMAC-SHA-1, 30-second steps, 6 digits. */
+export function totp(secret, unix = Math.floor(Date.now() / 1000)) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unix / 30)));
+  const hash = createHmac('sha1', base32(secret)).update(counter).digest();
+  const offset = hash[hash.length - 1] & 0x0f;
+  const code = (hash.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(code).padStart(6, '0');
+}
+
+/**
+ * A back-office operator created with `sportello operator add` on the database at `dbUrl`;
+ * returns the initial password and the TOTP secret it prints.
+ */
+export function addOperator(dbUrl, username, role) {
+  const env = { ...process.env, SPORTELLO_DATABASE_URL: dbUrl, RUST_LOG: 'warn' };
+  for (const k of Object.keys(env)) if (k.startsWith('SPORTELLO_') && !['SPORTELLO_BIN', 'SPORTELLO_DATABASE_URL'].includes(k)) delete env[k];
+  const out = execFileSync(binary(), ['operator', 'add', '--username', username, '--role', role], { env }).toString('utf8');
+  return {
+    password: out.match(/password iniziale[^:]*: (\S+)/)[1],
+    secret: out.match(/chiave TOTP: ([A-Z2-7]+)/)[1],
+  };
+}
+
+/** A published position of one option and one transfer of `cents`; returns its notice code. */
+export async function publishPosition(base, { iupd, cents, fiscalCode, fullName }) {
+  const r = await fetch(`${base}/gpd/debt-positions-service/v1/organizations/00229080338/debtpositions?toPublish=true`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Ocp-Apim-Subscription-Key': 'sportello-demo-key' },
+    body: JSON.stringify({
+      iupd, type: 'F', fiscalCode, fullName, companyName: 'Comune di Piacenza',
+      switchToExpired: false,
+      paymentOption: [{
+        amount: cents, description: `Canone ${iupd}`, isPartialPayment: false, dueDate: '2030-12-31T23:59:59', fee: 0,
+        transfer: [{ idTransfer: '1', amount: cents, remittanceInformation: `Canone ${iupd}`, category: '9/0101108TS/', iban: 'IT60X0542811101000000123456' }],
+      }],
+    }),
+  });
+  const body = await r.text();
+  assert.equal(r.status, 201, body);
+  return JSON.parse(body).paymentOption[0].nav;
 }

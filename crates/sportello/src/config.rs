@@ -716,6 +716,10 @@ const SETTINGS: &[Setting] = &[
         key: "fdr.timeout_seconds",
         default: Some("30"),
     },
+    Setting {
+        key: "treasury.max_upload_bytes",
+        default: Some("10485760"),
+    },
     // Comma-separated addresses or CIDR networks. None: X-Forwarded-For is never read.
     Setting {
         key: "trusted_proxies",
@@ -1310,6 +1314,7 @@ fn recon_settings(
         no_flow_days: number("fdr.no_flow_days", 1, 365)?,
         no_credit_days: number("fdr.no_credit_days", 1, 365)?,
         timeout_seconds: number("fdr.timeout_seconds", 1, 600)? as u64,
+        treasury_max_upload_bytes: number("treasury.max_upload_bytes", 1024, 1 << 30)? as usize,
     })
 }
 

@@ -103,6 +103,35 @@ async fn state_of(app: &TestApp, receipt_id: &str) -> ReportingState {
         .state
 }
 
+/// The position `iupd` as the debt-position API shows it: (status, its options' statuses,
+/// their transfers' statuses).
+async fn gpd_statuses(app: &TestApp, iupd: &str) -> (String, Vec<String>, Vec<String>) {
+    let v: Value = app
+        .client
+        .get(format!(
+            "{}/gpd/debt-positions-service/v1/organizations/{EC}/debtpositions/{iupd}",
+            app.base
+        ))
+        .header("Ocp-Apim-Subscription-Key", "sportello-demo-key")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let options = v["paymentOption"].as_array().unwrap();
+    let text = |v: &Value| v.as_str().unwrap().to_owned();
+    (
+        text(&v["status"]),
+        options.iter().map(|o| text(&o["status"])).collect(),
+        options
+            .iter()
+            .flat_map(|o| o["transfer"].as_array().unwrap().iter())
+            .map(|t| text(&t["status"]))
+            .collect(),
+    )
+}
+
 async fn flows_match_receipts_page_by_page_and_the_watermark_moves_on(db: TestDb) {
     let app = app(db).await;
     let (_, r1) = pay(&app, "R1", 1000, "BCITITMM", "normale").await;
@@ -130,6 +159,15 @@ async fn flows_match_receipts_page_by_page_and_the_watermark_moves_on(db: TestDb
     for r in [&r1, &r2, &r3] {
         assert_eq!(state_of(&app, r).await, ReportingState::Reported);
     }
+    // GPD's lifecycle: reported by a flow, the option is PO_REPORTED and the position REPORTED.
+    let reported = (
+        "REPORTED".to_owned(),
+        vec!["PO_REPORTED".to_owned()],
+        vec!["T_REPORTED".to_owned()],
+    );
+    for iupd in ["R1", "R2", "R3"] {
+        assert_eq!(gpd_statuses(&app, iupd).await, reported, "{iupd}");
+    }
 
     // Nothing new: the watermark keeps the round short, and nothing is stored twice.
     let again = sync(&app).await;
@@ -145,6 +183,15 @@ async fn flows_match_receipts_page_by_page_and_the_watermark_moves_on(db: TestDb
 
     // A later payment: the PSP's second flow of the day.
     pay(&app, "R4", 400, "BCITITMM", "normale").await;
+    assert_eq!(
+        gpd_statuses(&app, "R4").await,
+        (
+            "PAID".to_owned(),
+            vec!["PO_PAID".to_owned()],
+            vec!["T_UNREPORTED".to_owned()]
+        ),
+        "paid, not yet reported"
+    );
     let published = publish(&app, &[]).await;
     assert_eq!(published.len(), 1);
     assert!(published[0].0.ends_with("BCITITMM-0002"), "{published:?}");
@@ -234,8 +281,8 @@ async fn every_anomaly_kind_is_found_and_exported(db: TestDb) {
             .unwrap();
         assert_eq!(
             option.position.status,
-            sportello::domain::position::PositionStatus::Paid,
-            "the recovered receipt closed the position as paSendRT would"
+            sportello::domain::position::PositionStatus::Reported,
+            "the recovered receipt closed the position as paSendRT would, and the flow reports it"
         );
     }
 
@@ -290,20 +337,60 @@ async fn every_anomaly_kind_is_found_and_exported(db: TestDb) {
         AnomalyKind::ALL.into_iter().collect::<BTreeSet<_>>(),
         "every documented kind"
     );
-    // Exports: one row per anomaly, plus the header.
-    let csv = views::anomalies_csv(&all);
-    assert_eq!(csv.lines().count(), all.len() + 1);
-    assert!(csv.starts_with("\u{FEFF}tipo;"), "{csv}");
+    // Exports (CSV and XLSX, web/ufficio/recon.rs) read the lists in batches by id: every
+    // row once, whatever the batch size.
+    let mut exported = Vec::new();
+    let mut before = None;
+    loop {
+        let batch = views::anomalies_batch(
+            app.state.store(),
+            ente,
+            &AnomalyFilter::default(),
+            before,
+            4,
+        )
+        .await
+        .unwrap();
+        before = batch.last().map(|a| a.id);
+        let done = batch.len() < 4;
+        exported.extend(batch.into_iter().map(|a| a.id));
+        if done {
+            break;
+        }
+    }
+    assert!(exported.windows(2).all(|w| w[0] > w[1]), "{exported:?}");
+    let mut listed: Vec<i64> = all.iter().map(|a| a.id).collect();
+    listed.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(exported, listed);
     let flows = views::list_flows(app.state.store(), ente, &FlowFilter::default())
         .await
         .unwrap();
     let faulty_flow = flows.iter().find(|f| f.fdr == faulty).unwrap();
     assert!(faulty_flow.open_anomalies >= 7);
-    assert!(views::flows_csv(&flows).contains(&faulty));
-    let receipts = views::list_receipts(app.state.store(), ente, None)
+    let first = views::flows_batch(app.state.store(), ente, &FlowFilter::default(), None, 1)
         .await
         .unwrap();
-    assert!(views::receipts_csv(&receipts).contains("Anomalia di riconciliazione"));
+    let rest = views::flows_batch(
+        app.state.store(),
+        ente,
+        &FlowFilter::default(),
+        Some(first[0].id),
+        1000,
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.len() + rest.len(), flows.len());
+    assert!(rest.iter().chain(&first).any(|f| f.fdr == faulty));
+    let receipts = views::receipts_batch(
+        app.state.store(),
+        ente,
+        Some(ReportingState::Anomaly),
+        None,
+        1000,
+    )
+    .await
+    .unwrap();
+    assert!(!receipts.is_empty());
 
     // An operator closes one with a note.
     let open = all.iter().find(|a| a.kind == AnomalyKind::NoRpt).unwrap();
@@ -387,6 +474,48 @@ async fn a_newer_revision_replaces_lines_and_matches_keeping_history(db: TestDb)
         path.receipt.reported_fdr.as_deref(),
         Some(published[0].0.as_str())
     );
+    for iupd in ["V1", "V2"] {
+        assert_eq!(gpd_statuses(&app, iupd).await.0, "REPORTED", "{iupd}");
+    }
+
+    // A third revision that reports nothing any more: the receipts wait for a flow again, and
+    // their options and positions are back to paid.
+    let revision_2 = &current[0];
+    app.state
+        .store()
+        .store_flow(
+            ente,
+            &sportello::store::recon::NewFlow {
+                fdr: revision_2.fdr.clone(),
+                psp_id: revision_2.psp_id.clone(),
+                revision: 3,
+                status: "PUBLISHED".into(),
+                published_at: sportello::clock::Timestamp::now(),
+                flow_date: None,
+                regulation: revision_2.regulation.clone(),
+                regulation_date: revision_2.regulation_date.clone(),
+                bic: None,
+                psp_name: revision_2.psp_name.clone(),
+                tot_payments: 0,
+                sum_payments: 0,
+            },
+            &[],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(state_of(&app, &r1).await, ReportingState::Pending);
+    for iupd in ["V1", "V2"] {
+        assert_eq!(
+            gpd_statuses(&app, iupd).await,
+            (
+                "PAID".to_owned(),
+                vec!["PO_PAID".to_owned()],
+                vec!["T_UNREPORTED".to_owned()]
+            ),
+            "{iupd}"
+        );
+    }
     app.stop().await;
 }
 
@@ -584,7 +713,16 @@ async fn the_treasury_statement_marks_flows_riversati(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(all.len(), 2);
-    assert!(views::credits_csv(&all).contains(&bcit.0));
+    let batch = views::credits_batch(app.state.store(), ente, false, None, 1000)
+        .await
+        .unwrap();
+    let ids = |v: &[views::CreditView]| v.iter().map(|c| c.id).collect::<BTreeSet<_>>();
+    assert_eq!(ids(&batch), ids(&all), "the export's rows");
+    assert!(
+        batch
+            .iter()
+            .any(|c| c.fdr.as_deref() == Some(bcit.0.as_str()))
+    );
     app.stop().await;
 }
 

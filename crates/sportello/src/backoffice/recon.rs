@@ -29,6 +29,18 @@ impl BackOffice<'_> {
         Ok(views::list_flows(self.store, self.ente.id, filter).await?)
     }
 
+    /// An export's batch of flows (ids below `before`, highest first).
+    pub async fn recon_flows_batch(
+        &self,
+        op: &Operator,
+        filter: &FlowFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<FlowSummary>, BoError> {
+        Self::require_admin(op)?;
+        Ok(views::flows_batch(self.store, self.ente.id, filter, before, limit).await?)
+    }
+
     /// One flow with its lines, anomalies, revisions and credit.
     pub async fn recon_flow(&self, op: &Operator, flow_id: i64) -> Result<FlowDetail, BoError> {
         Self::require_admin(op)?;
@@ -47,6 +59,18 @@ impl BackOffice<'_> {
         Ok(views::list_credits(self.store, self.ente.id, unmatched).await?)
     }
 
+    /// An export's batch of credits.
+    pub async fn recon_credits_batch(
+        &self,
+        op: &Operator,
+        unmatched: bool,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<CreditView>, BoError> {
+        Self::require_admin(op)?;
+        Ok(views::credits_batch(self.store, self.ente.id, unmatched, before, limit).await?)
+    }
+
     /// Reconciliation anomalies.
     pub async fn recon_anomalies(
         &self,
@@ -55,6 +79,18 @@ impl BackOffice<'_> {
     ) -> Result<Vec<AnomalyView>, BoError> {
         Self::require_admin(op)?;
         Ok(views::list_anomalies(self.store, self.ente.id, filter).await?)
+    }
+
+    /// An export's batch of anomalies.
+    pub async fn recon_anomalies_batch(
+        &self,
+        op: &Operator,
+        filter: &AnomalyFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AnomalyView>, BoError> {
+        Self::require_admin(op)?;
+        Ok(views::anomalies_batch(self.store, self.ente.id, filter, before, limit).await?)
     }
 
     /// Closes an open reconciliation anomaly (its number, as typed) with a mandatory note,
@@ -104,6 +140,18 @@ impl BackOffice<'_> {
         Ok(views::list_receipts(self.store, self.ente.id, state).await?)
     }
 
+    /// An export's batch of receipts with their reporting state.
+    pub async fn recon_receipts_batch(
+        &self,
+        op: &Operator,
+        state: Option<ReportingState>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<ReceiptState>, BoError> {
+        Self::require_admin(op)?;
+        Ok(views::receipts_batch(self.store, self.ente.id, state, before, limit).await?)
+    }
+
     /// A receipt's path (notice → receipt → flow lines → credits) for an admin; None for
     /// anybody else (the receipt's page shows it only to those who may see reconciliation).
     pub async fn receipt_path(
@@ -117,7 +165,13 @@ impl BackOffice<'_> {
         Ok(views::receipt_path(self.store, self.ente.id, receipt_id).await?)
     }
 
-    /// Imports a treasury statement (camt.053 or CSV), audited.
+    /// Whether `op` may import a statement: asked before an upload is read.
+    pub fn may_import_statement(&self, op: &Operator) -> Result<(), BoError> {
+        Self::require_admin(op)
+    }
+
+    /// Imports a treasury statement (camt.053 or CSV) whole or not at all, audited: the same
+    /// service as `sportello treasury import`.
     pub async fn import_statement(
         &self,
         op: &Operator,
@@ -129,7 +183,7 @@ impl BackOffice<'_> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(BoError::Invalid(
                 "estratto",
-                "Incolla il contenuto dell'estratto conto (camt.053 o CSV).".to_owned(),
+                "Il file è vuoto: scegli l'estratto conto (camt.053 o CSV) da caricare.".to_owned(),
             ));
         }
         let report = match import_statement(self.store, self.ente, file_name, bytes).await {

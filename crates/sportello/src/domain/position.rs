@@ -217,6 +217,13 @@ impl OptionStatus {
         }
     }
 
+    /// Whether it has been paid: PO_PAID, or paid and since (partially) reported by pagoPA's
+    /// reporting flows (GPD's lifecycle: PO_PAID → PO_PARTIALLY_REPORTED → PO_REPORTED, moved
+    /// by reconciliation, `store::recon`).
+    pub fn is_paid(self) -> bool {
+        self != OptionStatus::Unpaid
+    }
+
     /// Parses a GPD name.
     pub fn parse(s: &str) -> Option<OptionStatus> {
         [

@@ -183,6 +183,8 @@ pub struct ReconConfig {
     pub no_credit_days: i64,
     /// Seconds each call may take.
     pub timeout_seconds: u64,
+    /// Largest bank statement the back office's upload accepts, in bytes.
+    pub treasury_max_upload_bytes: usize,
 }
 
 impl std::fmt::Debug for ReconConfig {

@@ -20,6 +20,16 @@ use crate::store::recon::{CreditLink, NewCredit};
 /// Why a statement was refused (nothing is imported).
 #[derive(Debug, thiserror::Error)]
 pub enum TreasuryError {
+    /// Neither a camt.053 nor a CSV statement.
+    #[error(
+        "formato non riconosciuto: serve un estratto conto camt.053 (XML) o un CSV con le colonne importo e causale"
+    )]
+    UnknownFormat,
+    /// Named `.xml`, but not an XML document.
+    #[error(
+        "il file ha estensione .xml ma non è un documento XML: serve un estratto conto camt.053"
+    )]
+    NotXml,
     /// The camt.053 document is malformed.
     #[error("estratto conto camt.053 non valido: {0}")]
     Camt(#[from] pagopa::camt053::Camt053Error),
@@ -58,14 +68,57 @@ fn looks_like_xml(bytes: &[u8]) -> bool {
         .is_some_and(|b| *b == b'<')
 }
 
-/// Reads a statement (camt.053 or CSV, told apart by content) into credits to store.
+/// A CSV statement's header row names `importo` and `causale`.
+fn looks_like_csv(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    std::str::from_utf8(first).is_ok_and(|line| {
+        let line = line.to_ascii_lowercase();
+        line.contains("importo") && line.contains("causale")
+    })
+}
+
+/// A statement's formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// ISO 20022 camt.053 (XML).
+    Camt053,
+    /// The simple CSV.
+    Csv,
+}
+
+/// Tells a statement's format by its content, and by its name's extension when the content
+/// is not clear: XML is a camt.053; a file named `.xml` that is not XML is refused; a header
+/// with `importo` and `causale`, or a name ending in `.csv`, is a CSV; anything else is an
+/// unknown format.
+pub fn format_of(file_name: &str, bytes: &[u8]) -> Result<Format, TreasuryError> {
+    let extension = std::path::Path::new(file_name)
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    if looks_like_xml(bytes) {
+        Ok(Format::Camt053)
+    } else if extension.as_deref() == Some("xml") {
+        Err(TreasuryError::NotXml)
+    } else if looks_like_csv(bytes) || extension.as_deref() == Some("csv") {
+        Ok(Format::Csv)
+    } else {
+        Err(TreasuryError::UnknownFormat)
+    }
+}
+
+/// Reads a statement (camt.053 or CSV, see [`format_of`]) into credits to store.
 pub fn parse_statement(
     file_name: &str,
     bytes: &[u8],
 ) -> Result<(Vec<NewCredit>, usize, usize), TreasuryError> {
-    if looks_like_xml(bytes) {
-        let text = std::str::from_utf8(bytes)
-            .map_err(|e| TreasuryError::Csv(format!("il file non è UTF-8: {e}")))?;
+    if format_of(file_name, bytes)? == Format::Camt053 {
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let valid = &bytes[..e.valid_up_to()];
+            pagopa::camt053::Camt053Error {
+                line: 1 + valid.iter().filter(|b| **b == b'\n').count(),
+                message: "il testo non è UTF-8".into(),
+            }
+        })?;
         let movements = pagopa::camt053::parse(text)?;
         let total = movements.len();
         let mut skipped = 0;
@@ -117,6 +170,11 @@ fn parse_csv(
     bytes: &[u8],
 ) -> Result<(Vec<NewCredit>, usize, usize), TreasuryError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(TreasuryError::Csv(
+            "il file non è testo UTF-8 (salvalo come CSV UTF-8)".into(),
+        ));
+    }
     let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
     let delimiter = if first.iter().filter(|b| **b == b';').count()
         >= first.iter().filter(|b| **b == b',').count()
@@ -201,8 +259,11 @@ fn parse_csv(
     Ok((credits, total, skipped))
 }
 
-/// Imports a statement: every new credit stored and linked to its flow. Importing the same file
-/// again changes nothing.
+/// Imports a statement: the whole file is read first (a malformed one is refused, naming the
+/// line), then every new credit is stored and linked to its flow in one transaction, so a
+/// statement is imported whole or not at all. Importing the same file again changes nothing:
+/// its movements are counted as `already_imported`. The command `sportello treasury import`
+/// and the back office's upload both call this.
 pub async fn import_statement(
     store: &Store,
     ente: &Ente,
@@ -215,18 +276,58 @@ pub async fn import_statement(
         skipped,
         ..TreasuryReport::default()
     };
-    for c in &credits {
-        let Some(pk) = store.insert_credit(ente.id, c).await? else {
-            report.already_imported += 1;
-            continue;
-        };
-        report.imported += 1;
-        match store.link_credit(ente.id, pk).await? {
-            CreditLink::Flow(fdr) => report.flows_credited.push(fdr),
-            CreditLink::NoFlow => report.without_flow += 1,
-            CreditLink::AmountMismatch(_) => report.amount_mismatch += 1,
+    for link in store.import_credits(ente.id, &credits).await? {
+        match link {
+            None => report.already_imported += 1,
+            Some(CreditLink::Flow(fdr)) => report.flows_credited.push(fdr),
+            Some(CreditLink::NoFlow) => report.without_flow += 1,
+            Some(CreditLink::AmountMismatch(_)) => report.amount_mismatch += 1,
         }
     }
+    report.imported = credits.len() - report.already_imported;
     tracing::info!(file = %file_name, imported = report.imported, credited = report.flows_credited.len(), "treasury statement imported");
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CSV: &[u8] = b"data_contabile;importo;causale\n30/11/2026;1,00;x\n";
+
+    #[test]
+    fn the_format_is_told_by_content_then_by_name() {
+        let xml = b"\xEF\xBB\xBF  <?xml version=\"1.0\"?><Document/>";
+        assert_eq!(format_of("estratto.txt", xml).unwrap(), Format::Camt053);
+        assert_eq!(format_of("estratto.csv", xml).unwrap(), Format::Camt053);
+        assert_eq!(format_of("estratto", CSV).unwrap(), Format::Csv);
+        assert_eq!(format_of("ESTRATTO.CSV", b"a;b\n").unwrap(), Format::Csv);
+        assert!(matches!(
+            format_of("estratto.XML", CSV),
+            Err(TreasuryError::NotXml)
+        ));
+        assert!(matches!(
+            format_of("foto.png", b"\x89PNG\r\n\x1a\n"),
+            Err(TreasuryError::UnknownFormat)
+        ));
+        assert!(matches!(
+            format_of("", b""),
+            Err(TreasuryError::UnknownFormat)
+        ));
+    }
+
+    #[test]
+    fn bad_files_are_refused_naming_the_line() {
+        let e = parse_statement("e.xml", b"<Document>\n<BkToCstmrStmt>\n</Document>").unwrap_err();
+        assert!(e.to_string().contains("riga 3"), "{e}");
+        let e = parse_statement("e.xml", b"<Document>\n\xff</Document>").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "estratto conto camt.053 non valido: riga 2: il testo non è UTF-8"
+        );
+        let e = parse_statement("e.csv", b"importo;causale\n1,00;caf\xe8\n").unwrap_err();
+        assert!(e.to_string().contains("UTF-8"), "{e}");
+        let (credits, total, skipped) = parse_statement("e.csv", CSV).unwrap();
+        assert_eq!((credits.len(), total, skipped), (1, 1, 0));
+    }
 }

@@ -1,7 +1,9 @@
 //! What staff see of reconciliation, as services a screen calls and renders: flows with their
 //! counts, a flow's detail (lines, matches, anomalies, revisions, credit), credits, anomalies,
-//! receipts with their reporting state, a receipt's whole path, and a CSV export of each list.
+//! receipts with their reporting state, a receipt's whole path, and each list in batches for
+//! the back office's CSV and XLSX exports (`web/ufficio/recon.rs`).
 
+use crate::store::recon_views::Slice;
 pub use crate::store::recon_views::{
     AnomalyFilter, AnomalyView, CreditView, FlowFilter, FlowSummary, LineView, ReceiptState,
 };
@@ -114,6 +116,78 @@ pub async fn list_receipts(
     store.recon_receipts(ente_id, state, MAX_ROWS).await
 }
 
+/// An export's batch of flows: at most `limit` with an id below `before`, highest first.
+pub async fn flows_batch(
+    store: &Store,
+    ente_id: i64,
+    filter: &FlowFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> StoreResult<Vec<FlowSummary>> {
+    let f = FlowFilter {
+        limit: limit.clamp(1, MAX_ROWS),
+        offset: 0,
+        ..filter.clone()
+    };
+    store
+        .recon_flows_slice(ente_id, &f, Slice::Batch { before })
+        .await
+}
+
+/// An export's batch of credits (see [`flows_batch`]).
+pub async fn credits_batch(
+    store: &Store,
+    ente_id: i64,
+    unmatched: bool,
+    before: Option<i64>,
+    limit: i64,
+) -> StoreResult<Vec<CreditView>> {
+    store
+        .recon_credits_slice(
+            ente_id,
+            unmatched,
+            Slice::Batch { before },
+            limit.clamp(1, MAX_ROWS),
+        )
+        .await
+}
+
+/// An export's batch of anomalies (see [`flows_batch`]).
+pub async fn anomalies_batch(
+    store: &Store,
+    ente_id: i64,
+    filter: &AnomalyFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> StoreResult<Vec<AnomalyView>> {
+    store
+        .recon_anomalies_slice(
+            ente_id,
+            filter,
+            Slice::Batch { before },
+            limit.clamp(1, MAX_ROWS),
+        )
+        .await
+}
+
+/// An export's batch of receipts with their reporting state (see [`flows_batch`]).
+pub async fn receipts_batch(
+    store: &Store,
+    ente_id: i64,
+    state: Option<ReportingState>,
+    before: Option<i64>,
+    limit: i64,
+) -> StoreResult<Vec<ReceiptState>> {
+    store
+        .recon_receipts_slice(
+            ente_id,
+            state,
+            Slice::Batch { before },
+            limit.clamp(1, MAX_ROWS),
+        )
+        .await
+}
+
 /// A receipt's reporting state and whole path, by receiptId.
 pub async fn receipt_path(
     store: &Store,
@@ -166,210 +240,6 @@ pub async fn resolve_anomaly(
     store
         .resolve_recon_anomaly(ente_id, anomaly_id, note.trim())
         .await
-}
-
-fn csv_of<const N: usize>(header: [&str; N], rows: impl Iterator<Item = [String; N]>) -> String {
-    let mut w = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .from_writer(Vec::new());
-    // Writing to memory cannot fail.
-    let _ = w.write_record(header);
-    for row in rows {
-        let _ = w.write_record(row.iter().map(|f| neutralise(f)));
-    }
-    let bytes = w.into_inner().unwrap_or_default();
-    format!("\u{FEFF}{}", String::from_utf8_lossy(&bytes))
-}
-
-/// A cell a spreadsheet would take for a formula is prefixed with `'`.
-fn neutralise(field: &str) -> String {
-    if field.starts_with(['=', '+', '-', '@']) && field.parse::<f64>().is_err() {
-        format!("'{field}")
-    } else {
-        field.to_owned()
-    }
-}
-
-fn opt(s: &Option<String>) -> String {
-    s.clone().unwrap_or_default()
-}
-
-/// The flows list as CSV (`;`, UTF-8 with BOM, amounts in euro with a comma).
-pub fn flows_csv(flows: &[FlowSummary]) -> String {
-    csv_of(
-        [
-            "flusso",
-            "psp",
-            "nome_psp",
-            "revisione",
-            "in_vigore",
-            "pubblicato",
-            "regolamento",
-            "data_regolamento",
-            "pagamenti_dichiarati",
-            "totale_dichiarato",
-            "righe",
-            "totale_righe",
-            "abbinate",
-            "anomalie_aperte",
-            "riversato",
-            "data_accredito",
-        ],
-        flows.iter().map(|f| {
-            [
-                f.fdr.clone(),
-                f.psp_id.clone(),
-                f.psp_name.clone(),
-                f.revision.to_string(),
-                yes(f.current),
-                f.published_at.rome_date_time(),
-                f.regulation.clone(),
-                opt(&f.regulation_date),
-                f.tot_payments.to_string(),
-                f.sum_payments.to_italian(),
-                f.line_count.to_string(),
-                f.line_sum.to_italian(),
-                f.matched.to_string(),
-                f.open_anomalies.to_string(),
-                yes(f.credit_id.is_some()),
-                opt(&f.credit_date),
-            ]
-        }),
-    )
-}
-
-/// A flow's lines as CSV.
-pub fn lines_csv(lines: &[LineView]) -> String {
-    csv_of(
-        [
-            "indice",
-            "iuv",
-            "iur",
-            "id_versamento",
-            "importo",
-            "esito",
-            "data_pagamento",
-            "ricevuta",
-            "codice_avviso",
-        ],
-        lines.iter().map(|l| {
-            [
-                l.idx.to_string(),
-                l.iuv.clone(),
-                l.iur.clone(),
-                l.id_transfer.to_string(),
-                l.amount.to_italian(),
-                l.pay_status.clone(),
-                l.pay_date.clone(),
-                opt(&l.receipt_id),
-                opt(&l.notice_number),
-            ]
-        }),
-    )
-}
-
-/// Credits as CSV.
-pub fn credits_csv(credits: &[CreditView]) -> String {
-    csv_of(
-        [
-            "data_contabile",
-            "data_valuta",
-            "importo",
-            "ordinante",
-            "causale",
-            "riferimento",
-            "flusso",
-            "riversamento_abbinato",
-            "origine",
-            "file",
-        ],
-        credits.iter().map(|c| {
-            [
-                opt(&c.booking_date),
-                opt(&c.value_date),
-                c.amount.to_italian(),
-                opt(&c.debtor_name),
-                c.remittance.clone(),
-                opt(&c.reference),
-                opt(&c.fdr),
-                yes(c.flow_id.is_some()),
-                c.source.clone(),
-                c.file_name.clone(),
-            ]
-        }),
-    )
-}
-
-/// Anomalies as CSV.
-pub fn anomalies_csv(anomalies: &[AnomalyView]) -> String {
-    csv_of(
-        [
-            "tipo",
-            "descrizione_tipo",
-            "flusso",
-            "iuv",
-            "iur",
-            "id_versamento",
-            "ricevuta",
-            "dettaglio",
-            "aperta_il",
-            "chiusa_il",
-            "motivo_chiusura",
-            "nota",
-        ],
-        anomalies.iter().map(|a| {
-            [
-                a.kind.as_str().to_owned(),
-                a.kind.label().to_owned(),
-                opt(&a.fdr),
-                opt(&a.iuv),
-                opt(&a.iur),
-                a.id_transfer.map(|t| t.to_string()).unwrap_or_default(),
-                opt(&a.receipt_id),
-                a.detail.clone(),
-                a.created_at.rome_date_time(),
-                a.closed_at.map(|t| t.rome_date_time()).unwrap_or_default(),
-                opt(&a.closed_reason),
-                opt(&a.note),
-            ]
-        }),
-    )
-}
-
-/// Receipts with their reporting state as CSV.
-pub fn receipts_csv(receipts: &[ReceiptState]) -> String {
-    csv_of(
-        [
-            "ricevuta",
-            "codice_avviso",
-            "iuv",
-            "importo",
-            "pagato_il",
-            "psp",
-            "recuperata",
-            "stato_rendicontazione",
-            "flusso",
-            "posizione",
-        ],
-        receipts.iter().map(|r| {
-            [
-                r.receipt_id.clone(),
-                r.notice_number.clone(),
-                r.iuv.clone(),
-                r.amount.to_italian(),
-                r.paid_at.rome_date_time(),
-                r.id_psp.clone(),
-                yes(r.recovered),
-                r.state.label().to_owned(),
-                opt(&r.reported_fdr),
-                opt(&r.iupd),
-            ]
-        }),
-    )
-}
-
-fn yes(b: bool) -> String {
-    if b { "sì" } else { "no" }.to_owned()
 }
 
 /// The kinds, for a filter's choices.

@@ -54,11 +54,7 @@ pub struct Checkout {
 impl Checkout {
     /// Whether every option has been paid.
     pub fn all_paid(&self) -> bool {
-        !self.items.is_empty()
-            && self
-                .items
-                .iter()
-                .all(|i| i.option_status == OptionStatus::Paid)
+        !self.items.is_empty() && self.items.iter().all(|i| i.option_status.is_paid())
     }
 }
 

@@ -140,6 +140,7 @@ fn placeholders(first: usize, n: usize) -> String {
 /// primary keys, over `$1`): anomaly when an open anomaly names it, credited when every
 /// transfer is on a line of a current flow settled by a credit, reported when on lines of
 /// current flows, pending otherwise. Reported receipts' open `no_flow` anomalies are settled.
+/// Then their options and positions follow GPD's lifecycle (see [`refresh_gpd_statuses_in`]).
 async fn refresh_states_in(tx: &mut Tx, scope: &str, arg: i64) -> StoreResult<()> {
     let now = Timestamp::now();
     let on_current =
@@ -174,6 +175,57 @@ async fn refresh_states_in(tx: &mut Tx, scope: &str, arg: i64) -> StoreResult<()
         sqlx::query(&update)
             .bind(arg)
             .bind(true)
+            .execute(&mut *conn)
+            .await?;
+    });
+    refresh_gpd_statuses_in(tx, scope, arg).await
+}
+
+/// GPD's reporting statuses of the options and positions the receipts of `scope` paid. A paid
+/// option is PO_REPORTED when every one of its transfers is on a line of a current flow (for
+/// any of its OK receipts), PO_PARTIALLY_REPORTED when some are, PO_PAID otherwise; a PAID
+/// position is REPORTED when every paid option is PO_REPORTED, and back to PAID when a newer
+/// revision of a flow no longer reports it. An unpaid option, and a position in any other
+/// status (PARTIALLY_PAID included), is left as it is.
+async fn refresh_gpd_statuses_in(tx: &mut Tx, scope: &str, arg: i64) -> StoreResult<()> {
+    let now = Timestamp::now();
+    let options = format!(
+        "SELECT r.payment_option_id FROM receipts r WHERE r.payment_option_id IS NOT NULL AND r.id IN ({scope})"
+    );
+    let reported = "(SELECT COUNT(DISTINCT l.id_transfer) FROM fdr_lines l JOIN fdr_flows f ON f.id = l.flow_pk
+                       JOIN receipts r ON r.id = l.receipt_pk
+                     WHERE r.payment_option_id = payment_options.id AND r.outcome = 'OK' AND f.current = $2)";
+    let status = format!(
+        "CASE WHEN {reported} >= (SELECT COUNT(*) FROM transfers t WHERE t.payment_option_id = payment_options.id)
+                   AND {reported} > 0 THEN 'PO_REPORTED'
+              WHEN {reported} > 0 THEN 'PO_PARTIALLY_REPORTED'
+              ELSE 'PO_PAID' END"
+    );
+    let update_options = format!(
+        "UPDATE payment_options SET status = {status}
+         WHERE status <> 'PO_UNPAID' AND status <> {status} AND id IN ({options})"
+    );
+    let positions =
+        format!("SELECT o.position_id FROM payment_options o WHERE o.id IN ({options})");
+    let all_reported =
+        "NOT EXISTS (SELECT 1 FROM payment_options o WHERE o.position_id = debt_positions.id
+                          AND o.status IN ('PO_PAID', 'PO_PARTIALLY_REPORTED'))";
+    let update_positions = format!(
+        "UPDATE debt_positions SET
+           status = CASE WHEN status = 'PAID' THEN 'REPORTED' ELSE 'PAID' END,
+           updated_at = $2, version = version + 1
+         WHERE id IN ({positions})
+           AND ((status = 'PAID' AND {all_reported}) OR (status = 'REPORTED' AND NOT {all_reported}))"
+    );
+    with_tx!(tx, |conn| {
+        sqlx::query(&update_options)
+            .bind(arg)
+            .bind(true)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(&update_positions)
+            .bind(arg)
+            .bind(now)
             .execute(&mut *conn)
             .await?;
     });
@@ -644,43 +696,66 @@ impl Store {
         Ok(opened)
     }
 
-    /// Stores a treasury movement once (by its key); None when it was already imported.
-    pub async fn insert_credit(&self, ente_id: i64, c: &NewCredit) -> StoreResult<Option<i64>> {
-        let result: Result<i64, sqlx::Error> = with_db!(self.db(), |pool| {
-            sqlx::query_scalar(
-                "INSERT INTO treasury_credits (ente_id, movement_key, source, file_name, booking_date, value_date, amount, currency, reference, debtor_name, remittance, fdr, imported_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-            )
-            .bind(ente_id)
-            .bind(&c.movement_key)
-            .bind(c.source)
-            .bind(&c.file_name)
-            .bind(&c.booking_date)
-            .bind(&c.value_date)
-            .bind(c.amount)
-            .bind(&c.currency)
-            .bind(&c.reference)
-            .bind(&c.debtor_name)
-            .bind(&c.remittance)
-            .bind(&c.fdr)
-            .bind(Timestamp::now())
-            .fetch_one(pool)
-            .await
-        });
-        match result {
-            Ok(id) => Ok(Some(id)),
-            Err(e) if crate::db::is_unique_violation(&e) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// Links a credit to the current flow its remittance names, when the amounts are equal
     /// (the flow becomes *riversato*); otherwise records why not. Idempotent: an open anomaly
     /// of the same kind for the credit is not repeated.
     pub async fn link_credit(&self, ente_id: i64, credit_pk: i64) -> StoreResult<CreditLink> {
-        let now = Timestamp::now();
         let mut tx = self.db().begin().await?;
-        let (fdr, amount): (Option<String>, i64) = with_tx!(&mut tx, |conn| {
+        let link = self.link_credit_in(&mut tx, ente_id, credit_pk).await?;
+        tx.commit().await?;
+        Ok(link)
+    }
+
+    /// Stores a statement's credits and links each new one to its flow, all in one transaction:
+    /// a failure stores none of them. A credit already stored (same `movement_key`) is left as
+    /// it is: `None` in its place.
+    pub async fn import_credits(
+        &self,
+        ente_id: i64,
+        credits: &[NewCredit],
+    ) -> StoreResult<Vec<Option<CreditLink>>> {
+        let mut tx = self.db().begin().await?;
+        let mut links = Vec::with_capacity(credits.len());
+        for c in credits {
+            let pk: Option<i64> = with_tx!(&mut tx, |conn| {
+                sqlx::query_scalar(
+                    "INSERT INTO treasury_credits (ente_id, movement_key, source, file_name, booking_date, value_date, amount, currency, reference, debtor_name, remittance, fdr, imported_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     ON CONFLICT (ente_id, movement_key) DO NOTHING RETURNING id",
+                )
+                .bind(ente_id)
+                .bind(&c.movement_key)
+                .bind(c.source)
+                .bind(&c.file_name)
+                .bind(&c.booking_date)
+                .bind(&c.value_date)
+                .bind(c.amount)
+                .bind(&c.currency)
+                .bind(&c.reference)
+                .bind(&c.debtor_name)
+                .bind(&c.remittance)
+                .bind(&c.fdr)
+                .bind(Timestamp::now())
+                .fetch_optional(&mut *conn)
+                .await?
+            });
+            links.push(match pk {
+                Some(pk) => Some(self.link_credit_in(&mut tx, ente_id, pk).await?),
+                None => None,
+            });
+        }
+        tx.commit().await?;
+        Ok(links)
+    }
+
+    async fn link_credit_in(
+        &self,
+        tx: &mut Tx,
+        ente_id: i64,
+        credit_pk: i64,
+    ) -> StoreResult<CreditLink> {
+        let now = Timestamp::now();
+        let (fdr, amount): (Option<String>, i64) = with_tx!(&mut *tx, |conn| {
             sqlx::query_as(
                 "SELECT fdr, amount FROM treasury_credits WHERE id = $1 AND ente_id = $2",
             )
@@ -691,7 +766,7 @@ impl Store {
         });
         let flows: Vec<(i64, i64, Option<i64>)> = match &fdr {
             None => Vec::new(),
-            Some(fdr) => with_tx!(&mut tx, |conn| {
+            Some(fdr) => with_tx!(&mut *tx, |conn| {
                 sqlx::query_as(
                     "SELECT id, sum_payments, credit_pk FROM fdr_flows WHERE ente_id = $1 AND fdr = $2 AND current = $3 ORDER BY id",
                 )
@@ -704,7 +779,7 @@ impl Store {
         };
         let link = match (&fdr, flows.iter().find(|(_, sum, _)| *sum == amount)) {
             (Some(fdr), Some((flow_pk, _, _))) => {
-                with_tx!(&mut tx, |conn| {
+                with_tx!(&mut *tx, |conn| {
                     sqlx::query("UPDATE fdr_flows SET credit_pk = $2 WHERE id = $1")
                         .bind(flow_pk)
                         .bind(credit_pk)
@@ -721,7 +796,7 @@ impl Store {
                     .execute(&mut *conn)
                     .await?;
                 });
-                refresh_states_in(&mut tx, FLOW_RECEIPTS, *flow_pk).await?;
+                refresh_states_in(tx, FLOW_RECEIPTS, *flow_pk).await?;
                 CreditLink::Flow(fdr.clone())
             }
             (Some(fdr), None) if !flows.is_empty() => {
@@ -732,7 +807,7 @@ impl Store {
                     Cents::new(sum)
                 );
                 self.open_credit_anomaly_in(
-                    &mut tx,
+                    tx,
                     ente_id,
                     AnomalyKind::CreditAmountMismatch,
                     Some(flow_pk),
@@ -748,7 +823,7 @@ impl Store {
                     None => "la causale non indica un flusso di rendicontazione".to_owned(),
                 };
                 self.open_credit_anomaly_in(
-                    &mut tx,
+                    tx,
                     ente_id,
                     AnomalyKind::CreditWithoutFlow,
                     None,
@@ -759,7 +834,6 @@ impl Store {
                 CreditLink::NoFlow
             }
         };
-        tx.commit().await?;
         Ok(link)
     }
 

@@ -317,16 +317,54 @@ const CREDIT_COLUMNS: &str = "c.id, c.source, c.file_name, c.booking_date, c.val
 const RECEIPT_COLUMNS: &str = "r.id, r.receipt_id, r.notice_number, r.iuv, r.amount, r.payment_date_time, r.id_psp, r.recovered, r.reporting_state, r.reported_fdr, p.iupd
     FROM receipts r LEFT JOIN payment_options o ON o.id = r.payment_option_id LEFT JOIN debt_positions p ON p.id = o.position_id";
 
+/// Which rows of a list: a screen's (newest first by their date), or an export's batch (by id,
+/// descending, below a key: a keyset that holds while rows are added).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slice {
+    /// Ordered by the list's date, newest first.
+    Newest,
+    /// Ids below `before` (all when None), highest first.
+    Batch {
+        /// The last id of the previous batch.
+        before: Option<i64>,
+    },
+}
+
+impl Slice {
+    /// The id bound to bind, and the `AND … ORDER BY …` tail: `$n` is the bound's placeholder.
+    fn sql(self, date: &str, id: &str, n: usize) -> (Option<i64>, String) {
+        let (before, order) = match self {
+            Slice::Newest => (None, format!("{date} DESC, {id} DESC")),
+            Slice::Batch { before } => (before, format!("{id} DESC")),
+        };
+        (
+            before,
+            format!("AND (${n} IS NULL OR {id} < ${n}) ORDER BY {order}"),
+        )
+    }
+}
+
 impl Store {
     /// Flows, newest first, with how many lines are matched and anomalies open.
     pub async fn recon_flows(&self, ente_id: i64, f: &FlowFilter) -> StoreResult<Vec<FlowSummary>> {
+        self.recon_flows_slice(ente_id, f, Slice::Newest).await
+    }
+
+    /// Flows as [`Store::recon_flows`], in `slice` order.
+    pub async fn recon_flows_slice(
+        &self,
+        ente_id: i64,
+        f: &FlowFilter,
+        slice: Slice,
+    ) -> StoreResult<Vec<FlowSummary>> {
+        let (before, tail) = slice.sql("f.published_at", "f.id", 10);
         let sql = format!(
             "SELECT {FLOW_COLUMNS}
              WHERE f.ente_id = $1 AND ($2 OR f.current = $3)
                AND ($4 IS NULL OR f.published_at >= $4) AND ($5 IS NULL OR f.published_at < $5)
                AND ($6 IS NULL OR f.psp_id = $6)
                AND (NOT $7 OR EXISTS (SELECT 1 FROM recon_anomalies a WHERE a.flow_pk = f.id AND a.closed_at IS NULL))
-             ORDER BY f.published_at DESC, f.id DESC LIMIT $8 OFFSET $9"
+               {tail} LIMIT $8 OFFSET $9"
         );
         with_db!(self.db(), |pool| {
             let rows = sqlx::query(&sql)
@@ -339,6 +377,7 @@ impl Store {
                 .bind(f.only_with_anomalies)
                 .bind(f.limit)
                 .bind(f.offset)
+                .bind(before)
                 .fetch_all(pool)
                 .await?;
             rows.iter()
@@ -433,11 +472,24 @@ impl Store {
         f: &AnomalyFilter,
         limit: i64,
     ) -> StoreResult<Vec<AnomalyView>> {
+        self.recon_anomalies_slice(ente_id, f, Slice::Newest, limit)
+            .await
+    }
+
+    /// Anomalies as [`Store::recon_anomalies`], in `slice` order.
+    pub async fn recon_anomalies_slice(
+        &self,
+        ente_id: i64,
+        f: &AnomalyFilter,
+        slice: Slice,
+        limit: i64,
+    ) -> StoreResult<Vec<AnomalyView>> {
+        let (before, tail) = slice.sql("a.created_at", "a.id", 7);
         let sql = format!(
             "SELECT {ANOMALY_COLUMNS}
              WHERE a.ente_id = $1 AND (NOT $2 OR a.closed_at IS NULL) AND ($3 IS NULL OR a.kind = $3)
                AND ($4 IS NULL OR a.flow_pk = $4) AND ($5 IS NULL OR a.receipt_pk = $5)
-             ORDER BY a.created_at DESC, a.id DESC LIMIT $6"
+             {tail} LIMIT $6"
         );
         with_db!(self.db(), |pool| {
             let rows = sqlx::query(&sql)
@@ -447,6 +499,7 @@ impl Store {
                 .bind(f.flow_id)
                 .bind(f.receipt_pk)
                 .bind(limit)
+                .bind(before)
                 .fetch_all(pool)
                 .await?;
             rows.iter()
@@ -463,11 +516,24 @@ impl Store {
         unmatched: bool,
         limit: i64,
     ) -> StoreResult<Vec<CreditView>> {
+        self.recon_credits_slice(ente_id, unmatched, Slice::Newest, limit)
+            .await
+    }
+
+    /// Credits as [`Store::recon_credits`], in `slice` order.
+    pub async fn recon_credits_slice(
+        &self,
+        ente_id: i64,
+        unmatched: bool,
+        slice: Slice,
+        limit: i64,
+    ) -> StoreResult<Vec<CreditView>> {
+        let (before, tail) = slice.sql("c.value_date", "c.id", 5);
         let sql = format!(
             "SELECT {CREDIT_COLUMNS}
              WHERE c.ente_id = $1
                AND (NOT $3 OR NOT EXISTS (SELECT 1 FROM fdr_flows f WHERE f.credit_pk = c.id AND f.current = $2))
-             ORDER BY c.value_date DESC, c.id DESC LIMIT $4"
+             {tail} LIMIT $4"
         );
         with_db!(self.db(), |pool| {
             let rows = sqlx::query(&sql)
@@ -475,6 +541,7 @@ impl Store {
                 .bind(true)
                 .bind(unmatched)
                 .bind(limit)
+                .bind(before)
                 .fetch_all(pool)
                 .await?;
             rows.iter()
@@ -509,16 +576,30 @@ impl Store {
         state: Option<ReportingState>,
         limit: i64,
     ) -> StoreResult<Vec<ReceiptState>> {
+        self.recon_receipts_slice(ente_id, state, Slice::Newest, limit)
+            .await
+    }
+
+    /// Receipts as [`Store::recon_receipts`], in `slice` order.
+    pub async fn recon_receipts_slice(
+        &self,
+        ente_id: i64,
+        state: Option<ReportingState>,
+        slice: Slice,
+        limit: i64,
+    ) -> StoreResult<Vec<ReceiptState>> {
+        let (before, tail) = slice.sql("r.payment_date_time", "r.id", 4);
         let sql = format!(
             "SELECT {RECEIPT_COLUMNS}
              WHERE r.ente_id = $1 AND r.outcome = 'OK' AND ($2 IS NULL OR r.reporting_state = $2)
-             ORDER BY r.payment_date_time DESC, r.id DESC LIMIT $3"
+             {tail} LIMIT $3"
         );
         with_db!(self.db(), |pool| {
             let rows = sqlx::query(&sql)
                 .bind(ente_id)
                 .bind(state.map(ReportingState::as_str))
                 .bind(limit)
+                .bind(before)
                 .fetch_all(pool)
                 .await?;
             rows.iter()

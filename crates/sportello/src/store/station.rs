@@ -557,12 +557,13 @@ impl Store {
         });
         let (total, paid): (i64, i64) = with_tx!(tx, |conn| {
             sqlx::query_as(
-                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN o.status = $2 THEN 1 ELSE 0 END), 0)
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN o.status <> $2 THEN 1 ELSE 0 END), 0)
                  FROM checkout_items i JOIN payment_options o ON o.id = i.payment_option_id
                  WHERE i.checkout_id = $1",
             )
             .bind(checkout_id)
-            .bind(OptionStatus::Paid.as_str())
+            // Paid: anything but unpaid (a paid option may be reported since).
+            .bind(OptionStatus::Unpaid.as_str())
             .fetch_one(&mut *conn)
             .await?
         });

@@ -1,6 +1,7 @@
 //! Every request body is bounded, by route: small for the pages' forms, the JSON of the
-//! debt-position API, the station's SOAP (`station.max_body_bytes`), and the CSV import
-//! (`import.max_upload_bytes`). One table, applied to every request before any handler reads a
+//! debt-position API, the station's SOAP (`station.max_body_bytes`), the CSV import
+//! (`import.max_upload_bytes`) and the back office's statement upload
+//! (`treasury.max_upload_bytes`). One table, applied to every request before any handler reads a
 //! byte: a declared length over the bound is refused at once, in the shape of its surface (an
 //! Italian page, a ProblemJson, a SOAP fault); a body streamed without a length is cut at the
 //! bound, and the handler that reads it answers the same way.
@@ -36,7 +37,7 @@ pub enum Surface {
     Import,
     /// The pagoPA station (SOAP).
     Station,
-    /// The back office's treasury statement, pasted in a form (bound: `import.max_upload_bytes`).
+    /// The back office's treasury statement, a file upload (bound: `treasury.max_upload_bytes`).
     Statement,
     /// Everything else.
     Other,
@@ -69,14 +70,15 @@ impl Surface {
         match self {
             Surface::Pages => MAX_FORM_BYTES,
             Surface::Api => MAX_JSON_BODY_BYTES,
-            Surface::Import | Surface::Statement => state.config().import_max_upload_bytes,
+            Surface::Import => state.config().import_max_upload_bytes,
+            Surface::Statement => state.config().recon.treasury_max_upload_bytes,
             Surface::Station => state.config().station.max_body_bytes,
             Surface::Other => MAX_OTHER_BYTES,
         }
     }
 
     /// The refusal of a body over `limit`, in this surface's shape.
-    fn too_large(self, limit: usize) -> Option<Response> {
+    pub(crate) fn too_large(self, limit: usize) -> Option<Response> {
         match self {
             // The station answers in SOAP with the operation's KO: its handler does it.
             Surface::Station => None,
@@ -91,7 +93,11 @@ impl Surface {
                 "Payload Too Large",
                 format!("the file exceeds {limit} bytes (setting import.max_upload_bytes)"),
             )),
-            Surface::Pages | Surface::Statement | Surface::Other => {
+            Surface::Statement => Some(super::pages::file_too_large(
+                limit,
+                "treasury.max_upload_bytes",
+            )),
+            Surface::Pages | Surface::Other => {
                 Some(super::pages::error_page(StatusCode::PAYLOAD_TOO_LARGE))
             }
         }

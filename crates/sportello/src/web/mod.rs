@@ -6,6 +6,7 @@ pub mod gpd;
 pub mod gpd_documents;
 pub mod limits;
 pub mod metrics;
+pub mod multipart;
 pub mod ops;
 pub mod pages;
 pub mod session;

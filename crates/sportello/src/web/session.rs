@@ -395,7 +395,9 @@ async fn run(state: AppState, req: Request, next: Next, csrf: bool) -> anyhow::R
 }
 
 /// Reads a state-changing request's form body (bounded) and checks its `csrf_token` against the
-/// session's; the request comes back whole, or the refusal to send.
+/// session's; the request comes back whole, or the refusal to send. A `multipart/form-data`
+/// body (a file upload) is bounded by its route's limit and carries the token as a field of
+/// its own; it is checked here, before any handler reads the file.
 pub(crate) async fn with_checked_csrf(
     state: &AppState,
     req: Request,
@@ -403,11 +405,25 @@ pub(crate) async fn with_checked_csrf(
     ip: &str,
 ) -> Result<Request, Response> {
     let (parts, body) = req.into_parts();
-    let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
-        Ok(b) => b,
-        Err(_) => return Err(super::pages::error_page(StatusCode::PAYLOAD_TOO_LARGE)),
+    let boundary = super::multipart::boundary(&parts.headers);
+    let surface = super::limits::Surface::of(parts.uri.path());
+    let limit = match boundary {
+        Some(_) => surface.limit(state),
+        None => MAX_FORM_BYTES,
     };
-    let sent = form_field(&bytes, "csrf_token").unwrap_or_default();
+    let bytes = match to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Err(surface
+                .too_large(limit)
+                .unwrap_or_else(|| super::pages::error_page(StatusCode::PAYLOAD_TOO_LARGE)));
+        }
+    };
+    let sent = match &boundary {
+        Some(b) => super::multipart::text_field(b, bytes.clone(), "csrf_token").await,
+        None => form_field(&bytes, "csrf_token"),
+    }
+    .unwrap_or_default();
     if !tokens::constant_time_eq(&sent, expected) {
         tracing::warn!(ip = %ip, "CSRF token missing or wrong");
         return Err(super::pages::csrf_failure(state));

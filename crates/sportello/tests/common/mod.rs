@@ -460,3 +460,30 @@ pub async fn citizen(
     assert_eq!(r.status(), 303, "{username} logs in");
     (client, id)
 }
+
+/// One test per scenario and database: `both_databases!(a, b)` makes `sqlite::a`,
+/// `postgres::a`, … each calling the scenario `async fn a(db: TestDb)` of the invoking file
+/// with a fresh database (the PostgreSQL half is left out only when
+/// `SPORTELLO_TEST_SKIP_POSTGRES=1` says so, see [`TestDb::postgres`]).
+#[macro_export]
+macro_rules! both_databases {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario($crate::common::TestDb::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    let Some(db) = $crate::common::TestDb::postgres().await else { return };
+                    super::$scenario(db).await;
+                }
+            )*
+        }
+    };
+}

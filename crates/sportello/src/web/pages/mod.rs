@@ -257,6 +257,27 @@ pub fn error_page(status: StatusCode) -> Response {
     bare_page(status, heading, text)
 }
 
+/// A size for people: `10 MB`, `512 kB`.
+pub fn size_label(bytes: usize) -> String {
+    if bytes >= 1024 * 1024 {
+        format!("{} MB", bytes / (1024 * 1024))
+    } else {
+        format!("{} kB", bytes.div_ceil(1024))
+    }
+}
+
+/// The answer (413) to a file over the `limit` of `setting`.
+pub fn file_too_large(limit: usize, setting: &str) -> Response {
+    let size = size_label(limit);
+    bare_page(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "File troppo grande",
+        &format!(
+            "Il file supera la dimensione massima di {size} (impostazione {setting}): nulla è stato importato. Dividilo in più file, o chiedi all'amministratore di alzare il limite."
+        ),
+    )
+}
+
 /// The answer to a form posted with a missing or wrong CSRF token.
 pub fn csrf_failure(_state: &AppState) -> Response {
     bare_page(

@@ -15,7 +15,7 @@ use crate::accounts::FieldErrors;
 use crate::domain::access;
 use crate::domain::catalog::{AmountRule, FieldType};
 use crate::domain::checkout::Return;
-use crate::domain::position::{OptionStatus, PositionStatus};
+use crate::domain::position::PositionStatus;
 use crate::payments::{Payments, PaymentsError};
 use crate::store::accounts::Account;
 use crate::store::checkouts::Checkout;
@@ -249,12 +249,12 @@ fn checkout_items_html(c: &Checkout) -> String {
         "<div class=\"table-responsive\"><table class=\"table\" id=\"esito\"><caption>Pagamenti di questa transazione</caption><thead><tr><th scope=\"col\">Causale</th><th scope=\"col\">Codice avviso</th><th scope=\"col\" class=\"text-end\">Importo</th><th scope=\"col\">Stato</th></tr></thead><tbody>",
     );
     for i in &c.items {
-        let status = match (i.option_status, i.receipt) {
-            (OptionStatus::Paid, Some(id)) => {
+        let status = match (i.option_status.is_paid(), i.receipt) {
+            (true, Some(id)) => {
                 format!("Pagato – <a href=\"/pagamenti/storico/{id}\">ricevuta</a>")
             }
-            (OptionStatus::Paid, None) => "Pagato".to_owned(),
-            _ => "In attesa della ricevuta".to_owned(),
+            (true, None) => "Pagato".to_owned(),
+            (false, _) => "In attesa della ricevuta".to_owned(),
         };
         html.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td class=\"text-end text-nowrap\">{}</td><td>{status}</td></tr>",

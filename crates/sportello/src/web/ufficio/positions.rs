@@ -594,6 +594,14 @@ async fn detail_with(state: &AppState, ctx: &Ctx, id: &str, flash: Option<Flash>
         ]);
     }
     page.blocks.push(Block::Table(receipts));
+    // Each receipt's path to the bank (admins only: reconciliation is theirs).
+    for r in &d.receipts {
+        match bo.receipt_path(&ctx.op, &r.receipt_id).await {
+            Ok(Some(path)) => page.blocks.extend(super::recon::path_blocks(&path, true)),
+            Ok(None) => {}
+            Err(e) => return error_response(state, ctx, e),
+        }
+    }
     page.blocks.push(Block::Text(format!(
         "Scambi con pagoPA registrati: {}.",
         d.exchanges.len()

@@ -327,7 +327,7 @@ pub async fn detail(State(state): State<AppState>, ctx: Ctx, Path(id): Path<Stri
         )]));
     }
     match bo.receipt_path(&ctx.op, &r.receipt_id).await {
-        Ok(Some(path)) => page.blocks.extend(super::recon::path_blocks(&path)),
+        Ok(Some(path)) => page.blocks.extend(super::recon::path_blocks(&path, false)),
         Ok(None) => {}
         Err(e) => return error_response(&state, &ctx, e),
     }

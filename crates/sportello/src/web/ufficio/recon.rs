@@ -1,36 +1,40 @@
-//! Reconciliation pages: reporting flows (Rendicontazione), treasury credits (Tesoreria),
-//! reconciliation anomalies and receipts' reporting state, with CSV exports. Admins only: the
-//! checks are in `crate::backoffice::recon`.
+//! Reconciliation pages: reporting flows (Rendicontazione), treasury credits (Tesoreria) and the
+//! statement upload, reconciliation anomalies and receipts' reporting state, each list exported
+//! as CSV and XLSX through [`Export`]. Admins only: the checks are in `crate::backoffice::recon`.
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::extract::{Path, Query, Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::positions::parse_id;
+use super::export::{self, Export, XCell};
+use super::positions::{Errors, parse_id};
 use super::{Block, Cell, Ctx, Facts, Flash, FormBlock, Input, Table, error_response};
+use crate::backoffice::{BackOffice, BoError, Operator};
 use crate::recon::views::{
     self, AnomalyFilter, AnomalyView, CreditView, FlowFilter, FlowSummary, LineView, ReceiptPath,
+    ReceiptState,
 };
 use crate::recon::{AnomalyKind, ReportingState};
 use crate::web::AppState;
 
-/// Rows shown on a page (the CSV has them all).
+/// Rows shown on a page (the exports have them all).
 const PAGE_ROWS: i64 = 500;
 
-fn csv(name: &str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.csv\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
+/// The export buttons of a list's filter form (they send its filters).
+fn export_buttons(base: &str) -> Vec<(String, String)> {
+    vec![
+        (format!("{base}.csv"), "Esporta CSV".to_owned()),
+        (format!("{base}.xlsx"), "Esporta XLSX".to_owned()),
+    ]
+}
+
+fn text(s: &str) -> XCell {
+    XCell::Text(s.to_owned())
+}
+
+fn opt_text(s: &Option<String>) -> XCell {
+    XCell::Text(s.clone().unwrap_or_default())
 }
 
 fn euro(c: pagopa::Cents) -> String {
@@ -139,10 +143,7 @@ pub async fn flows(
         ],
     );
     filters.method = "get";
-    filters.extra_buttons = vec![(
-        "/ufficio/rendicontazione.csv".to_owned(),
-        "Esporta CSV".to_owned(),
-    )];
+    filters.extra_buttons = export_buttons("/ufficio/rendicontazione");
     page.blocks.push(Block::Form(filters));
     page.blocks.push(Block::Table(flows_table(
         "flussi",
@@ -157,22 +158,6 @@ pub async fn flows(
         Vec::new(),
     )));
     page.render()
-}
-
-/// `GET /ufficio/rendicontazione.csv`.
-pub async fn flows_csv(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<FlowQuery>,
-) -> Response {
-    match ctx
-        .bo(&state)
-        .recon_flows(&ctx.op, &q.filter(views::MAX_ROWS))
-        .await
-    {
-        Ok(f) => csv("flussi", views::flows_csv(&f)),
-        Err(e) => error_response(&state, &ctx, e),
-    }
 }
 
 /// `POST /ufficio/rendicontazione/sincronizza`.
@@ -348,10 +333,16 @@ pub async fn flow(State(state): State<AppState>, ctx: Ctx, Path(id): Path<String
             ("Riversato".into(), yes(f.credit_id.is_some()).into(), None),
         ],
     }));
-    page.blocks.push(Block::Links(vec![(
-        format!("/ufficio/rendicontazione/{}/righe.csv", f.id),
-        "Esporta le righe (CSV)".into(),
-    )]));
+    page.blocks.push(Block::Links(vec![
+        (
+            format!("/ufficio/rendicontazione/{}/righe.csv", f.id),
+            "Esporta le righe (CSV)".into(),
+        ),
+        (
+            format!("/ufficio/rendicontazione/{}/righe.xlsx", f.id),
+            "Esporta le righe (XLSX)".into(),
+        ),
+    ]));
     page.blocks.push(Block::Table(lines_table(&d.lines)));
     page.blocks.push(Block::Table(anomalies_table(
         "anomalie",
@@ -382,9 +373,20 @@ pub async fn lines_csv(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> Response {
-    let bo = ctx.bo(&state);
-    match async { bo.recon_flow(&ctx.op, parse_id(&id)?).await }.await {
-        Ok(d) => csv(&format!("righe-{}", d.flow.fdr), views::lines_csv(&d.lines)),
+    match parse_id(&id) {
+        Ok(flow) => export::csv::<LineExport>(state, ctx, flow).await,
+        Err(e) => error_response(&state, &ctx, e),
+    }
+}
+
+/// `GET /ufficio/rendicontazione/{id}/righe.xlsx`.
+pub async fn lines_xlsx(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Response {
+    match parse_id(&id) {
+        Ok(flow) => export::xlsx::<LineExport>(state, ctx, flow).await,
         Err(e) => error_response(&state, &ctx, e),
     }
 }
@@ -429,10 +431,7 @@ pub async fn credits(
         ],
     );
     filters.method = "get";
-    filters.extra_buttons = vec![(
-        "/ufficio/tesoreria.csv".to_owned(),
-        "Esporta CSV".to_owned(),
-    )];
+    filters.extra_buttons = export_buttons("/ufficio/tesoreria");
     page.blocks.push(Block::Form(filters));
     let mut table = Table::new(
         "accrediti",
@@ -473,70 +472,97 @@ pub async fn credits(
         "/ufficio/tesoreria/estratto",
         "Importa",
         vec![
-            Input::text("nome", "Nome del file", "estratto.xml")
-                .help("Finisce con .xml per un camt.053, .csv per il CSV.")
+            Input::text("estratto", "File dell'estratto conto", "")
+                .kind("file")
+                .help(&format!(
+                    "camt.053 (XML) o CSV con le colonne importo e causale, al massimo {}. Un file già importato non cambia nulla.",
+                    crate::web::pages::size_label(state.config().recon.treasury_max_upload_bytes)
+                ))
                 .required()
                 .width(12),
-            Input::text(
-                "estratto",
-                "Contenuto dell'estratto conto (camt.053 o CSV)",
-                "",
-            )
-            .kind("textarea")
-            .required()
-            .width(12),
         ],
     )));
     page.render()
 }
 
-/// `GET /ufficio/tesoreria.csv`.
-pub async fn credits_csv(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<CreditQuery>,
-) -> Response {
-    match ctx
-        .bo(&state)
-        .recon_credits(&ctx.op, !q.senza_flusso.is_empty())
+/// The statement upload's file, from the multipart form: (its name, its bytes).
+async fn statement_file(
+    state: &AppState,
+    req: Request,
+) -> Result<(String, axum::body::Bytes), BoError> {
+    let choose = || {
+        BoError::Invalid(
+            "estratto",
+            "Scegli il file dell'estratto conto (camt.053 o CSV) da caricare.".to_owned(),
+        )
+    };
+    let Some(boundary) = crate::web::multipart::boundary(req.headers()) else {
+        return Err(choose());
+    };
+    // The session layer has read the body already (for its CSRF token), within this bound.
+    let limit = state.config().recon.treasury_max_upload_bytes;
+    let body = axum::body::to_bytes(req.into_body(), limit)
         .await
-    {
-        Ok(c) => csv("accrediti", views::credits_csv(&c)),
-        Err(e) => error_response(&state, &ctx, e),
+        .map_err(|_| choose())?;
+    let parts = crate::web::multipart::parts(&boundary, body)
+        .await
+        .map_err(|_| {
+            BoError::Invalid(
+                "estratto",
+                "Il caricamento non è arrivato intero: riprova.".to_owned(),
+            )
+        })?;
+    let file = parts
+        .into_iter()
+        .find(|p| p.name == "estratto" && p.file_name.as_deref().is_some_and(|n| !n.is_empty()))
+        .ok_or_else(choose)?;
+    // Only the name's last component: a browser may send a path.
+    let name = file
+        .file_name
+        .as_deref()
+        .and_then(|n| n.rsplit(['/', '\\']).next())
+        .unwrap_or("estratto")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect::<String>();
+    Ok((name, file.bytes))
+}
+
+/// What an import did, for the operator.
+fn import_message(r: &crate::recon::treasury::TreasuryReport) -> String {
+    if r.imported == 0 && r.already_imported > 0 {
+        return format!(
+            "Estratto già importato: nessun accredito nuovo, {} già presenti e lasciati come erano.",
+            r.already_imported
+        );
     }
+    format!(
+        "Estratto importato: {} accrediti nuovi, {} già presenti, {} flussi riversati, {} senza flusso, {} con importo diverso dal flusso, {} movimenti non di accredito ignorati.",
+        r.imported,
+        r.already_imported,
+        r.flows_credited.len(),
+        r.without_flow,
+        r.amount_mismatch,
+        r.skipped
+    )
 }
 
-/// The statement upload.
-#[derive(Deserialize)]
-pub struct StatementForm {
-    #[serde(default)]
-    nome: String,
-    #[serde(default)]
-    estratto: String,
-}
-
-/// `POST /ufficio/tesoreria/estratto`.
-pub async fn import(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Form(f): Form<StatementForm>,
-) -> Response {
-    let name = f.nome.trim();
-    let name = if name.is_empty() { "estratto" } else { name };
-    match ctx
-        .bo(&state)
-        .import_statement(&ctx.op, &ctx.session.ip, name, f.estratto.as_bytes())
-        .await
-    {
+/// `POST /ufficio/tesoreria/estratto`: a camt.053 or CSV file (multipart, with its CSRF token
+/// checked by the session layer before this runs), imported whole or not at all.
+pub async fn import(State(state): State<AppState>, ctx: Ctx, req: Request) -> Response {
+    let bo = ctx.bo(&state);
+    let result = async {
+        bo.may_import_statement(&ctx.op)?;
+        let (name, bytes) = statement_file(&state, req).await?;
+        bo.import_statement(&ctx.op, &ctx.session.ip, &name, &bytes)
+            .await
+    }
+    .await;
+    match result {
         Ok(r) => {
-            let message = format!(
-                "Estratto importato: {} accrediti nuovi, {} già presenti, {} flussi riversati, {} senza flusso.",
-                r.imported,
-                r.already_imported,
-                r.flows_credited.len(),
-                r.without_flow
-            );
-            let query = serde_urlencoded::to_string([("esito", message)]).unwrap_or_default();
+            let query =
+                serde_urlencoded::to_string([("esito", import_message(&r))]).unwrap_or_default();
             Redirect::to(&format!("/ufficio/tesoreria?{query}")).into_response()
         }
         Err(e) => error_response(&state, &ctx, e),
@@ -598,10 +624,7 @@ pub async fn anomalies(
         ],
     );
     filters.method = "get";
-    filters.extra_buttons = vec![(
-        "/ufficio/riconciliazione/anomalie.csv".to_owned(),
-        "Esporta CSV".to_owned(),
-    )];
+    filters.extra_buttons = export_buttons("/ufficio/riconciliazione/anomalie");
     page.blocks.push(Block::Form(filters));
     let shown: Vec<AnomalyView> = list
         .into_iter()
@@ -626,18 +649,6 @@ pub async fn anomalies(
         page.blocks.push(Block::Form(form));
     }
     page.render()
-}
-
-/// `GET /ufficio/riconciliazione/anomalie.csv`.
-pub async fn anomalies_csv(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<AnomalyQuery>,
-) -> Response {
-    match ctx.bo(&state).recon_anomalies(&ctx.op, &q.filter()).await {
-        Ok(a) => csv("anomalie-riconciliazione", views::anomalies_csv(&a)),
-        Err(e) => error_response(&state, &ctx, e),
-    }
 }
 
 /// The resolution form.
@@ -708,10 +719,7 @@ pub async fn receipts(
         vec![Input::select("stato", "Stato della riconciliazione", &q.stato, states).width(6)],
     );
     filters.method = "get";
-    filters.extra_buttons = vec![(
-        "/ufficio/riconciliazione/ricevute.csv".to_owned(),
-        "Esporta CSV".to_owned(),
-    )];
+    filters.extra_buttons = export_buttons("/ufficio/riconciliazione/ricevute");
     page.blocks.push(Block::Form(filters));
     let mut table = Table::new(
         "ricevute",
@@ -746,24 +754,19 @@ pub async fn receipts(
     page.render()
 }
 
-/// `GET /ufficio/riconciliazione/ricevute.csv`.
-pub async fn receipts_csv(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Query(q): Query<ReceiptQuery>,
-) -> Response {
-    match ctx
-        .bo(&state)
-        .recon_receipts(&ctx.op, ReportingState::parse(&q.stato))
-        .await
-    {
-        Ok(r) => csv("ricevute-rendicontazione", views::receipts_csv(&r)),
-        Err(e) => error_response(&state, &ctx, e),
-    }
-}
-
-/// The receipt's path, as blocks for its detail page.
-pub fn path_blocks(path: &ReceiptPath) -> Vec<Block> {
+/// The receipt's path, as blocks for its detail page, or (`named`: several on one page, told
+/// apart by the receipt's id) for its position's.
+pub fn path_blocks(path: &ReceiptPath, named: bool) -> Vec<Block> {
+    let suffix = if named {
+        format!("-{}", path.receipt.id)
+    } else {
+        String::new()
+    };
+    let of = if named {
+        format!(" della ricevuta {}", path.receipt.receipt_id)
+    } else {
+        String::new()
+    };
     let mut rows = vec![(
         "Stato della riconciliazione".to_owned(),
         format!(
@@ -814,16 +817,354 @@ pub fn path_blocks(path: &ReceiptPath) -> Vec<Block> {
         ));
     }
     let mut blocks = vec![Block::Facts(Facts {
-        id: "percorso".into(),
-        title: "Percorso: avviso → ricevuta → flusso → accredito".into(),
+        id: format!("percorso{suffix}"),
+        title: format!("Percorso{of}: avviso → ricevuta → flusso → accredito"),
         rows,
     })];
     if !path.anomalies.is_empty() {
         blocks.push(Block::Table(anomalies_table(
-            "anomalie-riconciliazione",
-            "Anomalie di riconciliazione",
+            &format!("anomalie-riconciliazione{suffix}"),
+            &format!("Anomalie di riconciliazione{of}"),
             &path.anomalies,
         )));
     }
     blocks
+}
+
+fn yes_no(b: bool) -> XCell {
+    text(yes(b))
+}
+
+/// Rows of the flows' export.
+pub struct FlowExport(FlowSummary);
+
+impl Export for FlowExport {
+    type Form = FlowQuery;
+    type Query = FlowFilter;
+    const HEADERS: &'static [&'static str] = &[
+        "Flusso",
+        "PSP",
+        "Nome PSP",
+        "Revisione",
+        "In vigore",
+        "Pubblicato",
+        "Regolamento",
+        "Data regolamento",
+        "Pagamenti dichiarati",
+        "Totale dichiarato",
+        "Righe",
+        "Totale righe",
+        "Abbinate",
+        "Anomalie aperte",
+        "Riversato",
+        "Data accredito",
+    ];
+    const NAME: &'static str = "flussi";
+
+    fn cells(&self) -> Vec<XCell> {
+        let f = &self.0;
+        vec![
+            text(&f.fdr),
+            text(&f.psp_id),
+            text(&f.psp_name),
+            text(&f.revision.to_string()),
+            yes_no(f.current),
+            text(&f.published_at.rome_date_time()),
+            text(&f.regulation),
+            opt_text(&f.regulation_date),
+            text(&f.tot_payments.to_string()),
+            XCell::Amount(f.sum_payments.get()),
+            text(&f.line_count.to_string()),
+            XCell::Amount(f.line_sum.get()),
+            text(&f.matched.to_string()),
+            text(&f.open_anomalies.to_string()),
+            yes_no(f.credit_id.is_some()),
+            opt_text(&f.credit_date),
+        ]
+    }
+
+    fn key(&self) -> i64 {
+        self.0.id
+    }
+
+    async fn parse<'a>(
+        _bo: &'a BackOffice<'a>,
+        _op: &'a Operator,
+        form: &'a FlowQuery,
+    ) -> Result<(FlowFilter, Errors), BoError> {
+        Ok((form.filter(views::MAX_ROWS), Errors::new()))
+    }
+
+    async fn fetch<'a>(
+        bo: &'a BackOffice<'a>,
+        op: &'a Operator,
+        q: &'a FlowFilter,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Self>, BoError> {
+        let rows = bo.recon_flows_batch(op, q, after, limit).await?;
+        Ok(rows.into_iter().map(FlowExport).collect())
+    }
+}
+
+/// The lines' export names its flow in the path, not in a form.
+#[derive(Deserialize)]
+pub struct NoForm {}
+
+/// Rows of a flow's lines export, in the flow's order (the key counts down).
+pub struct LineExport {
+    line: LineView,
+    position: i64,
+}
+
+impl Export for LineExport {
+    type Form = NoForm;
+    /// The flow.
+    type Query = i64;
+    const HEADERS: &'static [&'static str] = &[
+        "Indice",
+        "IUV",
+        "IUR",
+        "Id versamento",
+        "Importo",
+        "Esito",
+        "Data pagamento",
+        "Ricevuta",
+        "Codice avviso",
+    ];
+    const NAME: &'static str = "righe-flusso";
+
+    fn cells(&self) -> Vec<XCell> {
+        let l = &self.line;
+        vec![
+            text(&l.idx.to_string()),
+            text(&l.iuv),
+            text(&l.iur),
+            text(&l.id_transfer.to_string()),
+            XCell::Amount(l.amount.get()),
+            text(&l.pay_status),
+            text(&l.pay_date),
+            opt_text(&l.receipt_id),
+            opt_text(&l.notice_number),
+        ]
+    }
+
+    fn key(&self) -> i64 {
+        -self.position
+    }
+
+    async fn parse<'a>(
+        _bo: &'a BackOffice<'a>,
+        _op: &'a Operator,
+        _form: &'a NoForm,
+    ) -> Result<(i64, Errors), BoError> {
+        Err(BoError::NotFound)
+    }
+
+    async fn fetch<'a>(
+        bo: &'a BackOffice<'a>,
+        op: &'a Operator,
+        flow: &'a i64,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Self>, BoError> {
+        // A flow's lines are read whole by its page too; the export slices them.
+        let detail = bo.recon_flow(op, *flow).await?;
+        let first = after.map_or(1, |k| 1 - k);
+        Ok(detail
+            .lines
+            .into_iter()
+            .zip(1..)
+            .filter(|(_, position)| *position >= first)
+            .take(usize::try_from(limit).unwrap_or(0))
+            .map(|(line, position)| LineExport { line, position })
+            .collect())
+    }
+}
+
+/// Rows of the credits' export.
+pub struct CreditExport(CreditView);
+
+impl Export for CreditExport {
+    type Form = CreditQuery;
+    /// Only credits settling no flow.
+    type Query = bool;
+    const HEADERS: &'static [&'static str] = &[
+        "Data contabile",
+        "Data valuta",
+        "Importo",
+        "Ordinante",
+        "Causale",
+        "Riferimento banca",
+        "Flusso",
+        "Riversamento abbinato",
+        "Origine",
+        "File",
+    ];
+    const NAME: &'static str = "accrediti";
+
+    fn cells(&self) -> Vec<XCell> {
+        let c = &self.0;
+        vec![
+            opt_text(&c.booking_date),
+            opt_text(&c.value_date),
+            XCell::Amount(c.amount.get()),
+            opt_text(&c.debtor_name),
+            text(&c.remittance),
+            opt_text(&c.reference),
+            opt_text(&c.fdr),
+            yes_no(c.flow_id.is_some()),
+            text(&c.source),
+            text(&c.file_name),
+        ]
+    }
+
+    fn key(&self) -> i64 {
+        self.0.id
+    }
+
+    async fn parse<'a>(
+        _bo: &'a BackOffice<'a>,
+        _op: &'a Operator,
+        form: &'a CreditQuery,
+    ) -> Result<(bool, Errors), BoError> {
+        Ok((!form.senza_flusso.is_empty(), Errors::new()))
+    }
+
+    async fn fetch<'a>(
+        bo: &'a BackOffice<'a>,
+        op: &'a Operator,
+        unmatched: &'a bool,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Self>, BoError> {
+        let rows = bo.recon_credits_batch(op, *unmatched, after, limit).await?;
+        Ok(rows.into_iter().map(CreditExport).collect())
+    }
+}
+
+/// Rows of the reconciliation anomalies' export.
+pub struct AnomalyExport(AnomalyView);
+
+impl Export for AnomalyExport {
+    type Form = AnomalyQuery;
+    type Query = AnomalyFilter;
+    const HEADERS: &'static [&'static str] = &[
+        "N.",
+        "Tipo",
+        "Descrizione tipo",
+        "Flusso",
+        "IUV",
+        "IUR",
+        "Id versamento",
+        "Ricevuta",
+        "Dettaglio",
+        "Aperta il",
+        "Chiusa il",
+        "Motivo chiusura",
+        "Nota",
+    ];
+    const NAME: &'static str = "anomalie-riconciliazione";
+
+    fn cells(&self) -> Vec<XCell> {
+        let a = &self.0;
+        vec![
+            text(&a.id.to_string()),
+            text(a.kind.as_str()),
+            text(a.kind.label()),
+            opt_text(&a.fdr),
+            opt_text(&a.iuv),
+            opt_text(&a.iur),
+            XCell::Text(a.id_transfer.map(|t| t.to_string()).unwrap_or_default()),
+            opt_text(&a.receipt_id),
+            text(&a.detail),
+            text(&a.created_at.rome_date_time()),
+            XCell::Text(a.closed_at.map(|t| t.rome_date_time()).unwrap_or_default()),
+            opt_text(&a.closed_reason),
+            opt_text(&a.note),
+        ]
+    }
+
+    fn key(&self) -> i64 {
+        self.0.id
+    }
+
+    async fn parse<'a>(
+        _bo: &'a BackOffice<'a>,
+        _op: &'a Operator,
+        form: &'a AnomalyQuery,
+    ) -> Result<(AnomalyFilter, Errors), BoError> {
+        Ok((form.filter(), Errors::new()))
+    }
+
+    async fn fetch<'a>(
+        bo: &'a BackOffice<'a>,
+        op: &'a Operator,
+        q: &'a AnomalyFilter,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Self>, BoError> {
+        let rows = bo.recon_anomalies_batch(op, q, after, limit).await?;
+        Ok(rows.into_iter().map(AnomalyExport).collect())
+    }
+}
+
+/// Rows of the receipts' reporting state export.
+pub struct ReceiptStateExport(ReceiptState);
+
+impl Export for ReceiptStateExport {
+    type Form = ReceiptQuery;
+    type Query = Option<ReportingState>;
+    const HEADERS: &'static [&'static str] = &[
+        "Id ricevuta",
+        "Codice avviso",
+        "IUV",
+        "Importo",
+        "Pagata il",
+        "PSP",
+        "Recuperata",
+        "Stato della riconciliazione",
+        "Flusso",
+        "Posizione",
+    ];
+    const NAME: &'static str = "ricevute-rendicontazione";
+
+    fn cells(&self) -> Vec<XCell> {
+        let r = &self.0;
+        vec![
+            text(&r.receipt_id),
+            text(&r.notice_number),
+            text(&r.iuv),
+            XCell::Amount(r.amount.get()),
+            text(&r.paid_at.rome_date_time()),
+            text(&r.id_psp),
+            yes_no(r.recovered),
+            text(r.state.label()),
+            opt_text(&r.reported_fdr),
+            opt_text(&r.iupd),
+        ]
+    }
+
+    fn key(&self) -> i64 {
+        self.0.id
+    }
+
+    async fn parse<'a>(
+        _bo: &'a BackOffice<'a>,
+        _op: &'a Operator,
+        form: &'a ReceiptQuery,
+    ) -> Result<(Option<ReportingState>, Errors), BoError> {
+        Ok((ReportingState::parse(&form.stato), Errors::new()))
+    }
+
+    async fn fetch<'a>(
+        bo: &'a BackOffice<'a>,
+        op: &'a Operator,
+        state: &'a Option<ReportingState>,
+        after: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Self>, BoError> {
+        let rows = bo.recon_receipts_batch(op, *state, after, limit).await?;
+        Ok(rows.into_iter().map(ReceiptStateExport).collect())
+    }
 }

@@ -193,7 +193,7 @@ pub struct Input {
     pub name: String,
     /// Label.
     pub label: String,
-    /// `text`, `password`, `email`, `select`, `checkbox`, `textarea`.
+    /// `text`, `password`, `email`, `select`, `checkbox`, `textarea`, `file`.
     pub kind: &'static str,
     /// Value (for a checkbox, `si` when checked).
     pub value: String,
@@ -295,6 +295,11 @@ pub struct FormBlock {
 }
 
 impl FormBlock {
+    /// Whether it uploads a file (then it is sent as `multipart/form-data`).
+    pub fn multipart(&self) -> bool {
+        self.fields.iter().any(|f| f.kind == "file")
+    }
+
     /// A form posting to `action`.
     pub fn post(
         id: &str,
