@@ -1,7 +1,8 @@
 // The back office (/ufficio) in a real browser: an operator created with the command line logs
 // in with a TOTP code computed here, finds a position paid at the sandbox's PSP counter by the
 // debtor's fiscal code, sees its receipt and SOAP exchange, invalidates another with a reason,
-// exports CSV and resolves an anomaly. axe-core on every page.
+// exports CSV and resolves an anomaly; then creates an operator in the pages, who logs in with
+// the key shown once and sees only their service, and disables them. axe-core on every page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -194,4 +195,69 @@ test('resolve an anomaly with a note', async () => {
   await page.getByRole('link', { name: 'Registro attività' }).click();
   await assert.doesNotReject(page.getByText('ufficio.resolve_anomaly').first().waitFor());
   await checked('ufficio-registro');
+});
+
+test('the admin creates an operator in the pages, who logs in and sees only their service; then disables them', async () => {
+  await page.goto(app.base + '/ufficio/operatori');
+  await page.getByRole('heading', { name: 'Operatori', exact: true }).first().waitFor();
+  await checked('ufficio-operatori');
+  await page.getByRole('link', { name: 'Nuovo operatore' }).click();
+  await page.getByRole('heading', { name: 'Nuovo operatore' }).waitFor();
+  await checked('ufficio-nuovo-operatore');
+  // A mistake first: an operator needs a service.
+  await page.getByLabel(/^Username/).fill('vigile.e2e');
+  await page.getByLabel('Ruolo').selectOption('operator');
+  await page.getByRole('button', { name: "Crea l'operatore" }).click();
+  await page.getByText('Un operatore deve avere almeno un servizio.').first().waitFor();
+  await checked('ufficio-nuovo-operatore-errore');
+  await page.getByLabel(/^Username/).fill('vigile.e2e');
+  await page.getByLabel('Modalità').selectOption('scrittura');
+  await page.getByLabel(/\(codice multe\)/).check({ force: true });
+  await page.getByRole('button', { name: "Crea l'operatore" }).click();
+  await page.getByRole('heading', { name: 'Operatore creato' }).waitFor();
+  await assert.doesNotReject(page.locator('img#codice-qr[src^="data:image/svg+xml;base64,"]').waitFor());
+  await checked('ufficio-operatore-creato');
+  const shown = async (label) => (await page.locator('dt', { hasText: label }).locator('xpath=following-sibling::dd[1]').innerText()).trim();
+  const password = await shown('Password iniziale');
+  const secret = await shown('Chiave TOTP');
+  assert.match(secret, /^[A-Z2-7]{32}$/);
+
+  // The new operator, in a browser of their own.
+  const theirs = await browser.newContext();
+  const clerk = await theirs.newPage();
+  try {
+    await clerk.goto(app.base + '/ufficio/login');
+    await clerk.getByLabel('Username').fill('vigile.e2e');
+    await clerk.getByLabel('Password').fill(password);
+    await clerk.getByLabel('Codice di verifica').fill(totp(secret));
+    await clerk.getByRole('button', { name: 'ENTRA' }).click();
+    await clerk.getByRole('heading', { name: 'Cambia la password' }).waitFor();
+    await clerk.getByLabel(/^Nuova password/).fill('la password del vigile e2e');
+    await clerk.getByLabel('Ripeti la nuova password').fill('la password del vigile e2e');
+    await clerk.getByRole('button', { name: 'Salva la password' }).click();
+    await clerk.getByRole('heading', { name: 'Cruscotto' }).waitFor();
+    // Only their service: the traffic fine, not the API's positions; no operators' page.
+    await clerk.goto(app.base + '/ufficio/posizioni');
+    await assert.doesNotReject(clerk.getByRole('row', { name: /Rossi Mario|RSSMRA80A01H501U/i }).first().waitFor());
+    assert.equal(await clerk.getByText('E2E-PAGATA').count(), 0);
+    assert.equal(await clerk.getByRole('link', { name: 'Operatori' }).count(), 0);
+    await clerk.goto(app.base + '/ufficio/servizi');
+    await assert.doesNotReject(clerk.getByRole('heading', { name: 'Sanzioni al Codice della Strada (multe)' }).waitFor());
+    assert.equal(await clerk.getByRole('heading', { name: 'Retta asilo nido' }).count(), 0);
+    const violations = await audit(clerk, 'ufficio-servizi-operatore');
+    assert.deepEqual(violations, [], violations.join('\n'));
+
+    // The admin disables them: their session stops at the next request.
+    await page.goto(app.base + '/ufficio/operatori');
+    await page.getByRole('link', { name: 'vigile.e2e' }).click();
+    await page.getByRole('heading', { name: 'Operatore vigile.e2e' }).waitFor();
+    await checked('ufficio-operatore');
+    await page.getByRole('button', { name: "Disattiva l'operatore" }).click();
+    await page.getByText('Operatore disattivato: le sue sessioni sono terminate.').waitFor();
+    await checked('ufficio-operatore-disattivato');
+    await clerk.goto(app.base + '/ufficio/posizioni');
+    await clerk.getByRole('heading', { name: "Accesso all'ufficio pagamenti" }).waitFor();
+  } finally {
+    await theirs.close();
+  }
 });

@@ -52,6 +52,16 @@ impl App {
             })?;
         let ente = store.upsert_ente(&config.ente).await?;
         store.sync_services(ente.id, &config.catalog).await?;
+        // Operators created before TOTP secrets were sealed: seal theirs now (docs/backoffice.md).
+        let sealed =
+            crate::backoffice::sealing::reseal_plain_secrets(&store, &config.backoffice_secret_key)
+                .await?;
+        if sealed > 0 {
+            tracing::info!(
+                operators = sealed,
+                "TOTP secrets sealed with backoffice.secret_key"
+            );
+        }
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;

@@ -160,6 +160,8 @@ pub struct Config {
     pub backoffice_idle_minutes: i64,
     /// Minutes a checkout may wait for its receipt before the back office lists it as an anomaly.
     pub backoffice_checkout_overdue_minutes: i64,
+    /// The key that seals operators' TOTP secrets at rest.
+    pub backoffice_secret_key: crate::backoffice::sealing::SealingKey,
     /// SPID and CIE login (Sportello's own SAML service provider).
     pub spid: SpidConfig,
     /// A copy of Bootstrap Italia's `dist/` folder that replaces the one built into the binary
@@ -556,6 +558,12 @@ const SETTINGS: &[Setting] = &[
     Setting {
         key: "backoffice.checkout_overdue_minutes",
         default: Some("60"),
+    },
+    // Seals operators' TOTP secrets. Default: the demo's public key in demo mode; production
+    // requires its own.
+    Setting {
+        key: "backoffice.secret_key",
+        default: None,
     },
     // SPID and CIE (issue 11).
     Setting {
@@ -1123,6 +1131,7 @@ impl Config {
                 "a production deployment is reached over https: set public_url (SPORTELLO_PUBLIC_URL) to its https:// address",
             ));
         }
+        let backoffice_secret_key = backoffice_secret_key(raw, mode)?;
         let demo_allow_non_loopback = raw.parse("demo.allow_non_loopback", parse_bool)?;
         if mode == Mode::Demo && !demo_allow_non_loopback {
             for key in ["listen", "sandbox.listen"] {
@@ -1164,6 +1173,7 @@ impl Config {
             session_idle_minutes: positive("session.idle_minutes", 24 * 60)?,
             session_absolute_hours: positive("session.absolute_hours", 24 * 30)?,
             backoffice_idle_minutes: positive("backoffice.idle_minutes", 24 * 60)?,
+            backoffice_secret_key,
             // 0 lists every checkout still waiting at once (the browser test uses it).
             backoffice_checkout_overdue_minutes: raw.parse(
                 "backoffice.checkout_overdue_minutes",
@@ -1411,6 +1421,40 @@ fn spid_settings(raw: &RawValues, mode: Mode) -> Result<SpidConfig, ConfigError>
 }
 
 /// A comma-separated list of addresses or CIDR networks (empty when unset).
+/// The key sealing TOTP secrets: the demo's own key in demo mode when none is set; production
+/// needs one of its own (the demo key is public).
+fn backoffice_secret_key(
+    raw: &RawValues,
+    mode: Mode,
+) -> Result<crate::backoffice::sealing::SealingKey, ConfigError> {
+    use crate::backoffice::sealing::SealingKey;
+    const KEY: &str = "backoffice.secret_key";
+    let key = match raw.get(KEY) {
+        Some((v, source)) if !v.trim().is_empty() => {
+            SealingKey::parse(v).map_err(|reason| invalid(KEY, "[redatto]", source, reason))?
+        }
+        _ if mode == Mode::Demo => SealingKey::demo(),
+        _ => {
+            return Err(invalid(
+                KEY,
+                "",
+                &Source::Default,
+                "a production deployment seals the operators' TOTP secrets with a key of its own: set backoffice.secret_key (SPORTELLO_BACKOFFICE_SECRET_KEY) to 64 hexadecimal digits (openssl rand -hex 32)",
+            ));
+        }
+    };
+    if mode == Mode::Production && key.is_demo() {
+        let source = raw.get(KEY).map_or(Source::Default, |(_, s)| s.clone());
+        return Err(invalid(
+            KEY,
+            "[redatto]",
+            &source,
+            "this is the demo's public key: set backoffice.secret_key (SPORTELLO_BACKOFFICE_SECRET_KEY) to a key of your own (openssl rand -hex 32)",
+        ));
+    }
+    Ok(key)
+}
+
 fn networks(raw: &RawValues, key: &'static str) -> Result<Vec<IpNetwork>, ConfigError> {
     match raw.get(key) {
         None => Ok(Vec::new()),
@@ -1611,6 +1655,52 @@ mod tests {
         assert!(err.contains("not valid TOML"), "{err}");
     }
 
+    /// Production seals the operators' TOTP secrets with a key of its own: none, the demo's, or
+    /// a malformed one is refused, naming the setting and never echoing the value.
+    #[test]
+    fn production_needs_its_own_backoffice_key() {
+        let base = [
+            ("SPORTELLO_MODE", "production"),
+            ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
+            ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
+            ("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it"),
+            ("SPORTELLO_STATION_ALLOWED_IPS", "10.0.0.0/8"),
+        ];
+        let with = |key: Option<&str>| {
+            let mut pairs = base.to_vec();
+            if let Some(k) = key {
+                pairs.push(("SPORTELLO_BACKOFFICE_SECRET_KEY", k));
+            }
+            Config::load(Some(Path::new("/dev/null")), env(&pairs))
+        };
+        let err = with(None).unwrap_err().to_string();
+        assert!(
+            err.contains("backoffice.secret_key")
+                && err.contains("SPORTELLO_BACKOFFICE_SECRET_KEY"),
+            "{err}"
+        );
+        let demo = crate::backoffice::sealing::demo_key_hex();
+        let err = with(Some(&demo)).unwrap_err().to_string();
+        assert!(
+            err.contains("demo") && err.contains("backoffice.secret_key"),
+            "{err}"
+        );
+        assert!(!err.contains(&demo), "the key is not echoed: {err}");
+        let err = with(Some("not-a-key-secret")).unwrap_err().to_string();
+        assert!(err.contains("64 hexadecimal digits"), "{err}");
+        assert!(!err.contains("not-a-key-secret"), "{err}");
+        let own = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let config = with(Some(own)).unwrap();
+        assert!(!config.backoffice_secret_key.is_demo());
+        assert!(
+            !format!("{config:?}").contains(own),
+            "redacted in check-config"
+        );
+        // The demo needs nothing: its own public key.
+        let demo = Config::load(Some(Path::new("/dev/null")), env(&[])).unwrap();
+        assert!(demo.backoffice_secret_key.is_demo());
+    }
+
     #[test]
     fn production_needs_a_database() {
         let err = Config::load(
@@ -1649,6 +1739,10 @@ mod tests {
             Some(Path::new("/dev/null")),
             env(&[
                 ("SPORTELLO_MODE", "production"),
+                (
+                    "SPORTELLO_BACKOFFICE_SECRET_KEY",
+                    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                ),
                 ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
                 ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
                 ("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it"),
@@ -1662,6 +1756,10 @@ mod tests {
             Some(Path::new("/dev/null")),
             env(&[
                 ("SPORTELLO_MODE", "production"),
+                (
+                    "SPORTELLO_BACKOFFICE_SECRET_KEY",
+                    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                ),
                 ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
                 ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
                 ("SPORTELLO_API_KEYS", "short"),
@@ -1752,6 +1850,10 @@ mod tests {
             Some(Path::new("/dev/null")),
             env(&[
                 ("SPORTELLO_MODE", "production"),
+                (
+                    "SPORTELLO_BACKOFFICE_SECRET_KEY",
+                    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                ),
                 ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
                 ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
                 (
@@ -1798,6 +1900,10 @@ mod tests {
         assert!(demo.recon.receipts_url.is_some());
         let base = [
             ("SPORTELLO_MODE", "production"),
+            (
+                "SPORTELLO_BACKOFFICE_SECRET_KEY",
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            ),
             ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
             ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
             ("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it"),
@@ -1884,6 +1990,10 @@ mod tests {
         assert!(configured.spid.has_idp_files());
         let production = [
             ("SPORTELLO_MODE", "production"),
+            (
+                "SPORTELLO_BACKOFFICE_SECRET_KEY",
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            ),
             ("SPORTELLO_DATABASE_URL", "postgres://db/x"),
             ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
             ("SPORTELLO_SPID_IDP_METADATA", "/etc/sportello/spid"),
@@ -1968,6 +2078,10 @@ mod tests {
     fn production() -> Vec<(&'static str, &'static str)> {
         vec![
             ("SPORTELLO_MODE", "production"),
+            (
+                "SPORTELLO_BACKOFFICE_SECRET_KEY",
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            ),
             (
                 "SPORTELLO_DATABASE_URL",
                 "postgres://sportello:db-password@db/x",

@@ -228,10 +228,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
-/// `sportello operator add|disable`.
+/// `sportello operator add|disable`: the same use cases as the back office's operators' pages.
 async fn operator(config: Config, command: OperatorCommand) -> anyhow::Result<()> {
-    use sportello::backoffice::{Role, operators, totp};
+    use sportello::backoffice::operators::{Access, Manager, OperatorAdmin};
+    use sportello::backoffice::{BoError, Role, totp};
     let store = Store::open(config.database_url.expose()).await?;
+    let known: Vec<String> = config
+        .catalog
+        .services
+        .iter()
+        .map(|s| s.code.clone())
+        .collect();
+    let admin = OperatorAdmin::new(
+        &store,
+        format!("Sportello {}", config.ente.name),
+        known,
+        &config.backoffice_secret_key,
+    );
     let result = match command {
         OperatorCommand::Add {
             username,
@@ -240,42 +253,37 @@ async fn operator(config: Config, command: OperatorCommand) -> anyhow::Result<()
             read_only,
         } => {
             let role = Role::parse(&role).unwrap_or(Role::Operator);
-            let known: Vec<String> = config
-                .catalog
-                .services
-                .iter()
-                .map(|s| s.code.clone())
-                .collect();
-            let issuer = format!("Sportello {}", config.ente.name);
-            operators::add(
-                &store, &issuer, &username, role, &services, read_only, &known,
-            )
-            .await
-            .map(|created| {
-                println!("operatore {username} creato ({})", role.label());
-                println!(
-                    "password iniziale (da cambiare al primo accesso): {}",
-                    created.password
-                );
-                println!("chiave TOTP: {}", created.secret);
-                println!("{}", created.otpauth_uri);
-                if let Some(qr) = totp::terminal_qr(&created.otpauth_uri) {
-                    println!("{qr}");
-                }
-            })
-            .map_err(anyhow::Error::from)
+            let access = Access {
+                role,
+                services,
+                read_only,
+            };
+            admin
+                .create(Manager::CommandLine, &username, &access)
+                .await
+                .map(|created| {
+                    println!("operatore {username} creato ({})", role.label());
+                    println!(
+                        "password iniziale (da cambiare al primo accesso): {}",
+                        created.password
+                    );
+                    println!("chiave TOTP: {}", created.secret);
+                    println!("{}", created.otpauth_uri);
+                    if let Some(qr) = totp::terminal_qr(&created.otpauth_uri) {
+                        println!("{qr}");
+                    }
+                })
         }
-        OperatorCommand::Disable { username } => match store.disable_operator(&username).await {
-            Ok(true) => {
-                println!("operatore {username} disattivato");
-                Ok(())
-            }
-            Ok(false) => Err(anyhow::anyhow!("no active operator named {username}")),
-            Err(e) => Err(e.into()),
-        },
+        OperatorCommand::Disable { username } => admin
+            .set_disabled(Manager::CommandLine, &username, true)
+            .await
+            .map(|()| println!("operatore {username} disattivato")),
     };
     store.close().await;
-    result
+    result.map_err(|e| match e {
+        BoError::Invalid(_, message) | BoError::Conflict(message) => anyhow::anyhow!(message),
+        other => other.into(),
+    })
 }
 
 /// `sportello fdr sync`.

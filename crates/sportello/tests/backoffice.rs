@@ -3,12 +3,15 @@
 
 mod common;
 
-use common::office::{add_operator, catalog_codes, operator_browser};
+use common::office::{add_operator, operator_admin, operator_browser};
+use common::smtp::SmtpSink;
 use common::{TestApp, TestDb, browser, csrf_of};
 use pagopa::{Cents, FiscalCode};
+use sportello::backoffice::operators::{Access as OperatorAccess, Manager};
+use sportello::backoffice::sealing::SealingKey;
 use sportello::backoffice::service::NewPositionForm;
 use sportello::backoffice::totp::Secret;
-use sportello::backoffice::{BackOffice, BoError, Operator, Role, Scope, operators};
+use sportello::backoffice::{BackOffice, BoError, Operator, Role, Scope};
 use sportello::clock::Timestamp;
 use sportello::config::Config;
 use sportello::store::Store;
@@ -329,7 +332,11 @@ async fn login_needs_a_fresh_totp_code() {
         "{outcomes:?}"
     );
     // A disabled operator cannot log in, even with the right code.
-    assert!(store.disable_operator("mario").await.unwrap());
+    let key = SealingKey::demo();
+    operator_admin(&store, &key)
+        .set_disabled(Manager::CommandLine, "mario", true)
+        .await
+        .unwrap();
     assert_eq!(
         login(secret.code_at(now + 30), password.clone()).await,
         401,
@@ -719,6 +726,7 @@ macro_rules! suite {
 
 suite!(
     operators_and_their_sessions_are_stored,
+    operator_management_keeps_an_admin_and_audits,
     searches_respect_the_scope,
     anomalies_are_listed_and_resolved_once,
 );
@@ -739,44 +747,54 @@ async fn operators_and_their_sessions_are_stored(store: Store) {
         op.services,
         vec!["asilo_nido".to_owned(), "multe".to_owned()]
     );
-    assert_eq!(Secret::from_base32(&op.totp_secret), Some(secret));
+    // The secret is sealed: not in clear, and it opens only for this operator.
+    let key = SealingKey::demo();
+    assert!(!op.totp_secret.contains(&secret.to_base32()));
+    assert_eq!(key.open("ufficio.uno", &op.totp_secret), Some(secret));
+    assert_eq!(key.open("altro", &op.totp_secret), None);
     // A taken name, an unknown service, an operator without services are refused.
-    let err = operators::add(
-        &store,
-        "S",
-        "ufficio.uno",
-        Role::Admin,
-        &[],
-        false,
-        &catalog_codes(),
-    )
-    .await;
-    assert!(matches!(err, Err(operators::AddError::Taken(_))), "{err:?}");
-    let err = operators::add(
-        &store,
-        "S",
-        "altro",
-        Role::Operator,
-        &["nessuno".into()],
-        false,
-        &catalog_codes(),
-    )
-    .await;
+    let admin = operator_admin(&store, &key);
+    let access = |role, services: &[&str]| OperatorAccess {
+        role,
+        services: services.iter().map(|s| (*s).to_owned()).collect(),
+        read_only: false,
+    };
+    let err = admin
+        .create(
+            Manager::CommandLine,
+            "ufficio.uno",
+            &access(Role::Admin, &[]),
+        )
+        .await;
     assert!(
-        matches!(err, Err(operators::AddError::UnknownService(_))),
+        matches!(&err, Err(BoError::Invalid("username", m)) if m.contains("Esiste già")),
         "{err:?}"
     );
-    let err = operators::add(
-        &store,
-        "S",
-        "altro",
-        Role::Operator,
-        &[],
-        false,
-        &catalog_codes(),
-    )
-    .await;
-    assert!(matches!(err, Err(operators::AddError::Services)), "{err:?}");
+    let err = admin
+        .create(
+            Manager::CommandLine,
+            "altro",
+            &access(Role::Operator, &["nessuno"]),
+        )
+        .await;
+    assert!(
+        matches!(&err, Err(BoError::Invalid("servizi", m)) if m.contains("nessuno")),
+        "{err:?}"
+    );
+    let err = admin
+        .create(Manager::CommandLine, "altro", &access(Role::Operator, &[]))
+        .await;
+    assert!(
+        matches!(err, Err(BoError::Invalid("servizi", _))),
+        "{err:?}"
+    );
+    let err = admin
+        .create(Manager::CommandLine, "a b", &access(Role::Admin, &[]))
+        .await;
+    assert!(
+        matches!(err, Err(BoError::Invalid("username", _))),
+        "{err:?}"
+    );
     // A time step is spent once, and never an older one.
     assert!(store.use_totp_step(op.id, 100).await.unwrap());
     assert!(!store.use_totp_step(op.id, 100).await.unwrap());
@@ -822,9 +840,17 @@ async fn operators_and_their_sessions_are_stored(store: Store) {
             .unwrap()
             .is_some()
     );
-    // Disabling ends the sessions.
-    assert!(store.disable_operator("ufficio.uno").await.unwrap());
-    assert!(!store.disable_operator("ufficio.uno").await.unwrap());
+    // Disabling ends the sessions; disabling twice is refused.
+    admin
+        .set_disabled(Manager::CommandLine, "ufficio.uno", true)
+        .await
+        .unwrap();
+    assert!(matches!(
+        admin
+            .set_disabled(Manager::CommandLine, "ufficio.uno", true)
+            .await,
+        Err(BoError::Conflict(_))
+    ));
     assert!(
         store
             .operator_session(&record.id_hash, now)
@@ -1216,3 +1242,592 @@ async fn anomalies_are_listed_and_resolved_once(store: Store) {
             .unwrap()
     );
 }
+
+/// An HTTP scenario against the real app, as the tests `<scenario>::sqlite` and
+/// `<scenario>::postgres`.
+macro_rules! on_both_databases {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$scenario(super::TestDb::sqlite()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = super::TestDb::postgres().await else {
+                    return;
+                };
+                super::$scenario(db).await;
+            }
+        }
+    };
+}
+
+/// The rules of operator management, on both databases: only admins (or the command line);
+/// the last active admin can be neither disabled nor demoted; every change is audited with
+/// before and after; resets end the sessions and force a new password.
+async fn operator_management_keeps_an_admin_and_audits(store: Store) {
+    let key = SealingKey::demo();
+    let admin = operator_admin(&store, &key);
+    let cli = Manager::CommandLine;
+    let as_admin = OperatorAccess {
+        role: Role::Admin,
+        services: Vec::new(),
+        read_only: false,
+    };
+    let as_clerk = OperatorAccess {
+        role: Role::Operator,
+        services: vec!["multe".into()],
+        read_only: false,
+    };
+    admin.create(cli, "unico", &as_admin).await.unwrap();
+    admin.create(cli, "impiegato", &as_clerk).await.unwrap();
+    let last = |r: Result<(), BoError>| matches!(&r, Err(BoError::Conflict(m)) if m.contains("ultimo amministratore"));
+    assert!(last(admin.set_disabled(cli, "unico", true).await));
+    assert!(last(admin.change_access(cli, "unico", &as_clerk).await));
+    assert!(!operator(&store, "unico").await.disabled);
+    // An operator who is not an admin may do nothing here.
+    let clerk = operator(&store, "impiegato").await;
+    let by_clerk = Manager::Operator(&clerk, "10.0.0.2");
+    assert!(matches!(
+        admin.list(by_clerk).await,
+        Err(BoError::Forbidden)
+    ));
+    assert!(matches!(
+        admin.create(by_clerk, "altro", &as_admin).await,
+        Err(BoError::Forbidden)
+    ));
+    assert!(matches!(
+        admin.set_disabled(by_clerk, "unico", true).await,
+        Err(BoError::Forbidden)
+    ));
+    // A read-only admin may look, not change.
+    admin
+        .create(
+            cli,
+            "revisore",
+            &OperatorAccess {
+                read_only: true,
+                ..as_admin.clone()
+            },
+        )
+        .await
+        .unwrap();
+    let auditor = operator(&store, "revisore").await;
+    let by_auditor = Manager::Operator(&auditor, "10.0.0.3");
+    assert!(admin.list(by_auditor).await.is_ok());
+    assert!(matches!(
+        admin.reset_password(by_auditor, "impiegato").await,
+        Err(BoError::Forbidden)
+    ));
+    admin.set_disabled(cli, "revisore", true).await.unwrap();
+    // An admin may not disable or demote themselves, even with another admin around.
+    admin.create(cli, "secondo", &as_admin).await.unwrap();
+    let unico = operator(&store, "unico").await;
+    let by_unico = Manager::Operator(&unico, "10.0.0.1");
+    assert!(matches!(
+        admin.set_disabled(by_unico, "unico", true).await,
+        Err(BoError::Conflict(m)) if m.contains("tuo stesso profilo")
+    ));
+    assert!(matches!(
+        admin.change_access(by_unico, "unico", &as_clerk).await,
+        Err(BoError::Conflict(m)) if m.contains("tuo stesso profilo")
+    ));
+    // With two admins one may go; then the other is the last.
+    admin
+        .change_access(by_unico, "secondo", &as_clerk)
+        .await
+        .unwrap();
+    let secondo = operator(&store, "secondo").await;
+    assert_eq!(
+        (secondo.role, secondo.services.clone()),
+        (Role::Operator, vec!["multe".to_owned()])
+    );
+    assert!(last(admin.change_access(cli, "unico", &as_clerk).await));
+    admin
+        .change_access(by_unico, "secondo", &as_admin)
+        .await
+        .unwrap();
+    admin.set_disabled(by_unico, "secondo", true).await.unwrap();
+    assert!(last(admin.set_disabled(cli, "unico", true).await));
+    admin
+        .set_disabled(by_unico, "secondo", false)
+        .await
+        .unwrap();
+    assert!(!operator(&store, "secondo").await.disabled);
+    // Validation, in Italian.
+    let bad = OperatorAccess {
+        role: Role::Operator,
+        services: vec!["sconosciuto".into()],
+        read_only: true,
+    };
+    assert!(matches!(
+        admin.change_access(by_unico, "impiegato", &bad).await,
+        Err(BoError::Invalid("servizi", m)) if m.contains("Servizio sconosciuto")
+    ));
+    assert!(matches!(
+        admin.set_disabled(by_unico, "nessuno", true).await,
+        Err(BoError::Invalid("username", _))
+    ));
+    // Resets: a new one-time password (to be changed), a new TOTP secret (sealed, no step used).
+    store.use_totp_step(clerk.id, 1_000).await.unwrap();
+    store.set_operator_password(clerk.id, "hash").await.unwrap();
+    let password = admin.reset_password(by_unico, "impiegato").await.unwrap();
+    assert_eq!(password.len(), 23);
+    let clerk = operator(&store, "impiegato").await;
+    assert!(clerk.must_change_password);
+    assert!(
+        sportello::auth::password::verify(password, Some(clerk.password_hash.clone()))
+            .await
+            .unwrap()
+    );
+    let created = admin.reset_totp(by_unico, "impiegato").await.unwrap();
+    let clerk = operator(&store, "impiegato").await;
+    assert_eq!(clerk.totp_last_step, 0);
+    assert_eq!(
+        key.open("impiegato", &clerk.totp_secret),
+        Secret::from_base32(&created.secret)
+    );
+    assert!(created.otpauth_uri.contains(&created.secret));
+    // The audit trail: who, and before/after.
+    let by_actor = |actor: &str| {
+        let q = AuditQuery {
+            actor: Some(actor.to_owned()),
+            ..AuditQuery::default()
+        };
+        let store = store.clone();
+        async move { store.search_audit(&q, 100).await.unwrap() }
+    };
+    let audit = by_actor("operatore:unico").await;
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    for action in [
+        "ufficio.operator_access",
+        "ufficio.operator_disable",
+        "ufficio.operator_enable",
+        "ufficio.operator_reset_password",
+        "ufficio.operator_reset_totp",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    let demotion = audit
+        .iter()
+        .find(|a| a.action == "ufficio.operator_access" && a.detail.contains("secondo"))
+        .unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&demotion.detail).unwrap();
+    assert!(
+        detail["before"]["role"].is_string() && detail["after"]["role"].is_string(),
+        "{detail}"
+    );
+    assert_eq!(audit[0].ip, "10.0.0.1");
+    let created = by_actor("riga di comando").await;
+    assert!(
+        created
+            .iter()
+            .any(|a| a.action == "ufficio.operator_create" && a.detail.contains("\"impiegato\"")),
+        "{created:?}"
+    );
+}
+
+/// The value shown after `label` in a facts list (`<dt>label</dt><dd>value</dd>`).
+fn fact(html: &str, label: &str) -> String {
+    let at = html
+        .find(&format!("{label}</dt>"))
+        .unwrap_or_else(|| panic!("{label} not on the page"));
+    let rest = &html[at..];
+    let start = rest.find("<dd class=\"col-sm-8\">").unwrap() + "<dd class=\"col-sm-8\">".len();
+    let end = rest[start..].find("</dd>").unwrap();
+    rest[start..start + end].to_owned()
+}
+
+/// Logs in through the form; returns the status and where it leads.
+async fn log_in(
+    app: &TestApp,
+    client: &reqwest::Client,
+    username: &str,
+    password: &str,
+    code: &str,
+) -> (u16, String) {
+    let r = app
+        .submit(
+            client,
+            "/ufficio/login",
+            "/ufficio/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("codice", code),
+            ],
+        )
+        .await;
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (r.status().as_u16(), location)
+}
+
+/// An admin manages operators in the pages: creates one (password, TOTP key and QR shown
+/// once), who logs in with a code computed from the key and sees only their service; changes
+/// their scope; cannot disable themselves; disables the operator, whose session stops.
+async fn admin_manages_operators_in_the_pages(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let store = app.state.store().clone();
+    let ente = app.state.ente().clone();
+    let admin = operator_browser(&app, "capo", Role::Admin, &[], false).await;
+    let (status, html) = app.page(&admin, "/ufficio/operatori/nuovo").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("(codice asilo_nido)"), "a box per service");
+    // Bad input: the form again, with the reason in Italian, nothing created.
+    let r = app
+        .submit(
+            &admin,
+            "/ufficio/operatori/nuovo",
+            "/ufficio/operatori/nuovo",
+            &[
+                ("username", "a b"),
+                ("ruolo", "operator"),
+                ("modalita", "scrittura"),
+                ("servizio_multe", "si"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Il nome utente deve avere")
+    );
+    let r = app
+        .submit(
+            &admin,
+            "/ufficio/operatori/nuovo",
+            "/ufficio/operatori/nuovo",
+            &[
+                ("username", "vigile"),
+                ("ruolo", "operator"),
+                ("modalita", "scrittura"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("almeno un servizio"));
+    assert!(
+        store
+            .operator_by_username("vigile")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Created: the one-time password, the key, the URI and its QR, not to be cached.
+    let r = app
+        .submit(
+            &admin,
+            "/ufficio/operatori/nuovo",
+            "/ufficio/operatori/nuovo",
+            &[
+                ("username", "vigile"),
+                ("ruolo", "operator"),
+                ("modalita", "scrittura"),
+                ("servizio_multe", "si"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let html = r.text().await.unwrap();
+    let password = fact(&html, "Password iniziale (da cambiare al primo accesso)");
+    let secret = Secret::from_base32(&fact(&html, "Chiave TOTP")).expect("a base32 key");
+    assert!(html.contains("otpauth://totp/"), "the URI");
+    assert!(
+        html.contains("src=\"data:image/svg+xml;base64,"),
+        "the QR code"
+    );
+    // The list shows the new operator, their service and mode, never logged in.
+    let (_, list) = app.page(&admin, "/ufficio/operatori").await;
+    assert!(
+        list.contains("vigile")
+            && list.contains("multe (lettura e scrittura)")
+            && list.contains("Mai"),
+        "{list}"
+    );
+    // The new operator logs in with a code from the key, changes the password, sees only multe.
+    let fine = BackOffice::new(&store, &ente, 60, "http://localhost")
+        .create_position(
+            &operator(&store, "capo").await,
+            "127.0.0.1",
+            &position_form("multe", "OPS-MULTA", "RSSMRA80A01H501U"),
+        )
+        .await
+        .unwrap();
+    let nursery = BackOffice::new(&store, &ente, 60, "http://localhost")
+        .create_position(
+            &operator(&store, "capo").await,
+            "127.0.0.1",
+            &position_form("asilo_nido", "OPS-NIDO", "RSSMRA80A01H501U"),
+        )
+        .await
+        .unwrap();
+    let vigile = browser();
+    let code = secret.code_at(Timestamp::now().unix());
+    assert_eq!(
+        log_in(&app, &vigile, "vigile", &password, &code).await,
+        (303, "/ufficio/password".to_owned())
+    );
+    let new_password = common::office::NEW_PASSWORD;
+    let r = app
+        .submit(
+            &vigile,
+            "/ufficio/password",
+            "/ufficio/password",
+            &[("password", new_password), ("password2", new_password)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let (status, _) = app
+        .page(&vigile, &format!("/ufficio/posizioni/{}", fine.id))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .page(&vigile, &format!("/ufficio/posizioni/{}", nursery.id))
+        .await;
+    assert_eq!(status, 404, "another service");
+    let (status, _) = app.page(&vigile, "/ufficio/operatori").await;
+    assert_eq!(status, 403, "not an admin");
+    let (_, list) = app.page(&admin, "/ufficio/operatori").await;
+    assert!(!list.contains("Mai"), "the last login is shown: {list}");
+    // The admin widens the scope and makes it read-only: it applies at the next request.
+    let edit = "/ufficio/operatori/modifica?username=vigile";
+    let r = app
+        .submit(
+            &admin,
+            edit,
+            "/ufficio/operatori/accesso",
+            &[
+                ("username", "vigile"),
+                ("ruolo", "operator"),
+                ("modalita", "lettura"),
+                ("servizio_multe", "si"),
+                ("servizio_asilo_nido", "si"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let (status, _) = app
+        .page(&vigile, &format!("/ufficio/posizioni/{}", nursery.id))
+        .await;
+    assert_eq!(status, 200, "now in scope");
+    let (status, _) = app.page(&vigile, "/ufficio/posizioni/nuova").await;
+    assert_eq!(status, 403, "read-only now");
+    // The admin cannot disable or demote themselves.
+    let r = app
+        .submit(
+            &admin,
+            edit,
+            "/ufficio/operatori/stato",
+            &[("username", "capo"), ("azione", "disattiva")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Non puoi disattivare il tuo stesso profilo")
+    );
+    let r = app
+        .submit(
+            &admin,
+            edit,
+            "/ufficio/operatori/accesso",
+            &[
+                ("username", "capo"),
+                ("ruolo", "operator"),
+                ("modalita", "scrittura"),
+                ("servizio_multe", "si"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    // A form without the CSRF token changes nothing.
+    let r = admin
+        .post(format!("{}/ufficio/operatori/stato", app.base))
+        .form(&[("username", "vigile"), ("azione", "disattiva")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Disabled: the operator's session stops working at once.
+    let r = app
+        .submit(
+            &admin,
+            edit,
+            "/ufficio/operatori/stato",
+            &[("username", "vigile"), ("azione", "disattiva")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let done = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(done, format!("{edit}&esito=disattivato"));
+    let (_, page) = app.page(&admin, &done).await;
+    assert!(
+        page.contains("Operatore disattivato") && page.contains("Riattiva"),
+        "{page}"
+    );
+    let (status, _) = app.page(&vigile, "/ufficio").await;
+    assert_eq!(status, 303, "sent to the login page");
+    // Enabled again, with a password reset: the new one-time password must be changed.
+    let r = app
+        .submit(
+            &admin,
+            edit,
+            "/ufficio/operatori/stato",
+            &[("username", "vigile"), ("azione", "riattiva")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let r = app
+        .submit(
+            &admin,
+            edit,
+            "/ufficio/operatori/password",
+            &[("username", "vigile")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    let reset = fact(&html, "Password iniziale (da cambiare al primo accesso)");
+    let code = secret.code_at(Timestamp::now().unix() + 30);
+    assert_eq!(
+        log_in(&app, &browser(), "vigile", &reset, &code).await,
+        (303, "/ufficio/password".to_owned())
+    );
+    // A second-factor reset: the old key no longer works, the new one does.
+    let r = app
+        .submit(
+            &admin,
+            edit,
+            "/ufficio/operatori/totp",
+            &[("username", "vigile")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    let fresh = Secret::from_base32(&fact(&html, "Chiave TOTP")).unwrap();
+    let now = Timestamp::now().unix();
+    assert_eq!(
+        log_in(&app, &browser(), "vigile", &reset, &secret.code_at(now))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        log_in(&app, &browser(), "vigile", &reset, &fresh.code_at(now)).await,
+        (303, "/ufficio/password".to_owned())
+    );
+    // The audit search shows the changes.
+    let (_, registro) = app
+        .page(&admin, "/ufficio/registro?chi=operatore%3Acapo")
+        .await;
+    for action in [
+        "ufficio.operator_create",
+        "ufficio.operator_access",
+        "ufficio.operator_disable",
+        "ufficio.operator_reset_totp",
+    ] {
+        assert!(registro.contains(action), "{action}");
+    }
+    app.stop().await;
+}
+
+on_both_databases!(admin_manages_operators_in_the_pages);
+
+/// "E-mail the notice to the debtor": the message reaches the SMTP server with the notice PDF
+/// attached, named by its notice code.
+async fn the_notice_email_carries_the_pdf(db: TestDb) {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(db, &[("SPORTELLO_SMTP_URL", &sink.url())]).await;
+    let store = app.state.store().clone();
+    let ente = app.state.ente().clone();
+    let client = operator_browser(&app, "postino", Role::Operator, &["multe"], false).await;
+    let position = BackOffice::new(&store, &ente, 60, "http://localhost")
+        .create_position(
+            &operator(&store, "postino").await,
+            "127.0.0.1",
+            &position_form("multe", "MAIL-1", "RSSMRA80A01H501U"),
+        )
+        .await
+        .unwrap();
+    let nav = position.options[0].nav.as_str().to_owned();
+    let page = format!("/ufficio/posizioni/{}", position.id);
+    let r = app
+        .submit(&client, &page, &format!("{page}/invia-avviso"), &[])
+        .await;
+    assert_eq!(r.status(), 303);
+    let mail = sink.wait_for("mario.rossi@example.org", 1).await;
+    assert!(mail.text().contains(&nav), "the body names the notice code");
+    let (headers, pdf) = mail.part("application/pdf").expect("a PDF part");
+    assert!(pdf.starts_with(b"%PDF"), "{headers}");
+    assert!(headers.contains(&format!("avviso-{nav}.pdf")), "{headers}");
+    // The stored row keeps the same bytes for every attempt (and its Message-ID is stable).
+    let stored = store
+        .outbox_for(Some("mario.rossi@example.org"), 1)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(stored.message.attachment.map(|a| a.bytes), Some(pdf));
+    app.stop().await;
+}
+
+on_both_databases!(the_notice_email_carries_the_pdf);
+
+/// Operators created before secrets were sealed (the base32 secret in clear) are sealed when
+/// the app starts, and log in as before.
+async fn clear_totp_secrets_are_sealed_at_start_up(db: TestDb) {
+    let store = db.store().await;
+    let secret = Secret::generate();
+    let password = "una password di prima";
+    store
+        .insert_operator(
+            &sportello::store::operators::NewOperator {
+                username: "veterano".into(),
+                password_hash: sportello::auth::password::hash(password.into())
+                    .await
+                    .unwrap(),
+                totp_secret: secret.to_base32(),
+                role: Role::Admin,
+                read_only: false,
+                services: Vec::new(),
+            },
+            &AuditEvent {
+                account_id: None,
+                actor: "prova".into(),
+                action: "prova".into(),
+                outcome: "ok".into(),
+                ip: String::new(),
+                detail: "{}".into(),
+            },
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let app = TestApp::spawn(db).await;
+    let stored = operator(app.state.store(), "veterano").await;
+    assert!(!stored.totp_secret.contains(&secret.to_base32()));
+    assert_eq!(
+        SealingKey::demo().open("veterano", &stored.totp_secret),
+        Some(secret.clone())
+    );
+    let code = secret.code_at(Timestamp::now().unix());
+    assert_eq!(
+        log_in(&app, &browser(), "veterano", password, &code).await,
+        (303, "/ufficio/password".to_owned())
+    );
+    app.stop().await;
+}
+
+on_both_databases!(clear_totp_secrets_are_sealed_at_start_up);

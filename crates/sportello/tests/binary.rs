@@ -354,6 +354,10 @@ fn check_config_redacts_secrets() {
         .env("SPORTELLO_STATION_API_KEY", "station-key-secret-1")
         .env("SPORTELLO_API_KEYS", "api-key-secret-123456")
         .env("SPORTELLO_CHECKOUT_API_KEY", "checkout-key-secret-1")
+        .env(
+            "SPORTELLO_BACKOFFICE_SECRET_KEY",
+            "5ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2e75ec2",
+        )
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
@@ -368,6 +372,7 @@ fn check_config_redacts_secrets() {
         "station-key-secret-1",
         "api-key-secret-123456",
         "checkout-key-secret-1",
+        "5ec2e75ec2e7",
     ] {
         assert!(!text.contains(secret), "{secret} printed:\n{text}");
     }
@@ -445,7 +450,7 @@ fn operators_are_added_and_disabled_from_the_command_line() {
         "admin",
     ]);
     assert!(!again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("Esiste già un operatore"));
     let unknown = run(&[
         "operator",
         "add",
@@ -457,7 +462,7 @@ fn operators_are_added_and_disabled_from_the_command_line() {
         "nessuno",
     ]);
     assert!(!unknown.status.success());
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown service code nessuno"));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("Servizio sconosciuto: nessuno"));
     let off = run(&["operator", "disable", "vigile1"]);
     assert!(off.status.success());
     assert!(String::from_utf8_lossy(&off.stdout).contains("operatore vigile1 disattivato"));

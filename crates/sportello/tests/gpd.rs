@@ -800,6 +800,10 @@ async fn a_missing_or_wrong_key_is_401() {
         TestDb::sqlite(),
         &[
             ("SPORTELLO_MODE", "production"),
+            (
+                "SPORTELLO_BACKOFFICE_SECRET_KEY",
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            ),
             ("SPORTELLO_SMTP_URL", "smtp://127.0.0.1:25"),
             ("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it"),
             ("SPORTELLO_STATION_API_KEY", "station-key-0123456789"),

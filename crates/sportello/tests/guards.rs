@@ -650,6 +650,10 @@ async fn only_the_demo_has_a_development_mailbox(db: TestDb) {
         db,
         &[
             ("SPORTELLO_MODE", "production"),
+            (
+                "SPORTELLO_BACKOFFICE_SECRET_KEY",
+                "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            ),
             ("SPORTELLO_SMTP_URL", &sink.url()),
             ("SPORTELLO_PUBLIC_URL", "https://pagamenti.example.it"),
             ("SPORTELLO_STATION_API_KEY", "station-key-0123456789"),

@@ -41,6 +41,7 @@ async fn enqueue(store: &Store, to: &str) -> i64 {
             subject: "Avviso di prova".into(),
             body_text: "Testo di prova".into(),
             body_html: None,
+            attachment: None,
         },
     )
     .await

@@ -387,6 +387,7 @@ fn mail(to: &str) -> NewMessage {
         subject: "Prova".into(),
         body_text: "Testo".into(),
         body_html: Some("<p>Testo</p>".into()),
+        attachment: None,
     }
 }
 

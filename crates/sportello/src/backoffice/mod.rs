@@ -9,6 +9,7 @@
 
 pub mod operators;
 pub mod recon;
+pub mod sealing;
 pub mod service;
 pub mod totp;
 
@@ -61,7 +62,7 @@ pub struct Operator {
     pub password_hash: String,
     /// The initial password is still in use.
     pub must_change_password: bool,
-    /// TOTP secret (base32).
+    /// TOTP secret, sealed (see [`sealing`]).
     pub totp_secret: String,
     /// Last TOTP step accepted.
     pub totp_last_step: i64,

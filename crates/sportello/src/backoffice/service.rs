@@ -369,9 +369,16 @@ impl<'a> BackOffice<'a> {
         self.services(op).await
     }
 
-    /// Sends the notice of a payable position to the debtor's e-mail (through the outbox, in
-    /// the transaction that audits it).
-    pub async fn email_notice(&self, op: &Operator, ip: &str, id: i64) -> Result<(), BoError> {
+    /// Sends the notice of a payable position to the debtor's e-mail with the notice PDF
+    /// attached (through the outbox, in the transaction that audits it). The PDF is rendered
+    /// now and stored with the message, so that every delivery attempt sends the same file.
+    pub async fn email_notice(
+        &self,
+        op: &Operator,
+        ip: &str,
+        id: i64,
+        fonts: std::sync::Arc<crate::pdf::Fonts>,
+    ) -> Result<(), BoError> {
         let position = self.position(op, id).await?;
         Self::require_write(op)?;
         let Some(email) = position.debtor.email.clone().filter(|e| e.contains('@')) else {
@@ -423,17 +430,37 @@ impl<'a> BackOffice<'a> {
                 "Puoi pagare anche presso banche, uffici postali, tabaccherie e con l'app IO, indicando il codice avviso e il codice fiscale dell'ente.".to_owned(),
             ],
         };
-        let message = mail.render(&crate::mail::Sender {
+        let mut message = mail.render(&crate::mail::Sender {
             ente_name: self.ente.name.clone(),
             contact: self.ente.contact_email.clone(),
         })?;
+        // Named by the notice code the debtor pays with (the first unpaid option's).
+        let name = format!("avviso-{}.pdf", unpaid[0].nav.as_str());
+        let iupd = position.iupd.clone();
+        let ente = self.ente.clone();
+        let bytes = tokio::task::spawn_blocking(move || {
+            let doc = crate::pdf::NoticeDocument::from_position(&ente, &position)?;
+            crate::pdf::render_notice(&fonts, &doc)
+        })
+        .await
+        .map_err(|e| BoError::Internal(e.into()))?
+        .map_err(|e| {
+            BoError::Conflict(format!(
+                "L'avviso di questa posizione non si può stampare: {e}"
+            ))
+        })?;
+        message.attachment = Some(crate::store::outbox::Attachment {
+            name,
+            content_type: "application/pdf".to_owned(),
+            bytes,
+        });
         let audit = AuditEvent {
             account_id: None,
             actor: op.actor(),
             action: "ufficio.email_notice".to_owned(),
             outcome: "ok".to_owned(),
             ip: ip.to_owned(),
-            detail: json!({ "iupd": position.iupd, "to": email }).to_string(),
+            detail: json!({ "iupd": iupd, "to": email }).to_string(),
         };
         let mut tx = self.store.db().begin().await.map_err(StoreError::from)?;
         Store::enqueue_in(&mut tx, &message).await?;

@@ -32,6 +32,11 @@ impl Secret {
         Secret(bytes.to_vec())
     }
 
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// Base32 without padding, as authenticator apps take it (and as it is stored).
     pub fn to_base32(&self) -> String {
         data_encoding::BASE32_NOPAD.encode(&self.0)
@@ -111,6 +116,30 @@ pub fn terminal_qr(uri: &str) -> Option<String> {
             .quiet_zone(true)
             .build(),
     )
+}
+
+/// The URI as a QR code in an SVG image, as a `data:` URI for an `<img>` (the pages' policy
+/// allows `data:` images and no inline style).
+pub fn svg_qr_data_uri(uri: &str) -> Option<String> {
+    use std::fmt::Write;
+    let code = qrcode::QrCode::new(uri.as_bytes()).ok()?;
+    let width = code.width();
+    let quiet = 4;
+    let size = width + 2 * quiet;
+    let mut path = String::new();
+    for (i, color) in code.to_colors().iter().enumerate() {
+        if *color == qrcode::Color::Dark {
+            let (x, y) = (i % width + quiet, i / width + quiet);
+            let _ = write!(path, "M{x} {y}h1v1h-1z");
+        }
+    }
+    let svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" shape-rendering="crispEdges"><rect width="{size}" height="{size}" fill="#fff"/><path d="{path}" fill="#000"/></svg>"##
+    );
+    Some(format!(
+        "data:image/svg+xml;base64,{}",
+        data_encoding::BASE64.encode(svg.as_bytes())
+    ))
 }
 
 #[cfg(test)]

@@ -66,6 +66,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_backoffice"),
     migration!(10, "0010_recon"),
     migration!(12, "0012_spid_pending_identity"),
+    migration!(13, "0013_office_admin"),
 ];
 
 /// The line that makes a SQLite migration run with foreign keys off (see the module docs).

@@ -95,6 +95,7 @@ impl Mail {
             subject: self.subject.clone(),
             body_text: text,
             body_html: Some(html),
+            attachment: None,
         })
     }
 }

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::message::{MultiPart, header::ContentType};
+use lettre::message::{Attachment, MultiPart, SinglePart, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::{Notify, watch};
 
@@ -106,14 +106,29 @@ async fn send(delivery: &Delivery, m: &OutboxMessage) -> Result<(), Failure> {
                 .to(to)
                 .subject(&m.message.subject)
                 .message_id(Some(message_id(m, from.email.domain())));
-            let email = match &m.message.body_html {
-                Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            let email = match (&m.message.body_html, &m.message.attachment) {
+                (Some(html), None) => builder.multipart(MultiPart::alternative_plain_html(
                     m.message.body_text.clone(),
                     html.clone(),
                 )),
-                None => builder
+                (None, None) => builder
                     .header(ContentType::TEXT_PLAIN)
                     .body(m.message.body_text.clone()),
+                (html, Some(file)) => {
+                    let body = match html {
+                        Some(html) => MultiPart::alternative_plain_html(
+                            m.message.body_text.clone(),
+                            html.clone(),
+                        ),
+                        None => MultiPart::mixed()
+                            .singlepart(SinglePart::plain(m.message.body_text.clone())),
+                    };
+                    let content_type =
+                        ContentType::parse(&file.content_type).map_err(Failure::permanent)?;
+                    builder.multipart(MultiPart::mixed().multipart(body).singlepart(
+                        Attachment::new(file.name.clone()).body(file.bytes.clone(), content_type),
+                    ))
+                }
             }
             .map_err(Failure::permanent)?;
             // 4xx answers, timeouts and broken connections may pass; a 5xx answer will not.

@@ -43,6 +43,7 @@ fn message(kind: &str, recipient: &str, subject: String, paragraphs: Vec<String>
         subject,
         body_text: paragraphs.join("\n\n") + "\n",
         body_html: Some(html(&paragraphs)),
+        attachment: None,
     }
 }
 

@@ -20,6 +20,30 @@ pub struct NewMessage {
     pub body_text: String,
     /// HTML body.
     pub body_html: Option<String>,
+    /// A file sent with the message (the notice PDF), stored with the row: every attempt
+    /// sends the same bytes.
+    pub attachment: Option<Attachment>,
+}
+
+/// A file attached to a message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// File name (`avviso-….pdf`).
+    pub name: String,
+    /// MIME type (`application/pdf`).
+    pub content_type: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("name", &self.name)
+            .field("content_type", &self.content_type)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
 }
 
 /// A stored message.
@@ -39,8 +63,7 @@ pub struct OutboxMessage {
     pub message: NewMessage,
 }
 
-const COLUMNS: &str =
-    "id, kind, recipient, subject, body_text, body_html, state, attempts, last_error, created_at";
+const COLUMNS: &str = "id, kind, recipient, subject, body_text, body_html, state, attempts, last_error, created_at, attachment_name, attachment_type, attachment";
 
 fn from_row(r: &impl DbRow) -> Result<OutboxMessage, sqlx::Error> {
     Ok(OutboxMessage {
@@ -55,6 +78,18 @@ fn from_row(r: &impl DbRow) -> Result<OutboxMessage, sqlx::Error> {
             subject: r.col("subject")?,
             body_text: r.col("body_text")?,
             body_html: r.col("body_html")?,
+            attachment: match (
+                r.col::<Option<String>>("attachment_name")?,
+                r.col::<Option<String>>("attachment_type")?,
+                r.col::<Option<Vec<u8>>>("attachment")?,
+            ) {
+                (Some(name), Some(content_type), Some(bytes)) => Some(Attachment {
+                    name,
+                    content_type,
+                    bytes,
+                }),
+                _ => None,
+            },
         },
     })
 }
@@ -66,8 +101,8 @@ impl Store {
         let now = Timestamp::now();
         Ok(with_tx!(tx, |conn| {
             sqlx::query_scalar(
-                "INSERT INTO outbox (kind, recipient, subject, body_text, body_html, next_attempt_at, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+                "INSERT INTO outbox (kind, recipient, subject, body_text, body_html, next_attempt_at, created_at, attachment_name, attachment_type, attachment)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9) RETURNING id",
             )
             .bind(&m.kind)
             .bind(&m.recipient)
@@ -75,6 +110,9 @@ impl Store {
             .bind(&m.body_text)
             .bind(&m.body_html)
             .bind(now)
+            .bind(m.attachment.as_ref().map(|a| a.name.clone()))
+            .bind(m.attachment.as_ref().map(|a| a.content_type.clone()))
+            .bind(m.attachment.as_ref().map(|a| a.bytes.clone()))
             .fetch_one(conn)
             .await?
         }))

@@ -25,25 +25,26 @@ pub struct SessionRecord {
 /// A table of sessions: the citizens' (`sessions`, owned by an account) or the back office's
 /// (`operator_sessions`, owned by an operator). Same columns, same rules.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct SessionTable {
+pub struct SessionTable {
     name: &'static str,
     owner: &'static str,
 }
 
 /// The citizens' sessions.
-pub(super) const CITIZENS: SessionTable = SessionTable {
+pub const CITIZENS: SessionTable = SessionTable {
     name: "sessions",
     owner: "account_id",
 };
 
 /// The operators' sessions (`SessionRecord::account_id` holds the operator's id).
-pub(super) const OPERATORS: SessionTable = SessionTable {
+pub const OPERATORS: SessionTable = SessionTable {
     name: "operator_sessions",
     owner: "operator_id",
 };
 
 impl Store {
-    pub(super) async fn create_session_in(
+    /// Creates a session in table `t`.
+    pub async fn create_session_in(
         &self,
         t: SessionTable,
         record: &SessionRecord,
@@ -123,11 +124,8 @@ impl Store {
         Ok(())
     }
 
-    pub(super) async fn delete_session_in(
-        &self,
-        t: SessionTable,
-        id_hash: &str,
-    ) -> StoreResult<()> {
+    /// Ends a session of table `t`.
+    pub async fn delete_session_in(&self, t: SessionTable, id_hash: &str) -> StoreResult<()> {
         let sql = format!("DELETE FROM {} WHERE id_hash = $1", t.name);
         with_db!(self.db(), |pool| {
             sqlx::query(&sql).bind(id_hash).execute(pool).await?;

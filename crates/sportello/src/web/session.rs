@@ -19,7 +19,7 @@ use super::AppState;
 use crate::auth::tokens;
 use crate::clock::Timestamp;
 use crate::store::accounts::{Account, AccountState};
-use crate::store::sessions::SessionRecord;
+use crate::store::sessions::{CITIZENS, SessionRecord, SessionTable};
 
 use super::limits::MAX_FORM_BYTES;
 /// Lifetime of a visitor's (not logged-in) session.
@@ -27,32 +27,95 @@ const ANONYMOUS_MINUTES: i64 = 120;
 /// Activity is written back at most this often, to spare the database a write per request.
 const TOUCH_EVERY_SECONDS: i64 = 60;
 
+/// Whose sessions: the citizens' ([`Account`]) or the back office's operators' (their own table,
+/// cookie and idle timeout). The handle, its rotation at login and its end are one piece for both.
+pub trait SessionKind: Clone + std::fmt::Debug + Send + Sync + 'static {
+    /// The table its sessions live in.
+    const TABLE: SessionTable;
+    /// Lifetime of a session before login.
+    const ANONYMOUS_MINUTES: i64;
+    /// Minutes of inactivity after which a logged-in session ends.
+    fn idle_minutes(state: &AppState) -> i64;
+    /// The id the session row is owned by.
+    fn id(&self) -> i64;
+}
+
+impl SessionKind for Account {
+    const TABLE: SessionTable = CITIZENS;
+    const ANONYMOUS_MINUTES: i64 = ANONYMOUS_MINUTES;
+
+    fn idle_minutes(state: &AppState) -> i64 {
+        state.config().session_idle_minutes
+    }
+
+    fn id(&self) -> i64 {
+        self.id
+    }
+}
+
 #[derive(Debug)]
-struct Inner {
-    record: SessionRecord,
-    account: Option<Account>,
+pub(crate) struct Inner<U> {
+    pub(crate) record: SessionRecord,
+    user: Option<U>,
     /// A new secret to send to the browser (new or rotated session).
-    new_cookie: Option<String>,
+    pub(crate) new_cookie: Option<String>,
     /// The session ended: tell the browser to forget the cookie.
-    cleared: bool,
+    pub(crate) cleared: bool,
     /// The record is in the database.
     stored: bool,
     /// Something handed out needs the record kept (a CSRF token in a form).
     wanted: bool,
 }
 
-/// The session of the current request. Cheap to clone; changes are written to the response by
-/// the middleware.
-#[derive(Clone, Debug)]
-pub struct Session {
-    inner: Arc<Mutex<Inner>>,
+/// The session of the current request, of a citizen or an operator. Cheap to clone; changes
+/// are written to the response by the middleware.
+#[derive(Debug)]
+pub struct SessionOf<U> {
+    inner: Arc<Mutex<Inner<U>>>,
     /// Client address.
     pub ip: String,
     user_agent: String,
 }
 
-impl Session {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+impl<U> Clone for SessionOf<U> {
+    fn clone(&self) -> Self {
+        SessionOf {
+            inner: self.inner.clone(),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+/// A citizen's session.
+pub type Session = SessionOf<Account>;
+
+impl<U: SessionKind> SessionOf<U> {
+    /// The handle the middleware gives the request: `stored` when the record is in the
+    /// database, `new_cookie` when the browser must be told a new secret.
+    pub(crate) fn start(
+        record: SessionRecord,
+        user: Option<U>,
+        new_cookie: Option<String>,
+        stored: bool,
+        ip: String,
+        user_agent: String,
+    ) -> Self {
+        SessionOf {
+            inner: Arc::new(Mutex::new(Inner {
+                record,
+                user,
+                new_cookie,
+                cleared: false,
+                stored,
+                wanted: false,
+            })),
+            ip,
+            user_agent,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner<U>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -76,7 +139,7 @@ impl Session {
         };
         state
             .store()
-            .create_session(&record, &self.ip, &self.user_agent)
+            .create_session_in(U::TABLE, &record, &self.ip, &self.user_agent)
             .await?;
         self.lock().stored = true;
         Ok(())
@@ -87,24 +150,24 @@ impl Session {
         self.lock().record.id_hash.clone()
     }
 
-    /// The logged-in account.
-    pub fn account(&self) -> Option<Account> {
-        self.lock().account.clone()
+    /// Who is logged in.
+    pub fn user(&self) -> Option<U> {
+        self.lock().user.clone()
     }
 
-    /// Starts a fresh session for `account`: a new id and a new CSRF token (no fixation),
+    /// Starts a fresh session for `user`: a new id and a new CSRF token (no fixation),
     /// and the old session row is deleted.
-    pub async fn login(&self, state: &AppState, account: Account) -> anyhow::Result<()> {
+    pub async fn login(&self, state: &AppState, user: U) -> anyhow::Result<()> {
         let old = self.lock().record.id_hash.clone();
-        state.store().delete_session(&old).await?;
-        let (secret, record) = new_record(state, Some(account.id));
+        state.store().delete_session_in(U::TABLE, &old).await?;
+        let (secret, record) = new_record::<U>(state, Some(user.id()));
         state
             .store()
-            .create_session(&record, &self.ip, &self.user_agent)
+            .create_session_in(U::TABLE, &record, &self.ip, &self.user_agent)
             .await?;
         let mut inner = self.lock();
         inner.record = record;
-        inner.account = Some(account);
+        inner.user = Some(user);
         inner.new_cookie = Some(secret);
         inner.cleared = false;
         inner.stored = true;
@@ -114,9 +177,9 @@ impl Session {
     /// Ends the session; the next request starts a new visitor session.
     pub async fn logout(&self, state: &AppState) -> anyhow::Result<()> {
         let old = self.lock().record.id_hash.clone();
-        state.store().delete_session(&old).await?;
+        state.store().delete_session_in(U::TABLE, &old).await?;
         let mut inner = self.lock();
-        inner.account = None;
+        inner.user = None;
         inner.new_cookie = None;
         inner.cleared = true;
         inner.stored = false;
@@ -125,13 +188,20 @@ impl Session {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Session {
+impl Session {
+    /// The logged-in account.
+    pub fn account(&self) -> Option<Account> {
+        self.user()
+    }
+}
+
+impl<U: SessionKind, S: Send + Sync> FromRequestParts<S> for SessionOf<U> {
     type Rejection = StatusCode;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .get::<Session>()
+            .get::<SessionOf<U>>()
             .cloned()
             .ok_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
@@ -152,16 +222,21 @@ pub fn is_https(state: &AppState) -> bool {
     state.config().public_url.starts_with("https://")
 }
 
-fn new_record(state: &AppState, account_id: Option<i64>) -> (String, SessionRecord) {
+/// A new session record (and the secret for the cookie) of kind `U`: a visitor's, or after
+/// login `user_id`'s.
+pub(crate) fn new_record<U: SessionKind>(
+    state: &AppState,
+    user_id: Option<i64>,
+) -> (String, SessionRecord) {
     let now = Timestamp::now();
     let secret = tokens::new_secret();
-    let minutes = match account_id {
-        Some(_) => state.config().session_idle_minutes,
-        None => ANONYMOUS_MINUTES,
+    let minutes = match user_id {
+        Some(_) => U::idle_minutes(state),
+        None => U::ANONYMOUS_MINUTES,
     };
     let record = SessionRecord {
         id_hash: tokens::hash_secret(&secret),
-        account_id,
+        account_id: user_id,
         csrf_token: tokens::new_secret(),
         created_at: now,
         last_seen_at: now,
@@ -285,7 +360,7 @@ async fn run(state: AppState, req: Request, next: Next, csrf: bool) -> anyhow::R
                 return Ok(super::pages::csrf_failure(&state));
             }
             // Kept only if the request turns out to need it (see the module comment).
-            let (secret, record) = new_record(&state, None);
+            let (secret, record) = new_record::<Account>(&state, None);
             (record, None, Some(secret), false)
         }
     };
@@ -296,18 +371,7 @@ async fn run(state: AppState, req: Request, next: Next, csrf: bool) -> anyhow::R
             Err(refused) => return Ok(refused),
         };
     }
-    let session = Session {
-        inner: Arc::new(Mutex::new(Inner {
-            record,
-            account,
-            new_cookie,
-            cleared: false,
-            stored,
-            wanted: false,
-        })),
-        ip,
-        user_agent,
-    };
+    let session = Session::start(record, account, new_cookie, stored, ip, user_agent);
     req.extensions_mut().insert(session.clone());
     let mut response = next.run(req).await;
     let wanted = {

@@ -1,8 +1,10 @@
 //! Back-office operators for tests: created in the store, logged in through the form with
 //! their second factor.
 
+use sportello::backoffice::Role;
+use sportello::backoffice::operators::{Access, Manager, OperatorAdmin};
+use sportello::backoffice::sealing::SealingKey;
 use sportello::backoffice::totp::Secret;
-use sportello::backoffice::{Role, operators};
 use sportello::clock::Timestamp;
 use sportello::config::Config;
 use sportello::store::Store;
@@ -21,6 +23,11 @@ pub fn catalog_codes() -> Vec<String> {
         .collect()
 }
 
+/// The operators' use cases over `store`, as the demo configures them (the demo's key).
+pub fn operator_admin<'a>(store: &'a Store, key: &'a SealingKey) -> OperatorAdmin<'a> {
+    OperatorAdmin::new(store, "Sportello".to_owned(), catalog_codes(), key)
+}
+
 /// Creates an operator in the app's store; returns (initial password, TOTP secret).
 pub async fn add_operator(
     store: &Store,
@@ -30,17 +37,19 @@ pub async fn add_operator(
     read_only: bool,
 ) -> (String, Secret) {
     let services: Vec<String> = services.iter().map(|s| (*s).to_owned()).collect();
-    let created = operators::add(
-        store,
-        "Sportello",
-        username,
-        role,
-        &services,
-        read_only,
-        &catalog_codes(),
-    )
-    .await
-    .expect("operator created");
+    let key = SealingKey::demo();
+    let created = operator_admin(store, &key)
+        .create(
+            Manager::CommandLine,
+            username,
+            &Access {
+                role,
+                services,
+                read_only,
+            },
+        )
+        .await
+        .expect("operator created");
     (
         created.password,
         Secret::from_base32(&created.secret).expect("base32 secret"),

@@ -45,6 +45,31 @@ impl Received {
         part_body(&self.raw, "text/html")
     }
 
+    /// The part of this content type as (its headers, its decoded bytes): an attachment.
+    pub fn part(&self, content_type: &str) -> Option<(String, Vec<u8>)> {
+        let lower = self.raw.to_ascii_lowercase();
+        let found = lower.find(&format!("content-type: {content_type}"))?;
+        // The part's headers start after its boundary line.
+        let at = self.raw[..found]
+            .rfind("\r\n--")
+            .and_then(|b| self.raw[b + 2..found].find("\r\n").map(|l| b + 2 + l + 2))
+            .unwrap_or(found);
+        let rest = &self.raw[at..];
+        let header_end = rest.find("\r\n\r\n")?;
+        let headers = rest[..header_end].to_owned();
+        let body = &rest[header_end + 4..];
+        let body = body.find("\r\n--").map_or(body, |end| &body[..end]);
+        let bytes = if headers
+            .to_ascii_lowercase()
+            .contains("content-transfer-encoding: base64")
+        {
+            base64(body)
+        } else {
+            body.as_bytes().to_vec()
+        };
+        Some((headers, bytes))
+    }
+
     /// The first link in the text body that contains `needle`.
     pub fn link(&self, needle: &str) -> Option<String> {
         self.text()

@@ -1,5 +1,4 @@
-//! Services and who works on them, citizens' identity confirmation, operators, and the audit
-//! search.
+//! Services and who works on them, citizens' identity confirmation, and the audit search.
 
 use axum::Form;
 use axum::extract::{Query, State};
@@ -188,43 +187,6 @@ pub async fn confirm_identity(
         }
         Err(e) => error_response(&state, &ctx, e),
     }
-}
-
-/// `GET /ufficio/operatori` (admins).
-pub async fn operators(State(state): State<AppState>, ctx: Ctx) -> Response {
-    let bo = ctx.bo(&state);
-    let all = match bo.operators(&ctx.op).await {
-        Ok(a) => a,
-        Err(e) => return error_response(&state, &ctx, e),
-    };
-    let mut page = ctx.page(&state, "/ufficio/operatori", "Operatori");
-    page.blocks.push(Block::Text(
-        "Gli operatori si creano e si disattivano dalla riga di comando: sportello operator add / sportello operator disable.".into(),
-    ));
-    let mut table = Table::new(
-        "operatori",
-        "Operatori",
-        &["Username", "Ruolo", "Servizi", "Stato"],
-        "Nessun operatore.",
-    );
-    for o in &all {
-        table.rows.push(vec![
-            Cell::text(o.username.clone()),
-            Cell::text(format!(
-                "{}{}",
-                o.role.label(),
-                if o.read_only { " (sola lettura)" } else { "" }
-            )),
-            Cell::text(if o.is_admin() {
-                "Tutti".to_owned()
-            } else {
-                o.services.join(", ")
-            }),
-            Cell::text(if o.disabled { "Disattivato" } else { "Attivo" }),
-        ]);
-    }
-    page.blocks.push(Block::Table(table));
-    page.render()
 }
 
 /// The audit search form.

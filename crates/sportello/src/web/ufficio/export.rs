@@ -1,7 +1,8 @@
-//! CSV and XLSX exports of a search's filtered rows. The CSV is streamed, a thousand rows at a
-//! time read by keyset; the XLSX (a ZIP, written in memory) stops at [`XLSX_MAX_ROWS`]. The
-//! XLSX writer is ours: one sheet of inline strings and numbers is a few XML files in a ZIP,
-//! and the `zip` crate is already in the tree.
+//! CSV and XLSX exports of a search's filtered rows, a thousand rows at a time read by keyset.
+//! The CSV is streamed as it is read; the XLSX (a ZIP) is written row by row to an anonymous
+//! temporary file and then streamed, so neither holds the rows in memory; it stops at
+//! [`XLSX_MAX_ROWS`], a worksheet's limit. The XLSX writer is ours: one sheet of inline strings
+//! and numbers is a few XML files in a ZIP, and the `zip` crate is already in the tree.
 
 use std::future::Future;
 use std::io::Write;
@@ -18,8 +19,8 @@ use crate::web::AppState;
 
 /// Rows read per query while exporting.
 const BATCH: i64 = 1000;
-/// Most rows of an XLSX export.
-pub const XLSX_MAX_ROWS: usize = 100_000;
+/// Most data rows of an XLSX export: a worksheet holds 1 048 576 rows, the header included.
+pub const XLSX_MAX_ROWS: usize = 1_048_575;
 
 /// A value of an exported cell.
 pub enum XCell {
@@ -182,30 +183,12 @@ pub async fn csv<E: Export>(state: AppState, ctx: Ctx, q: E::Query) -> Response 
         .into_response()
 }
 
-/// The filtered rows as an XLSX workbook (at most [`XLSX_MAX_ROWS`]).
+/// The filtered rows as an XLSX workbook (at most [`XLSX_MAX_ROWS`], a worksheet's limit).
+/// Rows are read a batch at a time and written to a ZIP in an anonymous temporary file, which
+/// is then streamed: memory stays flat whatever the number of rows.
 pub async fn xlsx<E: Export>(state: AppState, ctx: Ctx, q: E::Query) -> Response {
-    let mut rows: Vec<E> = Vec::new();
-    let mut after = None;
-    loop {
-        let batch = {
-            let bo = ctx.bo(&state);
-            E::fetch(&bo, &ctx.op, &q, after, BATCH).await
-        };
-        let batch = match batch {
-            Ok(b) => b,
-            Err(e) => return error_response(&state, &ctx, e),
-        };
-        let n = batch.len();
-        after = batch.last().map(Export::key);
-        rows.extend(batch);
-        if n < usize::try_from(BATCH).unwrap_or(usize::MAX) || rows.len() >= XLSX_MAX_ROWS {
-            break;
-        }
-    }
-    rows.truncate(XLSX_MAX_ROWS);
-    let table: Vec<Vec<XCell>> = rows.iter().map(Export::cells).collect();
-    match tokio::task::spawn_blocking(move || workbook(E::HEADERS, &table)).await {
-        Ok(Ok(bytes)) => (
+    match xlsx_file::<E>(&state, &ctx, &q).await {
+        Ok((file, len)) => (
             [
                 (
                     header::CONTENT_TYPE,
@@ -215,13 +198,82 @@ pub async fn xlsx<E: Export>(state: AppState, ctx: Ctx, q: E::Query) -> Response
                     header::CONTENT_DISPOSITION,
                     format!("attachment; filename=\"{}.xlsx\"", E::NAME),
                 ),
+                (header::CONTENT_LENGTH, len.to_string()),
             ],
-            bytes,
+            Body::from_stream(file_chunks(file)),
         )
             .into_response(),
-        Ok(Err(e)) => error_response(&state, &ctx, BoError::Internal(e)),
-        Err(e) => error_response(&state, &ctx, BoError::Internal(e.into())),
+        Err(e) => error_response(&state, &ctx, e),
     }
+}
+
+/// Writes the workbook of the rows `q` filters to a temporary file; returns it (rewound) and
+/// its length.
+async fn xlsx_file<E: Export>(
+    state: &AppState,
+    ctx: &Ctx,
+    q: &E::Query,
+) -> Result<(std::fs::File, u64), BoError> {
+    let blocking = |e: tokio::task::JoinError| BoError::Internal(e.into());
+    let mut sheet =
+        tokio::task::spawn_blocking(|| SheetWriter::new(tempfile::tempfile()?, E::HEADERS))
+            .await
+            .map_err(blocking)??;
+    let mut after = None;
+    loop {
+        let batch = {
+            let bo = ctx.bo(state);
+            E::fetch(&bo, &ctx.op, q, after, BATCH).await?
+        };
+        let n = batch.len();
+        after = batch.last().map(Export::key);
+        let cells: Vec<Vec<XCell>> = batch.iter().map(Export::cells).collect();
+        sheet = tokio::task::spawn_blocking(move || {
+            for row in &cells {
+                if sheet.rows() >= XLSX_MAX_ROWS {
+                    break;
+                }
+                sheet.row(row)?;
+            }
+            Ok::<_, anyhow::Error>(sheet)
+        })
+        .await
+        .map_err(blocking)??;
+        if n < usize::try_from(BATCH).unwrap_or(usize::MAX) || sheet.rows() >= XLSX_MAX_ROWS {
+            break;
+        }
+    }
+    Ok(tokio::task::spawn_blocking(move || {
+        use std::io::Seek;
+        let mut file = sheet.finish()?;
+        let len = file.seek(std::io::SeekFrom::End(0))?;
+        file.rewind()?;
+        Ok::<_, anyhow::Error>((file, len))
+    })
+    .await
+    .map_err(blocking)??)
+}
+
+/// A file read in 64 KiB chunks, off the async threads.
+fn file_chunks(
+    file: std::fs::File,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let read = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            let n = std::io::Read::read(&mut file, &mut buf)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>((file, buf))
+        })
+        .await;
+        match read {
+            Ok(Ok((_, buf))) if buf.is_empty() => None,
+            Ok(Ok((file, buf))) => Some((Ok(buf), Some(file))),
+            Ok(Err(e)) => Some((Err(e), None)),
+            Err(e) => Some((Err(std::io::Error::other(e)), None)),
+        }
+    })
 }
 
 fn xml_escape(text: &str) -> String {
@@ -254,31 +306,83 @@ fn column(mut i: usize) -> String {
     String::from_utf8(name).unwrap_or_default()
 }
 
-/// A one-sheet workbook: a bold-less header row, then the rows; amounts are numbers in euro.
-pub fn workbook(headers: &[&str], rows: &[Vec<XCell>]) -> anyhow::Result<Vec<u8>> {
-    let mut sheet = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData>",
-    );
-    let header_cells: Vec<XCell> = headers
-        .iter()
-        .map(|h| XCell::Text((*h).to_owned()))
-        .collect();
-    for (r, cells) in std::iter::once(&header_cells)
-        .chain(rows.iter())
-        .enumerate()
-    {
-        sheet.push_str(&format!("<row r=\"{}\">", r + 1));
+const SHEET_START: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData>";
+const SHEET_END: &str = "</sheetData></worksheet>";
+
+/// The workbook's fixed parts: content types, relationships, the workbook and its one style.
+const PARTS: [(&str, &str); 5] = [
+    (
+        "[Content_Types].xml",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/><Default Extension=\"xml\" ContentType=\"application/xml\"/><Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/><Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/><Override PartName=\"/xl/styles.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml\"/></Types>",
+    ),
+    (
+        "_rels/.rels",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>",
+    ),
+    (
+        "xl/workbook.xml",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><sheets><sheet name=\"Dati\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>",
+    ),
+    (
+        "xl/_rels/workbook.xml.rels",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet1.xml\"/><Relationship Id=\"rId2\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles\" Target=\"styles.xml\"/></Relationships>",
+    ),
+    (
+        "xl/styles.xml",
+        // Style 1: the built-in number format 4, "#,##0.00".
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<styleSheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><fonts count=\"1\"><font><sz val=\"11\"/><name val=\"Calibri\"/></font></fonts><fills count=\"2\"><fill><patternFill patternType=\"none\"/></fill><fill><patternFill patternType=\"gray125\"/></fill></fills><borders count=\"1\"><border><left/><right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count=\"1\"><xf numFmtId=\"0\" fontId=\"0\" fillId=\"0\" borderId=\"0\"/></cellStyleXfs><cellXfs count=\"2\"><xf numFmtId=\"0\" fontId=\"0\" fillId=\"0\" borderId=\"0\" xfId=\"0\"/><xf numFmtId=\"4\" fontId=\"0\" fillId=\"0\" borderId=\"0\" xfId=\"0\" applyNumberFormat=\"1\"/></cellXfs></styleSheet>",
+    ),
+];
+
+/// A one-sheet workbook written row by row into a ZIP (a bold-less header row, then the rows;
+/// amounts are numbers in euro): only the compressor's window is held in memory.
+pub struct SheetWriter<W: Write + std::io::Seek> {
+    zip: zip::ZipWriter<W>,
+    /// Rows written, the header included.
+    written: usize,
+}
+
+impl<W: Write + std::io::Seek> SheetWriter<W> {
+    /// Starts the workbook in `out` and writes the header row.
+    pub fn new(out: W, headers: &[&str]) -> anyhow::Result<SheetWriter<W>> {
+        let mut zip = zip::ZipWriter::new(out);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, text) in PARTS {
+            zip.start_file(name, options)?;
+            zip.write_all(text.as_bytes())?;
+        }
+        zip.start_file("xl/worksheets/sheet1.xml", options)?;
+        zip.write_all(SHEET_START.as_bytes())?;
+        let mut sheet = SheetWriter { zip, written: 0 };
+        let header: Vec<XCell> = headers
+            .iter()
+            .map(|h| XCell::Text((*h).to_owned()))
+            .collect();
+        sheet.row(&header)?;
+        Ok(sheet)
+    }
+
+    /// Data rows written so far.
+    pub fn rows(&self) -> usize {
+        self.written.saturating_sub(1)
+    }
+
+    /// Appends a row.
+    pub fn row(&mut self, cells: &[XCell]) -> std::io::Result<()> {
+        let r = self.written + 1;
+        let mut line = format!("<row r=\"{r}\">");
         for (c, cell) in cells.iter().enumerate() {
-            let at = format!("{}{}", column(c), r + 1);
+            let at = format!("{}{r}", column(c));
             match cell {
-                XCell::Text(t) => sheet.push_str(&format!(
+                XCell::Text(t) => line.push_str(&format!(
                     "<c r=\"{at}\" t=\"inlineStr\"><is><t xml:space=\"preserve\">{}</t></is></c>",
                     xml_escape(t)
                 )),
                 XCell::Amount(cents) => {
                     let sign = if *cents < 0 { "-" } else { "" };
                     let abs = cents.unsigned_abs();
-                    sheet.push_str(&format!(
+                    line.push_str(&format!(
                         "<c r=\"{at}\" s=\"1\"><v>{sign}{}.{:02}</v></c>",
                         abs / 100,
                         abs % 100
@@ -286,42 +390,27 @@ pub fn workbook(headers: &[&str], rows: &[Vec<XCell>]) -> anyhow::Result<Vec<u8>
                 }
             }
         }
-        sheet.push_str("</row>");
+        line.push_str("</row>");
+        self.zip.write_all(line.as_bytes())?;
+        self.written += 1;
+        Ok(())
     }
-    sheet.push_str("</sheetData></worksheet>");
-    let files: [(&str, &str); 5] = [
-        (
-            "[Content_Types].xml",
-            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/><Default Extension=\"xml\" ContentType=\"application/xml\"/><Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/><Override PartName=\"/xl/worksheets/sheet1.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/><Override PartName=\"/xl/styles.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml\"/></Types>",
-        ),
-        (
-            "_rels/.rels",
-            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument\" Target=\"xl/workbook.xml\"/></Relationships>",
-        ),
-        (
-            "xl/workbook.xml",
-            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<workbook xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" xmlns:r=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships\"><sheets><sheet name=\"Dati\" sheetId=\"1\" r:id=\"rId1\"/></sheets></workbook>",
-        ),
-        (
-            "xl/_rels/workbook.xml.rels",
-            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet1.xml\"/><Relationship Id=\"rId2\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles\" Target=\"styles.xml\"/></Relationships>",
-        ),
-        (
-            "xl/styles.xml",
-            // Style 1: the built-in number format 4, "#,##0.00".
-            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<styleSheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><fonts count=\"1\"><font><sz val=\"11\"/><name val=\"Calibri\"/></font></fonts><fills count=\"2\"><fill><patternFill patternType=\"none\"/></fill><fill><patternFill patternType=\"gray125\"/></fill></fills><borders count=\"1\"><border><left/><right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count=\"1\"><xf numFmtId=\"0\" fontId=\"0\" fillId=\"0\" borderId=\"0\"/></cellStyleXfs><cellXfs count=\"2\"><xf numFmtId=\"0\" fontId=\"0\" fillId=\"0\" borderId=\"0\" xfId=\"0\"/><xf numFmtId=\"4\" fontId=\"0\" fillId=\"0\" borderId=\"0\" xfId=\"0\" applyNumberFormat=\"1\"/></cellXfs></styleSheet>",
-        ),
-    ];
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, text) in files {
-        zip.start_file(name, options)?;
-        zip.write_all(text.as_bytes())?;
+
+    /// Closes the sheet and the ZIP; returns the output.
+    pub fn finish(mut self) -> anyhow::Result<W> {
+        self.zip.write_all(SHEET_END.as_bytes())?;
+        Ok(self.zip.finish()?)
     }
-    zip.start_file("xl/worksheets/sheet1.xml", options)?;
-    zip.write_all(sheet.as_bytes())?;
-    Ok(zip.finish()?.into_inner())
+}
+
+/// A one-sheet workbook in memory.
+#[cfg(test)]
+fn workbook(headers: &[&str], rows: &[Vec<XCell>]) -> anyhow::Result<Vec<u8>> {
+    let mut sheet = SheetWriter::new(std::io::Cursor::new(Vec::new()), headers)?;
+    for row in rows {
+        sheet.row(row)?;
+    }
+    Ok(sheet.finish()?.into_inner())
 }
 
 #[cfg(test)]
@@ -355,5 +444,23 @@ mod tests {
         assert!(sheet.contains("A &amp; B &lt;c&gt;"), "{sheet}");
         assert!(sheet.contains("<v>-123.45</v>"), "{sheet}");
         assert!(zip.by_name("[Content_Types].xml").is_ok());
+    }
+
+    #[test]
+    fn sheet_writer_streams_rows_to_a_file() {
+        let mut sheet = SheetWriter::new(tempfile::tempfile().unwrap(), &["N"]).unwrap();
+        for i in 0..5_000 {
+            sheet.row(&[XCell::Amount(i)]).unwrap();
+        }
+        assert_eq!(sheet.rows(), 5_000);
+        let mut zip = zip::ZipArchive::new(sheet.finish().unwrap()).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(),
+            &mut text,
+        )
+        .unwrap();
+        assert!(text.contains("<row r=\"5001\"><c r=\"A5001\" s=\"1\"><v>49.99</v>"));
+        assert!(text.ends_with("</sheetData></worksheet>"));
     }
 }

@@ -131,6 +131,7 @@ async fn do_login(
     }
     let outcome = authenticate(
         store,
+        &state.config().backoffice_secret_key,
         &form.username,
         &form.password,
         &form.codice,

@@ -10,6 +10,7 @@ mod admin;
 mod anomalies;
 mod export;
 mod login;
+mod operators;
 mod positions;
 mod receipts;
 mod recon;
@@ -137,7 +138,14 @@ pub const ROUTES: &[Route] = &[
     route!(GET "/ufficio/servizi", Read, None, admin::services),
     route!(GET "/ufficio/cittadini", Write, None, admin::citizens),
     route!(POST "/ufficio/cittadini/conferma", Write, None, admin::confirm_identity),
-    route!(GET "/ufficio/operatori", Admin, None, admin::operators),
+    route!(GET "/ufficio/operatori", Admin, None, operators::list),
+    route!(GET "/ufficio/operatori/nuovo", Admin, None, operators::new_page),
+    route!(POST "/ufficio/operatori/nuovo", Admin, None, operators::create),
+    route!(GET "/ufficio/operatori/modifica", Admin, None, operators::edit),
+    route!(POST "/ufficio/operatori/accesso", Admin, None, operators::change_access),
+    route!(POST "/ufficio/operatori/stato", Admin, None, operators::set_state),
+    route!(POST "/ufficio/operatori/password", Admin, None, operators::reset_password),
+    route!(POST "/ufficio/operatori/totp", Admin, None, operators::reset_totp),
     route!(GET "/ufficio/registro", Admin, None, admin::audit),
 ];
 

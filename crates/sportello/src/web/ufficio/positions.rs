@@ -865,7 +865,8 @@ pub async fn email_notice(
     let bo = ctx.bo(&state);
     match async {
         let id = parse_id(&id)?;
-        bo.email_notice(&ctx.op, &ctx.session.ip, id).await?;
+        bo.email_notice(&ctx.op, &ctx.session.ip, id, state.fonts())
+            .await?;
         Ok::<_, BoError>(id)
     }
     .await

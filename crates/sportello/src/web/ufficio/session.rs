@@ -3,10 +3,7 @@
 //! checked on every state-changing request before any handler runs. A request without an
 //! operator is sent to the login page, whatever its method, unless its route is public.
 
-use std::sync::{Arc, Mutex};
-
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,83 +11,36 @@ use axum::response::{IntoResponse, Redirect, Response};
 use crate::auth::tokens;
 use crate::backoffice::Operator;
 use crate::clock::Timestamp;
-use crate::store::sessions::SessionRecord;
+use crate::store::sessions::{OPERATORS, SessionRecord, SessionTable};
 use crate::web::AppState;
-use crate::web::session::{client_ip, finish, is_https, secret_cookie, with_checked_csrf};
+use crate::web::session::{
+    SessionKind, SessionOf, client_ip, finish, is_https, new_record, secret_cookie,
+    with_checked_csrf,
+};
 
 /// Lifetime of a session before login (the login form's CSRF token).
 const ANONYMOUS_MINUTES: i64 = 30;
 
-#[derive(Debug)]
-struct Inner {
-    record: SessionRecord,
-    operator: Option<Operator>,
-    new_cookie: Option<String>,
-    cleared: bool,
+impl SessionKind for Operator {
+    const TABLE: SessionTable = OPERATORS;
+    const ANONYMOUS_MINUTES: i64 = ANONYMOUS_MINUTES;
+
+    fn idle_minutes(state: &AppState) -> i64 {
+        state.config().backoffice_idle_minutes
+    }
+
+    fn id(&self) -> i64 {
+        self.id
+    }
 }
 
-/// The operator session of the current request.
-#[derive(Clone, Debug)]
-pub struct OperatorSession {
-    inner: Arc<Mutex<Inner>>,
-    /// Client address.
-    pub ip: String,
-    user_agent: String,
-}
+/// The operator session of the current request (the citizens' handle, on the operators' table).
+pub type OperatorSession = SessionOf<Operator>;
 
 impl OperatorSession {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The CSRF token forms carry.
-    pub fn csrf(&self) -> String {
-        self.lock().record.csrf_token.clone()
-    }
-
     /// The logged-in operator.
     pub fn operator(&self) -> Option<Operator> {
-        self.lock().operator.clone()
-    }
-
-    /// Starts a fresh session for `operator` (new id, new CSRF token).
-    pub async fn login(&self, state: &AppState, operator: Operator) -> anyhow::Result<()> {
-        let old = self.lock().record.id_hash.clone();
-        state.store().delete_operator_session(&old).await?;
-        let (secret, record) = new_record(state, Some(operator.id));
-        state
-            .store()
-            .create_operator_session(&record, &self.ip, &self.user_agent)
-            .await?;
-        let mut inner = self.lock();
-        inner.record = record;
-        inner.operator = Some(operator);
-        inner.new_cookie = Some(secret);
-        inner.cleared = false;
-        Ok(())
-    }
-
-    /// Ends the session.
-    pub async fn logout(&self, state: &AppState) -> anyhow::Result<()> {
-        let old = self.lock().record.id_hash.clone();
-        state.store().delete_operator_session(&old).await?;
-        let mut inner = self.lock();
-        inner.operator = None;
-        inner.new_cookie = None;
-        inner.cleared = true;
-        Ok(())
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for OperatorSession {
-    type Rejection = StatusCode;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<OperatorSession>()
-            .cloned()
-            .ok_or(StatusCode::INTERNAL_SERVER_ERROR)
+        self.user()
     }
 }
 
@@ -101,24 +51,6 @@ pub fn cookie_name(state: &AppState) -> &'static str {
     } else {
         "sportello-ufficio"
     }
-}
-
-fn new_record(state: &AppState, operator_id: Option<i64>) -> (String, SessionRecord) {
-    let now = Timestamp::now();
-    let secret = tokens::new_secret();
-    let minutes = match operator_id {
-        Some(_) => state.config().backoffice_idle_minutes,
-        None => ANONYMOUS_MINUTES,
-    };
-    let record = SessionRecord {
-        id_hash: tokens::hash_secret(&secret),
-        account_id: operator_id,
-        csrf_token: tokens::new_secret(),
-        created_at: now,
-        last_seen_at: now,
-        expires_at: now.plus(time::Duration::minutes(minutes)),
-    };
-    (secret, record)
 }
 
 /// Loads a live session and its operator (still enabled), applying the timeouts. Activity
@@ -192,7 +124,7 @@ async fn run(state: AppState, req: Request, next: Next) -> anyhow::Result<Respon
         None if !public => return Ok(to_login(&state)),
         None if unsafe_method => return Ok(crate::web::pages::csrf_failure(&state)),
         None => {
-            let (secret, record) = new_record(&state, None);
+            let (secret, record) = new_record::<Operator>(&state, None);
             state
                 .store()
                 .create_operator_session(&record, &ip, &user_agent)
@@ -216,16 +148,7 @@ async fn run(state: AppState, req: Request, next: Next) -> anyhow::Result<Respon
             Err(refused) => return Ok(refused),
         };
     }
-    let session = OperatorSession {
-        inner: Arc::new(Mutex::new(Inner {
-            record,
-            operator,
-            new_cookie,
-            cleared: false,
-        })),
-        ip,
-        user_agent,
-    };
+    let session = OperatorSession::start(record, operator, new_cookie, true, ip, user_agent);
     req.extensions_mut().insert(session.clone());
     let mut response = next.run(req).await;
     let inner = session.lock();

@@ -335,6 +335,8 @@ pub enum Block {
     Pre(Pre),
     /// A form.
     Form(FormBlock),
+    /// An image (a QR code): (`src`, e.g. a `data:` URI; alternative text).
+    Image(String, String),
 }
 
 /// Every back-office page.
