@@ -436,6 +436,48 @@ async fn every_body_is_bounded_by_its_route() {
     app.stop().await;
 }
 
+/// A client still sending a body over the bound reads the refusal: the server reads the rest of
+/// the declared body and throws it away before answering (without that it answered at once and
+/// closed, and a client sending slower than the answer came met a broken pipe and no answer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_still_sending_a_refused_body_reads_the_refusal() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    for (path, kind, expected) in [
+        ("/login", "application/x-www-form-urlencoded", "413"),
+        (API, "application/json", "400"),
+    ] {
+        let total = 1024 * 1024 + 3 * 1024 * 1024 * usize::from(kind == "application/json");
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {kind}\r\n\
+             Ocp-Apim-Subscription-Key: sportello-demo-key\r\nContent-Length: {total}\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // The body in 64 KiB pieces, a pause between them: the answer is long ready by the end.
+        let chunk = vec![b'a'; 64 * 1024];
+        let mut sent = 0;
+        while sent < total {
+            let n = chunk.len().min(total - sent);
+            stream
+                .write_all(&chunk[..n])
+                .await
+                .unwrap_or_else(|e| panic!("{path}: writing after {sent} bytes: {e}"));
+            sent += n;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut answer = vec![0u8; 256];
+        let n = stream.read(&mut answer).await.unwrap();
+        let first = String::from_utf8_lossy(&answer[..n]);
+        assert!(
+            first.starts_with(&format!("HTTP/1.1 {expected}")),
+            "{path}: {first}"
+        );
+    }
+    app.stop().await;
+}
+
 // ------------------------------------------------------------------------------------------
 // Finding 11: every cookieless GET wrote a session row
 // ------------------------------------------------------------------------------------------

@@ -5,6 +5,11 @@
 //! byte: a declared length over the bound is refused at once, in the shape of its surface (an
 //! Italian page, a ProblemJson, a SOAP fault); a body streamed without a length is cut at the
 //! bound, and the handler that reads it answers the same way.
+//!
+//! A refused body is still read and thrown away, up to [`LINGER_BYTES`] and [`LINGER_TIME`],
+//! before the refusal is sent (what nginx calls a lingering close): a client still sending would
+//! otherwise meet a closed connection ("broken pipe") and never read the answer that says why.
+//! Nothing of it is kept; past either bound the connection is closed.
 
 use axum::Json;
 use axum::body::Body;
@@ -22,6 +27,11 @@ pub const MAX_FORM_BYTES: usize = 256 * 1024;
 pub const MAX_JSON_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Any other route (GETs, operational endpoints): nothing worth reading.
 pub const MAX_OTHER_BYTES: usize = 16 * 1024;
+
+/// Most bytes of a refused body read (and discarded) so its sender can read the refusal.
+pub const LINGER_BYTES: u64 = 8 * 1024 * 1024;
+/// Longest time spent reading a refused body.
+pub const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The back office's statement upload.
 pub const STATEMENT_PATH: &str = "/ufficio/tesoreria/estratto";
@@ -124,12 +134,40 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         if let Some(refusal) = surface.too_large(limit) {
+            linger(req.into_body(), declared).await;
             return refusal;
         }
     }
     let (parts, body) = req.into_parts();
     let body = Body::new(http_body_util::Limited::new(body, limit));
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// Reads a refused body to its end and drops it, when its declared length is at most
+/// [`LINGER_BYTES`] and it arrives within [`LINGER_TIME`]; whether it was read whole (if not,
+/// the server closes the connection after the answer, as it would have anyway).
+pub async fn linger(body: Body, declared: Option<u64>) -> bool {
+    use http_body_util::BodyExt;
+    if declared.is_none_or(|n| n > LINGER_BYTES) {
+        return false;
+    }
+    let mut body = body;
+    let mut read = 0u64;
+    let drain = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { return false };
+            if let Some(data) = frame.data_ref() {
+                read += data.len() as u64;
+                if read > LINGER_BYTES {
+                    return false;
+                }
+            }
+        }
+        true
+    };
+    tokio::time::timeout(LINGER_TIME, drain)
+        .await
+        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -230,6 +230,7 @@ async fn answer(
         )
     };
     if declared.is_some_and(|n| n > limit as u64) {
+        super::limits::linger(body, declared).await;
         return too_large(state);
     }
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
