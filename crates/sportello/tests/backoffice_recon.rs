@@ -363,6 +363,32 @@ async fn the_upload_refuses_bad_files_whole_and_in_italian(db: TestDb) {
     );
     assert_eq!(credits_count(&app).await, 0);
 
+    // The same file sent without a length (chunked, as a streaming client does): cut at the
+    // bound, the same page.
+    let (_, html) = app.page(&admin, "/ufficio/tesoreria").await;
+    let form = multipart(Some(&csrf_of(&html)), "estratto.csv", big.as_bytes());
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+        form.chunks(1024).map(|c| Ok(c.to_vec())).collect();
+    let r = admin
+        .post(format!("{}/ufficio/tesoreria/estratto", app.base))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            pieces,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("File troppo grande") && page.contains("4 kB"),
+        "{page}"
+    );
+    assert_eq!(credits_count(&app).await, 0);
+
     // Bad XML: refused whole, naming the line.
     let xml = "<?xml version=\"1.0\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\">\n<BkToCstmrStmt>\n<Stmt><Id>1</Stmt>\n</BkToCstmrStmt></Document>\n";
     let r = upload(&app, &admin, "camt053.xml", xml.as_bytes(), true).await;
