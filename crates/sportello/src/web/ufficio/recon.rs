@@ -633,20 +633,12 @@ pub async fn anomalies(
     page.blocks
         .push(Block::Table(anomalies_table("elenco", "Anomalie", &shown)));
     for a in shown.iter().filter(|a| a.closed_at.is_none()) {
-        let mut form = FormBlock::post(
+        page.blocks.push(Block::Form(FormBlock::resolve(
             &format!("risolvi-{}", a.id),
             &format!("Risolvi la n. {}: {} — {}", a.id, a.kind.label(), a.detail),
             "/ufficio/riconciliazione/anomalie/risolvi",
-            "Segna come risolta",
-            vec![
-                Input::text("nota", "Nota (come è stata risolta)", "")
-                    .kind("textarea")
-                    .required()
-                    .width(12),
-            ],
-        );
-        form.hidden = vec![("id".into(), a.id.to_string())];
-        page.blocks.push(Block::Form(form));
+            vec![("id".into(), a.id.to_string())],
+        )));
     }
     page.render()
 }
