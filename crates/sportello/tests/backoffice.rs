@@ -152,6 +152,7 @@ async fn permissions_of_every_route() {
     let ente = app.state.ente().clone();
     let admin = operator_browser(&app, "admin", Role::Admin, &[], false).await;
     let outsider = operator_browser(&app, "nido", Role::Operator, &["asilo_nido"], false).await;
+    let auditor = operator_browser(&app, "revisore", Role::Admin, &[], true).await;
     let reader = operator_browser(&app, "lettore", Role::Operator, &["multe"], true).await;
     // Read-write on another service, read-only on this one: sees it, changes nothing of it.
     let mixed = operator_browser(&app, "misto", Role::Operator, &["asilo_nido"], false).await;
@@ -214,6 +215,8 @@ async fn permissions_of_every_route() {
     let (_, reader_home) = app.page(&reader, "/ufficio").await;
     let (_, mixed_home) = app.page(&mixed, "/ufficio").await;
     let mixed_csrf = csrf(&mixed_home);
+    let (_, auditor_home) = app.page(&auditor, "/ufficio").await;
+    let auditor_csrf = csrf(&auditor_home);
     let (admin_csrf, outsider_csrf, reader_csrf) =
         (csrf(&admin_home), csrf(&outsider_home), csrf(&reader_home));
 
@@ -277,6 +280,28 @@ async fn permissions_of_every_route() {
             _ => assert!(
                 status < 400 || r.path == "/ufficio/password",
                 "mixed: {what} → {status}"
+            ),
+        }
+        // A read-only admin sees every page and changes nothing: every POST is refused, and
+        // so are the pages that only serve to change things.
+        let (status, _, _) = send(
+            &app,
+            &auditor,
+            &r.method,
+            &path,
+            Some(&auditor_csrf),
+            &refund,
+        )
+        .await;
+        let is_post = r.method == axum::http::Method::POST;
+        match r.access {
+            _ if r.path == "/ufficio/password" => {}
+            Access::Write => assert_eq!(status, 403, "read-only admin: {what}"),
+            Access::Admin if is_post => assert_eq!(status, 403, "read-only admin: {what}"),
+            // As for the admin below, a page may be refused on its (missing) input: 422.
+            _ => assert!(
+                status < 400 || status == 422,
+                "read-only admin: {what} → {status}"
             ),
         }
         // The admin gets in everywhere (a POST may still be refused on its content: 422).

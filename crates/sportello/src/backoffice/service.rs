@@ -218,6 +218,13 @@ impl<'a> BackOffice<'a> {
         }
     }
 
+    /// Refuses a change of the admins' own (reconciliation, records without a service) to
+    /// whoever is not a read-write admin.
+    pub(super) fn require_admin_write(op: &Operator) -> Result<(), BoError> {
+        Self::require_admin(op)?;
+        Self::require_write_on(op, None)
+    }
+
     fn caller(op: &Operator, ip: &str, reason: Option<String>) -> Caller {
         Caller {
             ip: ip.to_owned(),
