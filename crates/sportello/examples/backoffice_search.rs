@@ -96,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
         read_only: true,
         disabled: false,
         services: Vec::new(),
+        read_only_services: Vec::new(),
     };
     let clerk = Operator {
         role: Role::Operator,

@@ -79,10 +79,13 @@ enum OperatorCommand {
         /// `admin` (everything) or `operator` (the services given with --service).
         #[arg(long, value_parser = ["admin", "operator"])]
         role: String,
-        /// A catalog service code the operator works on (repeat for several).
+        /// A catalog service code the operator works on, read-write (repeat for several).
         #[arg(long = "service", value_name = "CODE")]
         services: Vec<String>,
-        /// The operator may look but not change anything.
+        /// A catalog service code the operator only reads (repeat for several).
+        #[arg(long = "read-service", value_name = "CODE")]
+        read_services: Vec<String>,
+        /// An admin: looks but changes nothing. An operator: every service read-only.
         #[arg(long)]
         read_only: bool,
     },
@@ -250,12 +253,14 @@ async fn operator(config: Config, command: OperatorCommand) -> anyhow::Result<()
             username,
             role,
             services,
+            read_services,
             read_only,
         } => {
             let role = Role::parse(&role).unwrap_or(Role::Operator);
             let access = Access {
                 role,
                 services,
+                read_only_services: read_services,
                 read_only,
             };
             admin

@@ -42,6 +42,16 @@ fn position_form(service: &str, iupd: &str, cf: &str) -> NewPositionForm {
     }
 }
 
+/// An operator read-write on service `write` and read-only on `read`.
+fn per_service(write: &str, read: &str) -> OperatorAccess {
+    OperatorAccess {
+        role: Role::Operator,
+        services: vec![write.into()],
+        read_only_services: vec![read.into()],
+        read_only: false,
+    }
+}
+
 /// A receipt for the first option of `position_id`.
 async fn pay(store: &Store, ente_id: i64, position_id: i64, receipt_id: &str, refund: bool) -> i64 {
     let (option_id, nav, iuv): (i64, String, String) = match store.db() {
@@ -142,7 +152,19 @@ async fn permissions_of_every_route() {
     let ente = app.state.ente().clone();
     let admin = operator_browser(&app, "admin", Role::Admin, &[], false).await;
     let outsider = operator_browser(&app, "nido", Role::Operator, &["asilo_nido"], false).await;
+    let auditor = operator_browser(&app, "revisore", Role::Admin, &[], true).await;
     let reader = operator_browser(&app, "lettore", Role::Operator, &["multe"], true).await;
+    // Read-write on another service, read-only on this one: sees it, changes nothing of it.
+    let mixed = operator_browser(&app, "misto", Role::Operator, &["asilo_nido"], false).await;
+    let key = SealingKey::demo();
+    operator_admin(&store, &key)
+        .change_access(
+            Manager::CommandLine,
+            "misto",
+            &per_service("asilo_nido", "multe"),
+        )
+        .await
+        .unwrap();
     let bo = BackOffice::new(&store, &ente, 60, "http://localhost");
     let admin_op = operator(&store, "admin").await;
     let fine = bo
@@ -191,6 +213,10 @@ async fn permissions_of_every_route() {
     let (_, admin_home) = app.page(&admin, "/ufficio").await;
     let (_, outsider_home) = app.page(&outsider, "/ufficio").await;
     let (_, reader_home) = app.page(&reader, "/ufficio").await;
+    let (_, mixed_home) = app.page(&mixed, "/ufficio").await;
+    let mixed_csrf = csrf(&mixed_home);
+    let (_, auditor_home) = app.page(&auditor, "/ufficio").await;
+    let auditor_csrf = csrf(&auditor_home);
     let (admin_csrf, outsider_csrf, reader_csrf) =
         (csrf(&admin_home), csrf(&outsider_home), csrf(&reader_home));
 
@@ -238,6 +264,44 @@ async fn permissions_of_every_route() {
             _ => assert!(
                 status < 400 || r.path == "/ufficio/password",
                 "read-only: {what} → {status}"
+            ),
+        }
+        // Read-only on this service, read-write on another: reads work, changes to this
+        // service's records are refused, pages that only change things open.
+        let (status, _, _) = send(&app, &mixed, &r.method, &path, Some(&mixed_csrf), &refund).await;
+        match (r.entity, r.access) {
+            (_, Access::Admin) => assert_eq!(status, 403, "mixed: {what}"),
+            (Entity::Position | Entity::Receipt | Entity::Anomaly, Access::Write) => {
+                assert_eq!(status, 403, "mixed: {what}")
+            }
+            (_, Access::Write) => {
+                assert!(status != 403 && status < 500, "mixed: {what} → {status}")
+            }
+            _ => assert!(
+                status < 400 || r.path == "/ufficio/password",
+                "mixed: {what} → {status}"
+            ),
+        }
+        // A read-only admin sees every page and changes nothing: every POST is refused, and
+        // so are the pages that only serve to change things.
+        let (status, _, _) = send(
+            &app,
+            &auditor,
+            &r.method,
+            &path,
+            Some(&auditor_csrf),
+            &refund,
+        )
+        .await;
+        let is_post = r.method == axum::http::Method::POST;
+        match r.access {
+            _ if r.path == "/ufficio/password" => {}
+            Access::Write => assert_eq!(status, 403, "read-only admin: {what}"),
+            Access::Admin if is_post => assert_eq!(status, 403, "read-only admin: {what}"),
+            // As for the admin below, a page may be refused on its (missing) input: 422.
+            _ => assert!(
+                status < 400 || status == 422,
+                "read-only admin: {what} → {status}"
             ),
         }
         // The admin gets in everywhere (a POST may still be refused on its content: 422).
@@ -742,13 +806,31 @@ async fn operators_and_their_sessions_are_stored(store: Store) {
     .await;
     let op = operator(&store, "ufficio.uno").await;
     assert_eq!(op.role, Role::Operator);
-    assert!(op.read_only && op.must_change_password && !op.disabled);
+    // An operator's mode is per service: `read_only` makes every service of theirs read-only.
+    assert!(!op.read_only && op.must_change_password && !op.disabled);
     assert_eq!(
         op.services,
         vec!["asilo_nido".to_owned(), "multe".to_owned()]
     );
-    // The secret is sealed: not in clear, and it opens only for this operator.
+    assert_eq!(op.read_only_services, op.services);
+    assert!(!op.may_write() && !op.may_write_service(Some("multe")));
+    // Read-write on one service, read-only on another (listed only there: in scope all the same).
     let key = SealingKey::demo();
+    operator_admin(&store, &key)
+        .create(
+            Manager::CommandLine,
+            "ufficio.misto",
+            &per_service("multe", "asilo_nido"),
+        )
+        .await
+        .unwrap();
+    let mixed = operator(&store, "ufficio.misto").await;
+    assert_eq!(mixed.services, op.services);
+    assert_eq!(mixed.read_only_services, vec!["asilo_nido".to_owned()]);
+    assert!(mixed.may_write() && mixed.may_write_service(Some("multe")));
+    assert!(mixed.sees_service(Some("asilo_nido")) && !mixed.may_write_service(Some("asilo_nido")));
+    assert!(!mixed.may_write_service(None) && !mixed.may_write_service(Some("tari")));
+    // The secret is sealed: not in clear, and it opens only for this operator.
     assert!(!op.totp_secret.contains(&secret.to_base32()));
     assert_eq!(key.open("ufficio.uno", &op.totp_secret), Some(secret));
     assert_eq!(key.open("altro", &op.totp_secret), None);
@@ -757,6 +839,7 @@ async fn operators_and_their_sessions_are_stored(store: Store) {
     let access = |role, services: &[&str]| OperatorAccess {
         role,
         services: services.iter().map(|s| (*s).to_owned()).collect(),
+        read_only_services: Vec::new(),
         read_only: false,
     };
     let err = admin
@@ -859,7 +942,11 @@ async fn operators_and_their_sessions_are_stored(store: Store) {
             .is_none()
     );
     assert!(operator(&store, "ufficio.uno").await.disabled);
-    assert_eq!(store.operators().await.unwrap().len(), 1);
+    assert_eq!(
+        store.operators().await.unwrap().len(),
+        2,
+        "ufficio.uno and ufficio.misto"
+    );
 }
 
 async fn setup(store: &Store) -> sportello::store::ente::Ente {
@@ -1274,11 +1361,13 @@ async fn operator_management_keeps_an_admin_and_audits(store: Store) {
     let as_admin = OperatorAccess {
         role: Role::Admin,
         services: Vec::new(),
+        read_only_services: Vec::new(),
         read_only: false,
     };
     let as_clerk = OperatorAccess {
         role: Role::Operator,
         services: vec!["multe".into()],
+        read_only_services: Vec::new(),
         read_only: false,
     };
     admin.create(cli, "unico", &as_admin).await.unwrap();
@@ -1360,6 +1449,7 @@ async fn operator_management_keeps_an_admin_and_audits(store: Store) {
     let bad = OperatorAccess {
         role: Role::Operator,
         services: vec!["sconosciuto".into()],
+        read_only_services: Vec::new(),
         read_only: true,
     };
     assert!(matches!(
@@ -1370,6 +1460,45 @@ async fn operator_management_keeps_an_admin_and_audits(store: Store) {
         admin.set_disabled(by_unico, "nessuno", true).await,
         Err(BoError::Invalid("username", _))
     ));
+    // The mode per service: read-write on multe, read-only on asilo_nido; audited before/after.
+    admin
+        .change_access(
+            by_unico,
+            "impiegato",
+            &OperatorAccess {
+                read_only_services: vec!["asilo_nido".into()],
+                ..as_clerk.clone()
+            },
+        )
+        .await
+        .unwrap();
+    let mixed = operator(&store, "impiegato").await;
+    assert_eq!(
+        (mixed.services.clone(), mixed.read_only_services.clone()),
+        (
+            vec!["asilo_nido".to_owned(), "multe".to_owned()],
+            vec!["asilo_nido".to_owned()]
+        )
+    );
+    let modes = store
+        .search_audit(
+            &AuditQuery {
+                actor: Some("operatore:unico".into()),
+                ..AuditQuery::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&modes[0].detail).unwrap();
+    assert_eq!(
+        (
+            detail["before"]["read_only_services"].clone(),
+            detail["after"]["read_only_services"].clone()
+        ),
+        (serde_json::json!([]), serde_json::json!(["asilo_nido"])),
+        "{detail}"
+    );
     // Resets: a new one-time password (to be changed), a new TOTP secret (sealed, no step used).
     store.use_totp_step(clerk.id, 1_000).await.unwrap();
     store.set_operator_password(clerk.id, "hash").await.unwrap();
@@ -1745,6 +1874,170 @@ async fn admin_manages_operators_in_the_pages(db: TestDb) {
 
 on_both_databases!(admin_manages_operators_in_the_pages);
 
+/// The mode per service, set in the pages: an operator read-write on multe and read-only on
+/// asilo_nido changes a fine, sees a nursery position without its buttons and is refused its
+/// changes, and cannot create a nursery position.
+async fn the_mode_is_per_service(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let store = app.state.store().clone();
+    let ente = app.state.ente().clone();
+    let admin = operator_browser(&app, "capo", Role::Admin, &[], false).await;
+    let clerk = operator_browser(&app, "impiegato", Role::Operator, &["multe"], false).await;
+    let edit = "/ufficio/operatori/modifica?username=impiegato";
+    let r = app
+        .submit(
+            &admin,
+            edit,
+            "/ufficio/operatori/accesso",
+            &[
+                ("username", "impiegato"),
+                ("ruolo", "operator"),
+                ("modalita", "scrittura"),
+                ("servizio_multe", "scrittura"),
+                ("servizio_asilo_nido", "lettura"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let (_, list) = app.page(&admin, "/ufficio/operatori").await;
+    assert!(
+        list.contains("asilo_nido (sola lettura), multe (lettura e scrittura)"),
+        "{list}"
+    );
+    let clerk_op = operator(&store, "impiegato").await;
+    assert_eq!(clerk_op.read_only_services, vec!["asilo_nido".to_owned()]);
+    let audit = store
+        .search_audit(
+            &AuditQuery {
+                actor: Some("operatore:capo".into()),
+                ..AuditQuery::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    assert!(
+        audit[0].action == "ufficio.operator_access"
+            && audit[0]
+                .detail
+                .contains("\"read_only_services\":[\"asilo_nido\"]"),
+        "{audit:?}"
+    );
+    let bo = BackOffice::new(&store, &ente, 60, "http://localhost");
+    let capo = operator(&store, "capo").await;
+    let fine = bo
+        .create_position(
+            &capo,
+            "127.0.0.1",
+            &position_form("multe", "MODO-MULTA", "RSSMRA80A01H501U"),
+        )
+        .await
+        .unwrap();
+    let nursery = bo
+        .create_position(
+            &capo,
+            "127.0.0.1",
+            &position_form("asilo_nido", "MODO-NIDO", "RSSMRA80A01H501U"),
+        )
+        .await
+        .unwrap();
+    let nav = nursery.options[0].nav.as_str().to_owned();
+    // The nursery position: seen, no buttons, every change refused.
+    let page = format!("/ufficio/posizioni/{}", nursery.id);
+    let (status, html) = app.page(&clerk, &page).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("MODO-NIDO") && !html.contains(&format!("{page}/annulla")));
+    for (action, fields) in [
+        ("annulla", vec![("motivo", "prova")]),
+        (
+            "rata",
+            vec![("avviso", nav.as_str()), ("scadenza", "15/01/2031")],
+        ),
+        ("pubblica", vec![]),
+        ("invia-avviso", vec![]),
+    ] {
+        let r = app
+            .submit(&clerk, "/ufficio", &format!("{page}/{action}"), &fields)
+            .await;
+        assert_eq!(r.status(), 403, "{action} on a read-only service");
+    }
+    assert_eq!(
+        bo.position(&capo, nursery.id).await.unwrap().status,
+        nursery.status,
+        "unchanged"
+    );
+    // The fine: buttons, and the change is made.
+    let page = format!("/ufficio/posizioni/{}", fine.id);
+    let (_, html) = app.page(&clerk, &page).await;
+    assert!(html.contains(&format!("{page}/annulla")));
+    let r = app
+        .submit(
+            &clerk,
+            &page,
+            &format!("{page}/annulla"),
+            &[("motivo", "Verbale annullato in autotutela")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        bo.position(&capo, fine.id).await.unwrap().status.as_str(),
+        "INVALID"
+    );
+    // Creating: only multe is offered, a nursery position is refused.
+    let (status, html) = app.page(&clerk, "/ufficio/posizioni/nuova").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("value=\"multe\"") && !html.contains("value=\"asilo_nido\""),
+        "{html}"
+    );
+    let fields = |service| {
+        vec![
+            ("servizio", service),
+            ("iupd", "MODO-NUOVA"),
+            ("cf", "RSSMRA80A01H501U"),
+            ("nome", "Mario Rossi"),
+            ("causale", "Retta"),
+            ("importo", "42,50"),
+            ("scadenza", "31/12/2030"),
+        ]
+    };
+    let r = app
+        .submit(
+            &clerk,
+            "/ufficio/posizioni/nuova",
+            "/ufficio/posizioni/nuova",
+            &fields("asilo_nido"),
+        )
+        .await;
+    assert_eq!(r.status(), 403, "read-only service");
+    assert!(
+        bo.search_positions(
+            &capo,
+            &PositionQuery {
+                iupd: Some("MODO-NUOVA".into()),
+                ..PositionQuery::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap()
+        .is_empty()
+    );
+    let r = app
+        .submit(
+            &clerk,
+            "/ufficio/posizioni/nuova",
+            "/ufficio/posizioni/nuova",
+            &fields("multe"),
+        )
+        .await;
+    assert_eq!(r.status(), 303, "read-write service");
+    app.stop().await;
+}
+
+on_both_databases!(the_mode_is_per_service);
+
 /// "E-mail the notice to the debtor": the message reaches the SMTP server with the notice PDF
 /// attached, named by its notice code.
 async fn the_notice_email_carries_the_pdf(db: TestDb) {
@@ -1802,6 +2095,7 @@ async fn clear_totp_secrets_are_sealed_at_start_up(db: TestDb) {
                 role: Role::Admin,
                 read_only: false,
                 services: Vec::new(),
+                read_only_services: Vec::new(),
             },
             &AuditEvent {
                 account_id: None,
@@ -1831,3 +2125,51 @@ async fn clear_totp_secrets_are_sealed_at_start_up(db: TestDb) {
 }
 
 on_both_databases!(clear_totp_secrets_are_sealed_at_start_up);
+
+/// Migration 0016: the operators of before keep their mode, now on each of their services;
+/// a read-only admin stays read-only.
+async fn migration_gives_each_service_the_operators_mode(db: TestDb) {
+    use sportello::db::migrate;
+    let store = Store::connect(&db.url).await.unwrap();
+    migrate::run_until(store.db(), 13).await.unwrap();
+    let now = Timestamp::now();
+    for (name, role, read_only, services) in [
+        ("lettore", "operator", true, &["multe", "asilo_nido"][..]),
+        ("scrivano", "operator", false, &["multe"][..]),
+        ("revisore", "admin", true, &[][..]),
+    ] {
+        sportello::with_db!(store.db(), |pool| {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO operators (username, password_hash, totp_secret, role, read_only, created_at, updated_at)
+                 VALUES ($1, 'h', 't', $2, $3, $4, $4) RETURNING id",
+            )
+            .bind(name)
+            .bind(role)
+            .bind(read_only)
+            .bind(now)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            for code in services {
+                sqlx::query(
+                    "INSERT INTO operator_services (operator_id, service_code) VALUES ($1, $2)",
+                )
+                .bind(id)
+                .bind(code)
+                .execute(pool)
+                .await
+                .unwrap();
+            }
+        });
+    }
+    migrate::run(store.db()).await.unwrap();
+    let reader = operator(&store, "lettore").await;
+    assert_eq!(reader.read_only_services, reader.services);
+    assert!(reader.sees_service(Some("multe")) && !reader.may_write());
+    let writer = operator(&store, "scrivano").await;
+    assert!(writer.read_only_services.is_empty() && writer.may_write_service(Some("multe")));
+    let auditor = operator(&store, "revisore").await;
+    assert!(auditor.read_only && !auditor.may_write() && !auditor.may_write_service(Some("multe")));
+}
+
+on_both_databases!(migration_gives_each_service_the_operators_mode);

@@ -463,6 +463,41 @@ fn operators_are_added_and_disabled_from_the_command_line() {
     ]);
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("Servizio sconosciuto: nessuno"));
+    // Read-write on one service, read-only on another.
+    let mixed = run(&[
+        "operator",
+        "add",
+        "--username",
+        "vigile2",
+        "--role",
+        "operator",
+        "--service",
+        "multe",
+        "--read-service",
+        "asilo_nido",
+    ]);
+    assert!(
+        mixed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mixed.stderr)
+    );
+    let (first, second) = runtime().block_on(async {
+        let store = sportello::store::Store::connect(&db).await.unwrap();
+        let get = async |name: &str| store.operator_by_username(name).await.unwrap().unwrap();
+        (get("vigile1").await, get("vigile2").await)
+    });
+    assert_eq!(
+        first.read_only_services,
+        vec!["multe".to_owned()],
+        "--read-only: every service"
+    );
+    assert_eq!(
+        (second.services, second.read_only_services),
+        (
+            vec!["asilo_nido".to_owned(), "multe".to_owned()],
+            vec!["asilo_nido".to_owned()]
+        )
+    );
     let off = run(&["operator", "disable", "vigile1"]);
     assert!(off.status.success());
     assert!(String::from_utf8_lossy(&off.stdout).contains("operatore vigile1 disattivato"));

@@ -4,8 +4,10 @@
 //!
 //! - An **admin** sees and does everything.
 //! - An **operator** sees the positions, receipts and anomalies of the services (catalog codes)
-//!   listed for them — anything else is "not found" — and acts on them unless read-only.
+//!   listed for them — anything else is "not found" — each read-only or read-write: they change
+//!   the records of their read-write services only ([`Operator::may_write_service`]).
 //!   Positions without a service (created through the API or the import) are the admins'.
+//! - An admin may be read-only: they see everything and change nothing.
 
 pub mod operators;
 pub mod recon;
@@ -68,12 +70,15 @@ pub struct Operator {
     pub totp_last_step: i64,
     /// Role.
     pub role: Role,
-    /// May not change anything.
+    /// An admin who may not change anything (operators have a mode per service instead:
+    /// [`Operator::read_only_services`]).
     pub read_only: bool,
     /// Disabled: cannot log in.
     pub disabled: bool,
     /// Catalog codes in scope (meaningful for [`Role::Operator`]).
     pub services: Vec<String>,
+    /// Those of [`Operator::services`] the operator sees but does not change.
+    pub read_only_services: Vec<String>,
 }
 
 impl std::fmt::Debug for Operator {
@@ -84,6 +89,7 @@ impl std::fmt::Debug for Operator {
             .field("role", &self.role)
             .field("read_only", &self.read_only)
             .field("services", &self.services)
+            .field("read_only_services", &self.read_only_services)
             .finish_non_exhaustive()
     }
 }
@@ -103,9 +109,30 @@ impl Operator {
         }
     }
 
-    /// Whether the operator may change things (in the services in scope).
+    /// Whether the operator may change the records of the service with catalog code `code`
+    /// (None: no service): an admin unless read-only; an operator when the service is theirs
+    /// read-write. The one rule every change of the back office goes through.
+    pub fn may_write_service(&self, code: Option<&str>) -> bool {
+        match code {
+            _ if self.is_admin() => !self.read_only,
+            Some(code) => {
+                self.sees_service(Some(code)) && !self.read_only_services.iter().any(|s| s == code)
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the operator may change anything at all: an admin unless read-only, an
+    /// operator with at least one read-write service (pages that only serve to change things
+    /// are shown to them).
     pub fn may_write(&self) -> bool {
-        !self.read_only
+        if self.is_admin() {
+            !self.read_only
+        } else {
+            self.services
+                .iter()
+                .any(|s| self.may_write_service(Some(s)))
+        }
     }
 
     /// The name written in the audit log.

@@ -58,10 +58,31 @@ impl Manager<'_> {
 pub struct Access {
     /// Role.
     pub role: Role,
-    /// Catalog codes (an admin has none: every service is theirs).
+    /// Catalog codes in scope (an admin has none: every service is theirs).
     pub services: Vec<String>,
-    /// May not change anything.
+    /// Catalog codes seen but not changed (in scope too, even when missing from `services`).
+    pub read_only_services: Vec<String>,
+    /// An admin: may not change anything. An operator: every service of theirs is read-only
+    /// (the operator-wide mode of old, kept for `--read-only`).
     pub read_only: bool,
+}
+
+/// An operator's access, checked: codes sorted and known, the mode of an operator per service.
+struct Checked {
+    services: Vec<String>,
+    read_only_services: Vec<String>,
+    read_only: bool,
+}
+
+fn codes(list: &[String]) -> Vec<String> {
+    let mut codes: Vec<String> = list
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    codes.sort();
+    codes.dedup();
+    codes
 }
 
 /// A random one-time password: 4 groups of 5 lower-case letters and digits (~100 bits).
@@ -82,6 +103,7 @@ fn access_json(o: &Operator) -> serde_json::Value {
         "role": o.role.as_str(),
         "read_only": o.read_only,
         "services": o.services,
+        "read_only_services": o.read_only_services,
         "disabled": o.disabled,
     })
 }
@@ -153,15 +175,9 @@ impl<'a> OperatorAdmin<'a> {
         }
     }
 
-    fn check_access(&self, access: &Access) -> Result<Vec<String>, BoError> {
-        let mut services: Vec<String> = access
-            .services
-            .iter()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
-        services.sort();
-        services.dedup();
+    fn check_access(&self, access: &Access) -> Result<Checked, BoError> {
+        let read_only_services = codes(&access.read_only_services);
+        let services = codes(&[access.services.clone(), read_only_services.clone()].concat());
         if let Some(unknown) = services.iter().find(|s| !self.known_services.contains(s)) {
             return Err(BoError::Invalid(
                 "servizi",
@@ -173,12 +189,26 @@ impl<'a> OperatorAdmin<'a> {
                 "servizi",
                 "Un operatore deve avere almeno un servizio.".to_owned(),
             )),
+            // An operator's mode is per service: the operator-wide flag makes them all read-only.
+            Role::Operator => Ok(Checked {
+                read_only_services: if access.read_only {
+                    services.clone()
+                } else {
+                    read_only_services
+                },
+                services,
+                read_only: false,
+            }),
             // An admin works on every service: a list would only mislead.
             Role::Admin if !services.is_empty() => Err(BoError::Invalid(
                 "servizi",
                 "Un amministratore opera su tutti i servizi: non indicarne.".to_owned(),
             )),
-            _ => Ok(services),
+            Role::Admin => Ok(Checked {
+                services,
+                read_only_services,
+                read_only: access.read_only,
+            }),
         }
     }
 
@@ -226,7 +256,7 @@ impl<'a> OperatorAdmin<'a> {
                     .to_owned(),
             ));
         }
-        let services = self.check_access(access)?;
+        let checked = self.check_access(access)?;
         let password = one_time_password();
         let secret = Secret::generate();
         let new = NewOperator {
@@ -234,8 +264,9 @@ impl<'a> OperatorAdmin<'a> {
             password_hash: crate::auth::password::hash(password.clone()).await?,
             totp_secret: self.key.seal(username, &secret),
             role: access.role,
-            read_only: access.read_only,
-            services: services.clone(),
+            read_only: checked.read_only,
+            services: checked.services.clone(),
+            read_only_services: checked.read_only_services.clone(),
         };
         let audit = Self::event(
             by,
@@ -243,7 +274,13 @@ impl<'a> OperatorAdmin<'a> {
             json!({
                 "username": username,
                 "before": null,
-                "after": { "role": access.role.as_str(), "read_only": access.read_only, "services": services, "disabled": false },
+                "after": {
+                    "role": access.role.as_str(),
+                    "read_only": checked.read_only,
+                    "services": checked.services,
+                    "read_only_services": checked.read_only_services,
+                    "disabled": false,
+                },
             }),
         );
         match self.store.insert_operator(&new, &audit).await {
@@ -312,7 +349,7 @@ impl<'a> OperatorAdmin<'a> {
             .await
     }
 
-    /// Changes an operator's role, services and read-only flag.
+    /// Changes an operator's role, services and their modes (an admin's read-only flag).
     pub async fn change_access(
         &self,
         by: Manager<'_>,
@@ -320,16 +357,17 @@ impl<'a> OperatorAdmin<'a> {
         access: &Access,
     ) -> Result<(), BoError> {
         let target = self.target(by, username).await?;
-        let services = self.check_access(access)?;
-        if by.is(&target) && (access.role != target.role || access.read_only != target.read_only) {
+        let checked = self.check_access(access)?;
+        if by.is(&target) && (access.role != target.role || checked.read_only != target.read_only) {
             return Err(BoError::Conflict(
                 "Non puoi cambiare il ruolo o la modalità del tuo stesso profilo.".to_owned(),
             ));
         }
         let mut after = access_json(&target);
         after["role"] = json!(access.role.as_str());
-        after["read_only"] = json!(access.read_only);
-        after["services"] = json!(services);
+        after["read_only"] = json!(checked.read_only);
+        after["services"] = json!(checked.services);
+        after["read_only_services"] = json!(checked.read_only_services);
         let audit = Self::event(
             by,
             "ufficio.operator_access",
@@ -337,8 +375,9 @@ impl<'a> OperatorAdmin<'a> {
         );
         let change = OperatorChange::Access {
             role: access.role,
-            read_only: access.read_only,
-            services,
+            read_only: checked.read_only,
+            services: checked.services,
+            read_only_services: checked.read_only_services,
         };
         self.apply(&target, &change, &audit).await
     }

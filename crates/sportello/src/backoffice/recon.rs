@@ -102,7 +102,7 @@ impl BackOffice<'_> {
         anomaly_id: &str,
         note: &str,
     ) -> Result<(), BoError> {
-        Self::require_admin(op)?;
+        Self::require_admin_write(op)?;
         let anomaly_id = anomaly_id
             .trim()
             .parse::<i64>()
@@ -167,7 +167,7 @@ impl BackOffice<'_> {
 
     /// Whether `op` may import a statement: asked before an upload is read.
     pub fn may_import_statement(&self, op: &Operator) -> Result<(), BoError> {
-        Self::require_admin(op)
+        Self::require_admin_write(op)
     }
 
     /// Imports a treasury statement (camt.053 or CSV) whole or not at all, audited: the same
@@ -179,7 +179,7 @@ impl BackOffice<'_> {
         file_name: &str,
         bytes: &[u8],
     ) -> Result<TreasuryReport, BoError> {
-        Self::require_admin(op)?;
+        Self::require_admin_write(op)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(BoError::Invalid(
                 "estratto",
@@ -209,7 +209,7 @@ impl BackOffice<'_> {
         ip: &str,
         config: &ReconConfig,
     ) -> Result<SyncReport, BoError> {
-        Self::require_admin(op)?;
+        Self::require_admin_write(op)?;
         let result = sync_round(self.store, self.ente, config).await;
         let outcome = if result.is_ok() { "ok" } else { "failed" };
         self.audit(op, ip, "ufficio.recon_sync", outcome, json!({}))

@@ -1,7 +1,11 @@
 //! The back office's use cases. Each takes the [`Operator`] acting and checks, here and only
-//! here, the role (admin), the right to write (not read-only) and the service scope: a position
-//! or receipt outside the scope is [`BoError::NotFound`], never "forbidden", so its existence
-//! is not disclosed.
+//! here, the role (admin), the right to write and the service scope: a position or receipt
+//! outside the scope is [`BoError::NotFound`], never "forbidden", so its existence is not
+//! disclosed; one in scope whose service the operator only reads is [`BoError::Forbidden`] for
+//! every change ([`BackOffice::require_write_on`], the rule being
+//! [`Operator::may_write_service`]). An anomaly is changed with the right on its position's
+//! service; one without a position (or a position without a service) only by a read-write
+//! admin, like the positions without a service.
 
 use pagopa::{Cents, FiscalCode};
 use serde_json::json;
@@ -151,7 +155,8 @@ impl<'a> BackOffice<'a> {
         ))
     }
 
-    /// Refuses a read-only operator a page that only serves to change things.
+    /// Refuses a page that only serves to change things to whoever may change nothing (no
+    /// read-write service).
     pub fn require_write_page(&self, op: &Operator) -> Result<(), BoError> {
         Self::require_write(op)
     }
@@ -164,12 +169,60 @@ impl<'a> BackOffice<'a> {
         }
     }
 
+    /// Refuses a change to the records of the service `code` (None: no service) unless the
+    /// operator may write on it.
+    pub fn require_write_on(op: &Operator, code: Option<&str>) -> Result<(), BoError> {
+        if op.may_write_service(code) {
+            Ok(())
+        } else {
+            Err(BoError::Forbidden)
+        }
+    }
+
+    /// The catalog code of the service with id `service_id`.
+    async fn service_code(&self, service_id: Option<i64>) -> Result<Option<String>, BoError> {
+        Ok(match service_id {
+            Some(id) => self.store.service_by_id(id).await?.map(|s| s.def.code),
+            None => None,
+        })
+    }
+
+    /// Refuses a change to `position` unless the operator may write on its service.
+    async fn require_write_on_position(
+        &self,
+        op: &Operator,
+        position: &Position,
+    ) -> Result<(), BoError> {
+        let code = self.service_code(position.service_id).await?;
+        Self::require_write_on(op, code.as_deref())
+    }
+
+    /// Whether the operator may resolve `anomaly` (one they see): with the right on its
+    /// position's service; without a position, a read-write admin only.
+    pub async fn may_resolve(&self, op: &Operator, anomaly: &Anomaly) -> Result<bool, BoError> {
+        let code = match anomaly.position_id {
+            Some(id) => {
+                let position = self.position(op, id).await?;
+                self.service_code(position.service_id).await?
+            }
+            None => None,
+        };
+        Ok(op.may_write_service(code.as_deref()))
+    }
+
     pub(super) fn require_admin(op: &Operator) -> Result<(), BoError> {
         if op.is_admin() {
             Ok(())
         } else {
             Err(BoError::Forbidden)
         }
+    }
+
+    /// Refuses a change of the admins' own (reconciliation, records without a service) to
+    /// whoever is not a read-write admin.
+    pub(super) fn require_admin_write(op: &Operator) -> Result<(), BoError> {
+        Self::require_admin(op)?;
+        Self::require_write_on(op, None)
     }
 
     fn caller(op: &Operator, ip: &str, reason: Option<String>) -> Caller {
@@ -305,6 +358,7 @@ impl<'a> BackOffice<'a> {
             .into_iter()
             .find(|s| s.def.code == form.service)
             .ok_or_else(|| BoError::Invalid("servizio", "Scegli un servizio.".to_owned()))?;
+        Self::require_write_on(op, Some(&service.def.code))?;
         let iupd = if form.iupd.trim().is_empty() {
             format!(
                 "UFF-{}-{}",
@@ -363,10 +417,15 @@ impl<'a> BackOffice<'a> {
             .await?)
     }
 
-    /// The services a read-write operator may create positions in.
+    /// The services the operator may create positions in (those they write on).
     pub async fn creatable_services(&self, op: &Operator) -> Result<Vec<Service>, BoError> {
         Self::require_write(op)?;
-        self.services(op).await
+        Ok(self
+            .services(op)
+            .await?
+            .into_iter()
+            .filter(|s| op.may_write_service(Some(&s.def.code)))
+            .collect())
     }
 
     /// Sends the notice of a payable position to the debtor's e-mail with the notice PDF
@@ -380,7 +439,7 @@ impl<'a> BackOffice<'a> {
         fonts: std::sync::Arc<crate::pdf::Fonts>,
     ) -> Result<(), BoError> {
         let position = self.position(op, id).await?;
-        Self::require_write(op)?;
+        self.require_write_on_position(op, &position).await?;
         let Some(email) = position.debtor.email.clone().filter(|e| e.contains('@')) else {
             return Err(BoError::Invalid(
                 "email",
@@ -472,7 +531,7 @@ impl<'a> BackOffice<'a> {
     /// Publishes a draft.
     pub async fn publish(&self, op: &Operator, ip: &str, id: i64) -> Result<Position, BoError> {
         let position = self.position(op, id).await?;
-        Self::require_write(op)?;
+        self.require_write_on_position(op, &position).await?;
         Ok(Gpd::new(self.store, self.ente)
             .publish(&position.iupd, &Self::caller(op, ip, None))
             .await?)
@@ -487,7 +546,7 @@ impl<'a> BackOffice<'a> {
         reason: &str,
     ) -> Result<Position, BoError> {
         let position = self.position(op, id).await?;
-        Self::require_write(op)?;
+        self.require_write_on_position(op, &position).await?;
         let reason = reason.trim();
         if reason.is_empty() || reason.chars().count() > 500 {
             return Err(BoError::Invalid(
@@ -516,7 +575,7 @@ impl<'a> BackOffice<'a> {
         amount: Option<Cents>,
     ) -> Result<(), BoError> {
         let position = self.position(op, id).await?;
-        Self::require_write(op)?;
+        self.require_write_on_position(op, &position).await?;
         let option = position
             .options
             .iter()
@@ -647,6 +706,9 @@ impl<'a> BackOffice<'a> {
         let Some(anomaly) = open.iter().find(|a| a.kind == kind && a.ref_id == ref_id) else {
             return Err(BoError::NotFound);
         };
+        if !self.may_resolve(op, anomaly).await? {
+            return Err(BoError::Forbidden);
+        }
         let note = note.trim();
         if note.is_empty() || note.chars().count() > 2000 {
             return Err(BoError::Invalid(

@@ -67,6 +67,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_recon"),
     migration!(12, "0012_spid_pending_identity"),
     migration!(13, "0013_office_admin"),
+    migration!(16, "0016_operator_service_mode"),
 ];
 
 /// The line that makes a SQLite migration run with foreign keys off (see the module docs).

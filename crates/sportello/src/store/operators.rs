@@ -20,10 +20,12 @@ pub struct NewOperator {
     pub totp_secret: String,
     /// Role.
     pub role: Role,
-    /// Reads only.
+    /// An admin who reads only.
     pub read_only: bool,
     /// Catalog codes of the services in scope.
     pub services: Vec<String>,
+    /// Those of `services` seen but not changed.
+    pub read_only_services: Vec<String>,
 }
 
 /// A change to an operator, made by [`Store::change_operator`].
@@ -35,10 +37,12 @@ pub enum OperatorChange {
     Access {
         /// Role.
         role: Role,
-        /// Reads only.
+        /// An admin who reads only.
         read_only: bool,
         /// Catalog codes of the services in scope.
         services: Vec<String>,
+        /// Those of `services` seen but not changed.
+        read_only_services: Vec<String>,
     },
     /// A new one-time password (argon2id hash): to be changed at the next login.
     Password(String),
@@ -76,6 +80,7 @@ fn operator_from_row(r: &impl DbRow) -> Result<Operator, sqlx::Error> {
         read_only: r.col("read_only")?,
         disabled: disabled.is_some(),
         services: Vec::new(),
+        read_only_services: Vec::new(),
     })
 }
 
@@ -99,7 +104,7 @@ impl Store {
             .await
             .map_err(|e| StoreError::from_insert(e, format!("operator {}", o.username)))?
         });
-        insert_services_in(&mut tx, id, &o.services).await?;
+        insert_services_in(&mut tx, id, &o.services, &o.read_only_services).await?;
         Store::audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(id)
@@ -121,7 +126,8 @@ impl Store {
         let Some(mut operator) = found else {
             return Ok(None);
         };
-        operator.services = self.operator_services(operator.id).await?;
+        (operator.services, operator.read_only_services) =
+            self.operator_services(operator.id).await?;
         Ok(Some(operator))
     }
 
@@ -136,15 +142,22 @@ impl Store {
         self.operator_where("id = $1", Key::Id(id)).await
     }
 
-    async fn operator_services(&self, id: i64) -> StoreResult<Vec<String>> {
-        with_db!(self.db(), |pool| {
-            Ok(sqlx::query_scalar(
-                "SELECT service_code FROM operator_services WHERE operator_id = $1 ORDER BY service_code",
+    /// The operator's services, and those of them they only read.
+    async fn operator_services(&self, id: i64) -> StoreResult<(Vec<String>, Vec<String>)> {
+        let rows: Vec<(String, bool)> = with_db!(self.db(), |pool| {
+            sqlx::query_as(
+                "SELECT service_code, read_only FROM operator_services WHERE operator_id = $1 ORDER BY service_code",
             )
             .bind(id)
             .fetch_all(pool)
-            .await?)
-        })
+            .await?
+        });
+        let read_only = rows
+            .iter()
+            .filter(|(_, ro)| *ro)
+            .map(|(c, _)| c.clone())
+            .collect();
+        Ok((rows.into_iter().map(|(c, _)| c).collect(), read_only))
     }
 
     /// Every operator, by username, with their services.
@@ -159,7 +172,7 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?
         });
         for o in &mut all {
-            o.services = self.operator_services(o.id).await?;
+            (o.services, o.read_only_services) = self.operator_services(o.id).await?;
         }
         Ok(all)
     }
@@ -251,6 +264,7 @@ impl Store {
                 role,
                 read_only,
                 services,
+                read_only_services,
             } => {
                 // The scope is read afresh on every request: no session needs to end.
                 end_sessions = false;
@@ -269,7 +283,7 @@ impl Store {
                         .execute(&mut *conn)
                         .await?;
                 });
-                insert_services_in(&mut tx, id, services).await?;
+                insert_services_in(&mut tx, id, services, read_only_services).await?;
             }
             OperatorChange::Password(value) | OperatorChange::Totp(value) => {
                 let sql = if matches!(change, OperatorChange::Password(_)) {
@@ -388,14 +402,20 @@ impl Store {
 }
 
 /// Gives operator `id` the services `codes`, inside the caller's transaction.
-async fn insert_services_in(tx: &mut crate::db::Tx, id: i64, codes: &[String]) -> StoreResult<()> {
+async fn insert_services_in(
+    tx: &mut crate::db::Tx,
+    id: i64,
+    codes: &[String],
+    read_only: &[String],
+) -> StoreResult<()> {
     for code in codes {
         crate::with_tx!(&mut *tx, |conn| {
             sqlx::query(
-                "INSERT INTO operator_services (operator_id, service_code) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                "INSERT INTO operator_services (operator_id, service_code, read_only) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             )
             .bind(id)
             .bind(code)
+            .bind(read_only.contains(code))
             .execute(&mut *conn)
             .await?;
         });

@@ -45,6 +45,7 @@ pub async fn add_operator(
             &Access {
                 role,
                 services,
+                read_only_services: Vec::new(),
                 read_only,
             },
         )

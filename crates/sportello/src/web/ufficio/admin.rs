@@ -30,7 +30,13 @@ pub async fn services(State(state): State<AppState>, ctx: Ctx) -> Response {
         let who: Vec<String> = operators
             .iter()
             .filter(|o| o.sees_service(Some(&d.code)))
-            .map(|o| o.username.clone())
+            .map(|o| {
+                if o.may_write_service(Some(&d.code)) {
+                    o.username.clone()
+                } else {
+                    format!("{} (sola lettura)", o.username)
+                }
+            })
             .collect();
         page.blocks.push(Block::Facts(Facts {
             id: format!("servizio-{}", d.code),

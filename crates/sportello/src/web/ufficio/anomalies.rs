@@ -5,7 +5,8 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{Block, Cell, Ctx, Flash, FormBlock, Input, Table, error_response};
+use super::{Block, Cell, Ctx, Flash, FormBlock, Table, error_response};
+use crate::backoffice::BoError;
 use crate::clock::Timestamp;
 use crate::store::backoffice::ANOMALY_KINDS;
 use crate::web::AppState;
@@ -28,8 +29,16 @@ fn kind_label(kind: &str) -> &'static str {
 /// `GET /ufficio/anomalie`.
 pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(o): Query<Outcome>) -> Response {
     let bo = ctx.bo(&state);
-    let open = match bo.anomalies(&ctx.op, Timestamp::now()).await {
-        Ok(a) => a,
+    let result = async {
+        let open = bo.anomalies(&ctx.op, Timestamp::now()).await?;
+        let mut writable = Vec::with_capacity(open.len());
+        for a in &open {
+            writable.push(bo.may_resolve(&ctx.op, a).await?);
+        }
+        Ok::<_, BoError>((open, writable))
+    };
+    let (open, writable) = match result.await {
+        Ok(r) => r,
         Err(e) => return error_response(&state, &ctx, e),
     };
     let mut page = ctx.page(&state, "/ufficio/anomalie", "Anomalie da risolvere");
@@ -54,26 +63,16 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, Query(o): Query<Outco
         ]);
     }
     page.blocks.push(Block::Table(table));
-    if ctx.op.may_write() {
-        for (i, a) in open.iter().enumerate() {
-            let mut form = FormBlock::post(
-                &format!("risolvi-{i}"),
-                &format!("Risolvi: {} — {}", kind_label(&a.kind), a.summary),
-                "/ufficio/anomalie/risolvi",
-                "Segna come risolta",
-                vec![
-                    Input::text("nota", "Nota (come è stata risolta)", "")
-                        .kind("textarea")
-                        .required()
-                        .width(12),
-                ],
-            );
-            form.hidden = vec![
+    for ((i, a), _) in open.iter().enumerate().zip(&writable).filter(|(_, w)| **w) {
+        page.blocks.push(Block::Form(FormBlock::resolve(
+            &format!("risolvi-{i}"),
+            &format!("Risolvi: {} — {}", kind_label(&a.kind), a.summary),
+            "/ufficio/anomalie/risolvi",
+            vec![
                 ("tipo".into(), a.kind.clone()),
                 ("rif".into(), a.ref_id.clone()),
-            ];
-            page.blocks.push(Block::Form(form));
-        }
+            ],
+        )));
     }
     page.render()
 }

@@ -43,6 +43,27 @@ fn mode_label(o: &Operator) -> &'static str {
     }
 }
 
+/// The mode of service `code` for `o`: (value in the form, label).
+fn service_mode(o: &Operator, code: &str) -> (&'static str, &'static str) {
+    if o.may_write_service(Some(code)) {
+        ("scrittura", "lettura e scrittura")
+    } else {
+        ("lettura", "sola lettura")
+    }
+}
+
+/// An operator's services with the mode of each; an admin's "all", with theirs.
+fn services_label(o: &Operator) -> String {
+    if o.is_admin() {
+        return format!("Tutti ({})", mode_label(o));
+    }
+    o.services
+        .iter()
+        .map(|code| format!("{code} ({})", service_mode(o, code).1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn edit_link(username: &str) -> String {
     format!(
         "/ufficio/operatori/modifica?username={}",
@@ -71,11 +92,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> Response {
         table.rows.push(vec![
             Cell::link(o.username.clone(), edit_link(&o.username)),
             Cell::text(o.role.label()),
-            Cell::text(if o.is_admin() {
-                format!("Tutti ({})", mode_label(o))
-            } else {
-                format!("{} ({})", o.services.join(", "), mode_label(o))
-            }),
+            Cell::text(services_label(o)),
             Cell::text(if o.disabled { "Disattivato" } else { "Attivo" }),
             Cell::text(last.map_or_else(|| "Mai".to_owned(), |t| t.rome_date_time())),
         ]);
@@ -84,12 +101,13 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> Response {
     page.render()
 }
 
-/// The role, mode and services fields; `services` are the checked catalog codes.
+/// The role, the admin's mode and the services' fields; `services` are (catalog code, mode:
+/// `lettura` or `scrittura`).
 fn access_fields(
     state: &AppState,
     role: &str,
     mode: &str,
-    services: &[String],
+    services: &[(String, String)],
     error: Option<String>,
 ) -> Vec<Input> {
     let mut fields = vec![
@@ -105,7 +123,7 @@ fn access_fields(
         .width(6),
         Input::select(
             "modalita",
-            "Modalità",
+            "Modalità dell'amministratore",
             mode,
             vec![
                 ("scrittura".into(), "Lettura e scrittura".into()),
@@ -115,13 +133,20 @@ fn access_fields(
         .width(6),
     ];
     for s in &state.config().catalog.services {
-        let checked = services.contains(&s.code);
-        let mut input = Input::text(
+        let value = services
+            .iter()
+            .find(|(code, _)| *code == s.code)
+            .map_or("", |(_, mode)| mode.as_str());
+        let mut input = Input::select(
             &format!("servizio_{}", s.code),
             &format!("{} (codice {})", s.name, s.code),
-            if checked { "si" } else { "" },
+            value,
+            vec![
+                (String::new(), "Nessun accesso".into()),
+                ("lettura".into(), "Sola lettura".into()),
+                ("scrittura".into(), "Lettura e scrittura".into()),
+            ],
         )
-        .kind("checkbox")
         .width(6);
         if error.is_some() {
             input = input.error(error.clone());
@@ -136,7 +161,8 @@ struct AccessForm {
     username: String,
     role: String,
     mode: String,
-    services: Vec<String>,
+    /// (catalog code, `lettura`, `scrittura` or `si`: the mode chosen above).
+    services: Vec<(String, String)>,
 }
 
 impl AccessForm {
@@ -154,8 +180,11 @@ impl AccessForm {
             mode: get("modalita"),
             services: pairs
                 .iter()
-                .filter(|(_, v)| v == "si")
-                .filter_map(|(k, _)| k.strip_prefix("servizio_").map(str::to_owned))
+                .filter(|(_, v)| matches!(v.as_str(), "si" | "lettura" | "scrittura"))
+                .filter_map(|(k, v)| {
+                    k.strip_prefix("servizio_")
+                        .map(|code| (code.to_owned(), v.clone()))
+                })
                 .collect(),
         }
     }
@@ -181,15 +210,27 @@ impl AccessForm {
                 ));
             }
         };
+        if role == Role::Admin {
+            // An admin's services are all of them: services left chosen do not count.
+            return Ok(Access {
+                role,
+                services: Vec::new(),
+                read_only_services: Vec::new(),
+                read_only,
+            });
+        }
+        // A service posted as `si` (a ticked box of old) takes the mode chosen above.
+        let read_only_services = self
+            .services
+            .iter()
+            .filter(|(_, mode)| mode == "lettura" || (mode == "si" && read_only))
+            .map(|(code, _)| code.clone())
+            .collect();
         Ok(Access {
             role,
-            // An admin's services are all of them: boxes left ticked do not count.
-            services: if role == Role::Admin {
-                Vec::new()
-            } else {
-                self.services.clone()
-            },
-            read_only,
+            services: self.services.iter().map(|(code, _)| code.clone()).collect(),
+            read_only_services,
+            read_only: false,
         })
     }
 }
@@ -374,16 +415,17 @@ pub async fn edit(State(state): State<AppState>, ctx: Ctx, Query(w): Query<Which
         title: "Profilo".into(),
         rows: vec![
             ("Ruolo".into(), o.role.label().into(), None),
-            ("Modalità".into(), mode_label(&o).into(), None),
             (
-                "Servizi".into(),
+                "Modalità".into(),
                 if o.is_admin() {
-                    "Tutti".into()
+                    mode_label(&o)
                 } else {
-                    o.services.join(", ")
-                },
+                    "Per servizio"
+                }
+                .into(),
                 None,
             ),
+            ("Servizi".into(), services_label(&o), None),
             (
                 "Stato".into(),
                 if o.disabled { "Disattivato" } else { "Attivo" }.into(),
@@ -401,7 +443,10 @@ pub async fn edit(State(state): State<AppState>, ctx: Ctx, Query(w): Query<Which
             &state,
             o.role.as_str(),
             if o.read_only { "lettura" } else { "scrittura" },
-            &o.services,
+            &o.services
+                .iter()
+                .map(|code| (code.clone(), service_mode(&o, code).0.to_owned()))
+                .collect::<Vec<_>>(),
             None,
         ),
     );

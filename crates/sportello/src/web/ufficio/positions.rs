@@ -644,7 +644,10 @@ async fn detail_with(state: &AppState, ctx: &Ctx, id: &str, flash: Option<Flash>
         format!("{base}/avviso.pdf"),
         "Stampa l'avviso (PDF)".into(),
     )]));
-    if ctx.op.may_write() {
+    if ctx
+        .op
+        .may_write_service(d.service.as_ref().map(|s| s.def.code.as_str()))
+    {
         if p.status.as_str() == "DRAFT" {
             page.blocks.push(Block::Form(FormBlock::post(
                 "pubblica",

@@ -150,13 +150,16 @@ pub async fn flows(
         "Flussi di rendicontazione",
         &flows,
     )));
-    page.blocks.push(Block::Form(FormBlock::post(
-        "sincronizza",
-        "Sincronizzazione con pagoPA",
-        "/ufficio/rendicontazione/sincronizza",
-        "Sincronizza ora",
-        Vec::new(),
-    )));
+    // Changes of the admins' own (no service): not for a read-only admin.
+    if ctx.op.may_write_service(None) {
+        page.blocks.push(Block::Form(FormBlock::post(
+            "sincronizza",
+            "Sincronizzazione con pagoPA",
+            "/ufficio/rendicontazione/sincronizza",
+            "Sincronizza ora",
+            Vec::new(),
+        )));
+    }
     page.render()
 }
 
@@ -466,22 +469,24 @@ pub async fn credits(
         ]);
     }
     page.blocks.push(Block::Table(table));
-    page.blocks.push(Block::Form(FormBlock::post(
-        "estratto",
-        "Importa un estratto conto",
-        "/ufficio/tesoreria/estratto",
-        "Importa",
-        vec![
-            Input::text("estratto", "File dell'estratto conto", "")
-                .kind("file")
-                .help(&format!(
-                    "camt.053 (XML) o CSV con le colonne importo e causale, al massimo {}. Un file già importato non cambia nulla.",
-                    crate::web::pages::size_label(state.config().recon.treasury_max_upload_bytes)
-                ))
-                .required()
-                .width(12),
-        ],
-    )));
+    if ctx.op.may_write_service(None) {
+        page.blocks.push(Block::Form(FormBlock::post(
+            "estratto",
+            "Importa un estratto conto",
+            "/ufficio/tesoreria/estratto",
+            "Importa",
+            vec![
+                Input::text("estratto", "File dell'estratto conto", "")
+                    .kind("file")
+                    .help(&format!(
+                        "camt.053 (XML) o CSV con le colonne importo e causale, al massimo {}. Un file già importato non cambia nulla.",
+                        crate::web::pages::size_label(state.config().recon.treasury_max_upload_bytes)
+                    ))
+                    .required()
+                    .width(12),
+            ],
+        )));
+    }
     page.render()
 }
 
@@ -632,21 +637,14 @@ pub async fn anomalies(
         .collect();
     page.blocks
         .push(Block::Table(anomalies_table("elenco", "Anomalie", &shown)));
-    for a in shown.iter().filter(|a| a.closed_at.is_none()) {
-        let mut form = FormBlock::post(
+    let writable = ctx.op.may_write_service(None);
+    for a in shown.iter().filter(|a| writable && a.closed_at.is_none()) {
+        page.blocks.push(Block::Form(FormBlock::resolve(
             &format!("risolvi-{}", a.id),
             &format!("Risolvi la n. {}: {} — {}", a.id, a.kind.label(), a.detail),
             "/ufficio/riconciliazione/anomalie/risolvi",
-            "Segna come risolta",
-            vec![
-                Input::text("nota", "Nota (come è stata risolta)", "")
-                    .kind("textarea")
-                    .required()
-                    .width(12),
-            ],
-        );
-        form.hidden = vec![("id".into(), a.id.to_string())];
-        page.blocks.push(Block::Form(form));
+            vec![("id".into(), a.id.to_string())],
+        )));
     }
     page.render()
 }

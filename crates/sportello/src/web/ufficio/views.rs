@@ -319,6 +319,29 @@ impl FormBlock {
             extra_buttons: Vec::new(),
         }
     }
+
+    /// The form resolving an anomaly with a note, posting `hidden` (which anomaly) to `action`.
+    pub fn resolve(
+        id: &str,
+        title: &str,
+        action: &str,
+        hidden: Vec<(String, String)>,
+    ) -> FormBlock {
+        let mut form = FormBlock::post(
+            id,
+            title,
+            action,
+            "Segna come risolta",
+            vec![
+                Input::text("nota", "Nota (come è stata risolta)", "")
+                    .kind("textarea")
+                    .required()
+                    .width(12),
+            ],
+        );
+        form.hidden = hidden;
+        form
+    }
 }
 
 /// A part of a page.
