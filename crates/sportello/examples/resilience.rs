@@ -227,6 +227,16 @@ impl Drop for Proc {
     }
 }
 
+/// A child process that is not a `sportello` (HAProxy), killed when dropped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Waits until `url` answers 200 (bounded).
 async fn wait_ok(client: &reqwest::Client, url: &str, within: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + within;
@@ -1061,7 +1071,7 @@ async fn instances_on(db: &ScratchDb) -> anyhow::Result<()> {
     }
     let config = dir.path().join("haproxy.cfg");
     std::fs::write(&config, haproxy_config(lb_port, &ports))?;
-    let mut haproxy = Command::new("haproxy")
+    let haproxy = Command::new("haproxy")
         .arg("-db")
         .arg("-f")
         .arg(&config)
@@ -1069,6 +1079,8 @@ async fn instances_on(db: &ScratchDb) -> anyhow::Result<()> {
         .stderr(std::fs::File::create(dir.path().join("haproxy.log"))?)
         .spawn()
         .context("haproxy (apt-get install haproxy)")?;
+    // Stopped however the scenario ends (a failed check returns early).
+    let _haproxy = KillOnDrop(haproxy);
     let mut node = start_node(sandbox_port, &lb, dir.path()).await?;
     let http = client();
     // One after the other: the second finds the schema migrated.
@@ -1104,8 +1116,6 @@ async fn instances_on(db: &ScratchDb) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(6)).await;
     let acked = load.finish().await?;
     let summary = settle_and_check(&db.url, &acked, &sink, 1).await;
-    let _ = haproxy.kill();
-    let _ = haproxy.wait();
     node.kill9();
     portals[1].kill9();
     println!(

@@ -982,6 +982,18 @@ fn station_receipt(receipt_id: &str, nav: &NoticeNumber, option_id: Option<i64>)
     }
 }
 
+/// Notice `seq` as the receipt transaction reads it (locked, with its latest activation's note).
+async fn locked(
+    tx: &mut sportello::db::Tx,
+    ente: i64,
+    seq: u64,
+) -> sportello::store::station::LockedNotice {
+    Store::lock_notice_in(tx, ente, nav(seq).as_str())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 async fn option_id(store: &Store, ente: i64, seq: u64) -> i64 {
     store
         .notice_option(ente, nav(seq).as_str())
@@ -1231,24 +1243,36 @@ async fn station_settles_options_positions_and_checkouts(store: Store) {
         }
     });
     let mut tx = store.db().begin().await.unwrap();
+    // The notice as the receipt transaction reads it, with its latest activation's note.
+    let (single_seq, rata1_seq) = (1, 2);
+    let (single_notice, rata1_notice) = (
+        locked(&mut tx, ente, single_seq).await,
+        locked(&mut tx, ente, rata1_seq).await,
+    );
+    assert_eq!(
+        (single_notice.option_id, rata1_notice.option_id),
+        (single, rata1)
+    );
+    assert_eq!(rata1_notice.latest_note, None, "no activation yet");
     // By the payment note, when that checkout holds the notice; else by the note of the
     // notice's latest activation; never by guessing among the checkouts that hold it.
-    let by_note = Store::checkout_for_receipt_in(&mut tx, Some("cart-old"), Some(rata1))
+    let by_note = Store::checkout_for_receipt_in(&mut tx, Some("cart-old"), Some(&rata1_notice))
         .await
         .unwrap();
     assert_eq!(by_note.unwrap().id, "cart-old");
-    for (note, option) in [
-        (Some("cart-old"), single),
-        (Some("no-such-cart"), rata1),
-        (None, rata1),
-        (None, single),
+    for (note, notice) in [
+        (Some("cart-old"), &single_notice),
+        (Some("no-such-cart"), &rata1_notice),
+        (None, &rata1_notice),
+        (None, &single_notice),
     ] {
         assert!(
-            Store::checkout_for_receipt_in(&mut tx, note, Some(option))
+            Store::checkout_for_receipt_in(&mut tx, note, Some(notice))
                 .await
                 .unwrap()
                 .is_none(),
-            "{note:?} {option}"
+            "{note:?} {}",
+            notice.option_id
         );
     }
     sportello::with_tx!(&mut tx, |conn| {
@@ -1259,7 +1283,9 @@ async fn station_settles_options_positions_and_checkouts(store: Store) {
             .await
             .unwrap();
     });
-    let by_activation = Store::checkout_for_receipt_in(&mut tx, None, Some(rata1))
+    let rata1_notice = locked(&mut tx, ente, rata1_seq).await;
+    assert_eq!(rata1_notice.latest_note.as_deref(), Some("cart-new"));
+    let by_activation = Store::checkout_for_receipt_in(&mut tx, None, Some(&rata1_notice))
         .await
         .unwrap();
     assert_eq!(

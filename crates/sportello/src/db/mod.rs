@@ -89,6 +89,11 @@ impl Db {
                     }
                 }
             }
+            // WAL: readers never wait for the writer. synchronous = NORMAL: in WAL mode a
+            // commit is not fsynced; it survives the process crashing (it is in the OS's
+            // cache), but the last commits before a power loss or a kernel crash may be lost.
+            // The busy timeout is how long a writer waits for another one (connection or
+            // process) to commit.
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)

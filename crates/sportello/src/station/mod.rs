@@ -596,12 +596,9 @@ impl<'a> Station<'a> {
         let disposition = decide(rc.outcome, row.amount, locked.as_ref());
         row.payment_option_id = locked.as_ref().map(|l| l.option_id);
         row.refund_required = matches!(disposition, ReceiptDisposition::Refund(_));
-        let checkout = Store::checkout_for_receipt_in(
-            &mut tx,
-            row.payment_note.as_deref(),
-            row.payment_option_id,
-        )
-        .await?;
+        let checkout =
+            Store::checkout_for_receipt_in(&mut tx, row.payment_note.as_deref(), locked.as_ref())
+                .await?;
         if let Some(c) = &checkout {
             row.checkout_id = Some(c.id.clone());
             row.payer_account_id = c.account_id;
@@ -722,9 +719,9 @@ mod tests {
             is_partial_payment: partial,
             position_id: 1,
             position_status: position,
-            debtor_fiscal_code: "RSSMRA80A01H501U".into(),
             debtor_email: None,
             origin: Origin::Api,
+            latest_note: None,
         }
     }
 

@@ -20,6 +20,13 @@ pub const MAX_RECEIPTS_PER_PDF: usize = 50;
 
 /// `('PUBLISHED', 'VALID', …)`: the statuses whose notices are worth printing
 /// ([`access::PRINTABLE`]), for the bulk queries.
+/// The id of the service with code `$2` of the ente `$1`, as a scalar subquery, so that the
+/// positions are read by the index (ente_id, service_id, id), a page at a time from where the
+/// last one ended. With `services` joined instead, the plan depended on which indexes happened
+/// to exist: before migration 0009 SQLite took the status index and sorted every remaining row
+/// for each page, and a bulk export's time grew with the square of its size.
+const SERVICE_ID: &str = "(SELECT s.id FROM services s WHERE s.ente_id = $1 AND s.code = $2)";
+
 fn printable() -> String {
     let list: Vec<String> = access::PRINTABLE
         .iter()
@@ -115,10 +122,10 @@ impl Store {
     ) -> StoreResult<Vec<Position>> {
         let sql = format!(
             "SELECT {cols} FROM debt_positions p
-             JOIN services s ON s.id = p.service_id
-             WHERE p.ente_id = $1 AND s.code = $2 AND p.id > $3 AND p.status IN {printable}
+             WHERE p.ente_id = $1 AND p.service_id = {service} AND p.id > $3 AND p.status IN {printable}
              ORDER BY p.id LIMIT $4",
             cols = prefixed(POSITION_COLUMNS, "p."),
+            service = SERVICE_ID,
             printable = printable(),
         );
         let positions = with_db!(self.db(), |pool| {
@@ -143,8 +150,9 @@ impl Store {
         service_code: &str,
     ) -> StoreResult<i64> {
         let sql = format!(
-            "SELECT COUNT(*) FROM debt_positions p JOIN services s ON s.id = p.service_id
-             WHERE p.ente_id = $1 AND s.code = $2 AND p.status IN {printable}",
+            "SELECT COUNT(*) FROM debt_positions p
+             WHERE p.ente_id = $1 AND p.service_id = {service} AND p.status IN {printable}",
+            service = SERVICE_ID,
             printable = printable(),
         );
         Ok(with_db!(self.db(), |pool| {

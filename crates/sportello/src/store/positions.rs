@@ -766,14 +766,19 @@ impl Store {
              WHERE o.position_id IN ({in_list}) ORDER BY t.payment_option_id, t.id_transfer",
             aliased(TRANSFER_COLUMNS, "t", "")
         );
+        // Not prepared for reuse: the text changes with every page, and each connection would
+        // keep up to a hundred of them compiled (the cache is per connection), memory that grew
+        // with a bulk export's length.
         let (options, transfers) = with_db!(self.db(), |pool| {
             let options = sqlx::query(&option_sql)
+                .persistent(false)
                 .fetch_all(pool)
                 .await?
                 .iter()
                 .map(option_from_row)
                 .collect::<Result<Vec<_>, _>>()?;
             let transfers = sqlx::query(&transfer_sql)
+                .persistent(false)
                 .fetch_all(pool)
                 .await?
                 .iter()

@@ -66,12 +66,13 @@ pub struct LockedNotice {
     pub position_id: i64,
     /// Position status.
     pub position_status: PositionStatus,
-    /// Debtor fiscal code as stored.
-    pub debtor_fiscal_code: String,
     /// Debtor e-mail, if known.
     pub debtor_email: Option<String>,
     /// Who created the position (on the portal, its debtor data were typed by its creator).
     pub origin: Origin,
+    /// The payment note of the option's latest activation (Checkout's cart id), read in the
+    /// same statement: a receipt without a note of its own is linked to that checkout.
+    pub latest_note: Option<String>,
 }
 
 /// One transfer of a receipt.
@@ -300,7 +301,7 @@ impl Store {
     /// Reads the notice a receipt is for and locks it until the transaction ends: on
     /// PostgreSQL with `FOR UPDATE` on the option and position rows, on SQLite through the
     /// write lock `BEGIN IMMEDIATE` already holds. Receipts for one notice are thus decided one
-    /// at a time.
+    /// at a time. The payment note of the option's latest activation comes in the same row.
     pub async fn lock_notice_in(
         tx: &mut Tx,
         ente_id: i64,
@@ -312,7 +313,9 @@ impl Store {
         };
         let sql = format!(
             "SELECT o.id AS option_id, o.status AS option_status, o.amount, o.is_partial_payment,
-                    p.id AS position_id, p.status AS position_status, p.debtor_fiscal_code, p.email, p.origin
+                    p.id AS position_id, p.status AS position_status, p.email, p.origin,
+                    (SELECT a.payment_note FROM payment_attempts a WHERE a.payment_option_id = o.id
+                     ORDER BY a.created_at DESC, a.id DESC LIMIT 1) AS latest_note
              FROM payment_options o JOIN debt_positions p ON p.id = o.position_id
              WHERE o.ente_id = $1 AND o.nav = $2{lock}"
         );
@@ -334,12 +337,12 @@ impl Store {
                     position_id: r.col("position_id")?,
                     position_status: PositionStatus::parse(&position_status)
                         .ok_or_else(|| decode_err("position status", &position_status))?,
-                    debtor_fiscal_code: r.col("debtor_fiscal_code")?,
                     debtor_email: r.col("email")?,
                     origin: {
                         let origin: String = r.col("origin")?;
                         Origin::parse(&origin).ok_or_else(|| decode_err("origin", &origin))?
                     },
+                    latest_note: r.col("latest_note")?,
                 })
             })
             .transpose()?
@@ -430,25 +433,46 @@ impl Store {
                 }
             })?
         });
-        for t in &r.transfers {
-            with_tx!(tx, |conn| {
-                sqlx::query(
-                    "INSERT INTO receipt_transfers (receipt_pk, id_transfer, amount, fiscal_code_pa, iban, stamp, remittance_information, category)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(id)
-                .bind(t.id_transfer)
-                .bind(t.amount)
-                .bind(&t.fiscal_code_pa)
-                .bind(&t.iban)
-                .bind(t.stamp)
-                .bind(&t.remittance_information)
-                .bind(&t.category)
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| StoreError::from_insert(e, format!("transfer {}", t.id_transfer)))?;
-            });
+        if r.transfers.is_empty() {
+            return Ok(id);
         }
+        // Every transfer in one statement (at most five: the schema's limit).
+        let rows: Vec<String> = (0..r.transfers.len())
+            .map(|i| {
+                let n = i * 7;
+                format!(
+                    "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    n + 6,
+                    n + 7,
+                    n + 8
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO receipt_transfers (receipt_pk, id_transfer, amount, fiscal_code_pa, iban, stamp, remittance_information, category)
+             VALUES {}",
+            rows.join(", ")
+        );
+        with_tx!(tx, |conn| {
+            let mut insert = sqlx::query(&sql).bind(id);
+            for t in &r.transfers {
+                insert = insert
+                    .bind(t.id_transfer)
+                    .bind(t.amount)
+                    .bind(&t.fiscal_code_pa)
+                    .bind(&t.iban)
+                    .bind(t.stamp)
+                    .bind(&t.remittance_information)
+                    .bind(&t.category);
+            }
+            insert.execute(&mut *conn).await.map_err(|e| {
+                StoreError::from_insert(e, format!("transfers of receipt {}", r.receipt_id))
+            })?;
+        });
         Ok(id)
     }
 
@@ -496,32 +520,18 @@ impl Store {
 
     /// The checkout a receipt was paid through, and nothing else: the one its payment note
     /// names (Checkout passes its cart id there), else the one named by the payment note of the
-    /// notice's latest activation (`paGetPayment`). Either must hold the notice the receipt
-    /// pays (when the notice is known). A receipt with neither is not linked: an unfinished
-    /// checkout someone else started for the same notice is not a reason to move the payment
-    /// into their history.
+    /// notice's latest activation (`paGetPayment`, [`LockedNotice::latest_note`]). Either must
+    /// hold the notice the receipt pays (when the notice is known). A receipt with neither is
+    /// not linked: an unfinished checkout someone else started for the same notice is not a
+    /// reason to move the payment into their history.
     pub async fn checkout_for_receipt_in(
         tx: &mut Tx,
         payment_note: Option<&str>,
-        option_id: Option<i64>,
+        locked: Option<&LockedNotice>,
     ) -> StoreResult<Option<CheckoutLink>> {
-        let note = match (payment_note, option_id) {
-            (Some(note), _) => Some(note.to_owned()),
-            (None, Some(option_id)) => {
-                let latest: Option<Option<String>> = with_tx!(tx, |conn| {
-                    sqlx::query_scalar(
-                        "SELECT payment_note FROM payment_attempts WHERE payment_option_id = $1
-                         ORDER BY created_at DESC, id DESC LIMIT 1",
-                    )
-                    .bind(option_id)
-                    .fetch_optional(&mut *conn)
-                    .await?
-                });
-                latest.flatten()
-            }
-            (None, None) => None,
-        };
-        let Some(note) = note else {
+        let option_id = locked.map(|l| l.option_id);
+        let Some(note) = payment_note.or_else(|| locked.and_then(|l| l.latest_note.as_deref()))
+        else {
             return Ok(None);
         };
         let found: Option<(String, Option<i64>, String)> = with_tx!(tx, |conn| {
@@ -530,7 +540,7 @@ impl Store {
                    AND ($2 IS NULL OR EXISTS (SELECT 1 FROM checkout_items i
                                               WHERE i.checkout_id = c.id AND i.payment_option_id = $2))",
             )
-            .bind(&note)
+            .bind(note)
             .bind(option_id)
             .fetch_optional(&mut *conn)
             .await?
