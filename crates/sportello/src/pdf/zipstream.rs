@@ -237,6 +237,65 @@ impl Deflater {
     }
 }
 
+/// A file written once, front to back, that keeps little of itself in the page cache: every
+/// [`DROP_WINDOW`] bytes it asks the kernel to start writing the last window back and to drop
+/// the window before it (written back by then). Without it a 4 GB archive fills the page cache
+/// as it grows and the machine reclaims memory for it (system time growing faster than the
+/// archive). The advice is only advice: where the system ignores it nothing changes.
+pub struct DropBehindFile {
+    file: std::fs::File,
+    written: u64,
+    /// Writeback requested up to here.
+    flushed: u64,
+    /// Pages dropped up to here.
+    dropped: u64,
+}
+
+/// Bytes between two pieces of advice.
+const DROP_WINDOW: u64 = 32 << 20;
+
+impl DropBehindFile {
+    pub fn new(file: std::fs::File) -> Self {
+        Self {
+            file,
+            written: 0,
+            flushed: 0,
+            dropped: 0,
+        }
+    }
+
+    /// The file, for `sync_all`.
+    pub fn into_inner(self) -> std::fs::File {
+        self.file
+    }
+
+    fn advise(&self, from: u64, to: u64) {
+        if let Some(len) = std::num::NonZeroU64::new(to - from) {
+            // DONTNEED starts the writeback of dirty pages and drops the clean ones. An error
+            // (a file system without page cache) only means the advice is not followed.
+            let _ = rustix::fs::fadvise(&self.file, from, Some(len), rustix::fs::Advice::DontNeed);
+        }
+    }
+}
+
+impl Write for DropBehindFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.flushed >= DROP_WINDOW {
+            self.advise(self.dropped, self.flushed);
+            self.dropped = self.flushed;
+            self.advise(self.flushed, self.written);
+            self.flushed = self.written;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
 fn put16(buf: &mut Vec<u8>, v: u16) {
     buf.extend_from_slice(&v.to_le_bytes());
 }
@@ -292,6 +351,26 @@ mod tests {
         assert!(entry.compressed_size() < 1_000);
         entry.read_to_end(&mut big).unwrap();
         assert_eq!(big, vec![b'x'; 100_000]);
+    }
+
+    #[test]
+    fn a_file_written_through_drop_behind_reads_back_whole() {
+        let file = tempfile::tempfile().unwrap();
+        let mut out = DropBehindFile::new(file.try_clone().unwrap());
+        // Past two windows, in pieces that do not divide them.
+        let piece: Vec<u8> = (0..1_000_003u32).map(|i| (i % 251) as u8).collect();
+        let pieces = (2 * DROP_WINDOW / piece.len() as u64 + 3) as usize;
+        for _ in 0..pieces {
+            out.write_all(&piece).unwrap();
+        }
+        out.flush().unwrap();
+        out.into_inner().sync_all().unwrap();
+        let mut back = Vec::new();
+        let mut file = file;
+        file.seek(SeekFrom::Start(0)).unwrap();
+        file.read_to_end(&mut back).unwrap();
+        assert_eq!(back.len(), piece.len() * pieces);
+        assert!(back.chunks(piece.len()).all(|c| c == piece.as_slice()));
     }
 
     #[test]
