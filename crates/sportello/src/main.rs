@@ -388,7 +388,11 @@ async fn notices(config: Config, service: &str, out: &std::path::Path) -> anyhow
         &ente,
         &fonts,
         service,
-        std::io::BufWriter::new(file),
+        // Entries of about 40 KB: a 1 MB buffer writes the archive in large pieces.
+        std::io::BufWriter::with_capacity(
+            1 << 20,
+            sportello::pdf::zipstream::DropBehindFile::new(file),
+        ),
         |n| bar.set_position(n),
     )
     .await;
@@ -398,6 +402,7 @@ async fn notices(config: Config, service: &str, out: &std::path::Path) -> anyhow
     writer
         .into_inner()
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?
+        .into_inner()
         .sync_all()?;
     for s in &report.skipped {
         println!("escluso {s}");
