@@ -763,32 +763,7 @@ async fn operator_confirms_a_citizens_identity() {
     app.stop().await;
 }
 
-macro_rules! suite {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let db = super::TestDb::sqlite();
-                    super::$scenario(db.store().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    let store = db.store().await;
-                    super::$scenario(store.clone()).await;
-                    store.close().await;
-                }
-            )*
-        }
-    };
-}
-
-suite!(
+store_suite!(
     operators_and_their_sessions_are_stored,
     operator_management_keeps_an_admin_and_audits,
     searches_respect_the_scope,

@@ -16,29 +16,7 @@ use sportello::web::pages::routes::{Guard, PAGE_ROUTES, PageRoute};
 use sportello::web::ufficio::{Access, ROUTES as OFFICE_ROUTES};
 use sportello::with_db;
 
-macro_rules! both {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario(super::TestDb::sqlite()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    super::$scenario(db).await;
-                }
-            )*
-        }
-    };
-}
-
-both!(
+both_databases!(
     every_state_changing_page_refuses_a_form_without_its_token,
     every_state_changing_office_route_refuses_a_form_without_its_token,
     registrations_from_one_address_are_throttled,

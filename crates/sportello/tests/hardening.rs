@@ -16,29 +16,7 @@ use sportello::with_db;
 const EC: &str = "00229080338";
 const API: &str = "/gpd/debt-positions-service/v1/organizations/00229080338/debtpositions";
 
-macro_rules! both {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario(super::TestDb::sqlite()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    super::$scenario(db).await;
-                }
-            )*
-        }
-    };
-}
-
-both!(
+both_databases!(
     junk_requests_are_logged_as_excerpts_and_real_ones_whole,
     the_event_log_forgets_exchanges_past_its_retention,
     cookieless_visits_write_no_session,

@@ -726,28 +726,6 @@ async fn the_treasury_statement_marks_flows_riversati(db: TestDb) {
     app.stop().await;
 }
 
-macro_rules! both_databases {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario(super::TestDb::sqlite()).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    super::$scenario(db).await;
-                }
-            )*
-        }
-    };
-}
-
 both_databases!(
     flows_match_receipts_page_by_page_and_the_watermark_moves_on,
     every_anomaly_kind_is_found_and_exported,
