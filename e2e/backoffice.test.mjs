@@ -6,11 +6,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startApp, launchBrowser, audit, binary, registerAndLogIn, addTrafficFine } from './harness.mjs';
+import { startApp, launchBrowser, audit, binary, registerAndLogIn, addTrafficFine, totp, publishPosition } from './harness.mjs';
 
 const DEBTOR = 'VRDGPP80A01H501U';
 const PASSWORD = "una frase lunga per l'ufficio";
@@ -21,49 +20,9 @@ async function checked(name) {
   assert.deepEqual(violations, [], `accessibility violations on ${name}:\n${violations.join('\n')}`);
 }
 
-/** RFC 4648 base32 (no padding) → bytes. */
-function base32(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0, value = 0;
-  const out = [];
-  for (const c of text.replace(/=+$/, '')) {
-    value = (value << 5) | alphabet.indexOf(c);
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-/** RFC 6238 TOTP: HMAC-SHA-1, 30-second steps, 6 digits. */
-function totp(secret, unix = Math.floor(Date.now() / 1000)) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(unix / 30)));
-  const hash = createHmac('sha1', base32(secret)).update(counter).digest();
-  const offset = hash[hash.length - 1] & 0x0f;
-  const code = (hash.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-  return String(code).padStart(6, '0');
-}
-
-/** Creates a position through the debt-position API (the demo key) and returns its notice code. */
-async function position(iupd, cents) {
-  const r = await fetch(`${app.base}/gpd/debt-positions-service/v1/organizations/00229080338/debtpositions?toPublish=true`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'Ocp-Apim-Subscription-Key': 'sportello-demo-key' },
-    body: JSON.stringify({
-      iupd, type: 'F', fiscalCode: DEBTOR, fullName: 'Giuseppe Verdi', companyName: 'Comune di Piacenza',
-      switchToExpired: false,
-      paymentOption: [{
-        amount: cents, description: `Canone ${iupd}`, isPartialPayment: false, dueDate: '2030-12-31T23:59:59', fee: 0,
-        transfer: [{ idTransfer: '1', amount: cents, remittanceInformation: `Canone ${iupd}`, category: '9/0101108TS/', iban: 'IT60X0542811101000000123456' }],
-      }],
-    }),
-  });
-  const body = await r.text();
-  assert.equal(r.status, 201, body);
-  return JSON.parse(body).paymentOption[0].nav;
+/** A published position of the debtor (through the debt-position API); its notice code. */
+function position(iupd, cents) {
+  return publishPosition(app.base, { iupd, cents, fiscalCode: DEBTOR, fullName: 'Giuseppe Verdi' });
 }
 
 before(async () => {
