@@ -35,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let fill = |count: i64, debtor: &str, offset: i64| {
         let (series, text, ts, iuv, cf) = match store.db() {
-            Db::Sqlite(_) => (
+            Db::Sqlite(..) => (
                 format!(
                     "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {count}) SELECT i + {offset} AS i FROM g"
                 ),

@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
     // (paid at a PSP, so they reach the history through the debtor index).
     let fill = |count: i64, debtor: &str, offset: i64| {
         let (series, text, ts) = match store.db() {
-            Db::Sqlite(_) => (
+            Db::Sqlite(..) => (
                 format!(
                     "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {count}) SELECT i FROM g"
                 ),

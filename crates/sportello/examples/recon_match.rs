@@ -111,7 +111,7 @@ async fn in_database(n: usize, url: &str) -> anyhow::Result<()> {
     let ente = store.upsert_ente(&config.ente).await?.id;
     let started = Instant::now();
     let (series, text, ts) = match store.db() {
-        Db::Sqlite(_) => (
+        Db::Sqlite(..) => (
             format!(
                 "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {n}) SELECT i FROM g"
             ),

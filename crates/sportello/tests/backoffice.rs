@@ -55,7 +55,7 @@ fn per_service(write: &str, read: &str) -> OperatorAccess {
 /// A receipt for the first option of `position_id`.
 async fn pay(store: &Store, ente_id: i64, position_id: i64, receipt_id: &str, refund: bool) -> i64 {
     let (option_id, nav, iuv): (i64, String, String) = match store.db() {
-        sportello::db::Db::Sqlite(p) => sqlx::query_as(
+        sportello::db::Db::Sqlite(p, _) => sqlx::query_as(
             "SELECT id, nav, iuv FROM payment_options WHERE position_id = $1 ORDER BY id LIMIT 1",
         )
         .bind(position_id)
@@ -427,7 +427,7 @@ async fn operator_sessions_expire_and_are_apart_from_citizens() {
     // The session's expiry is the idle timeout ahead.
     let store = app.state.store();
     let rows: Vec<(Timestamp, Timestamp)> = match store.db() {
-        sportello::db::Db::Sqlite(p) => sqlx::query_as(
+        sportello::db::Db::Sqlite(p, _) => sqlx::query_as(
             "SELECT last_seen_at, expires_at FROM operator_sessions WHERE operator_id IS NOT NULL",
         )
         .fetch_all(p)
@@ -442,7 +442,7 @@ async fn operator_sessions_expire_and_are_apart_from_citizens() {
     assert_eq!(app.state.config().backoffice_checkout_overdue_minutes, 60);
     // No sessions table of the citizens holds an operator.
     let citizens: i64 = match store.db() {
-        sportello::db::Db::Sqlite(p) => {
+        sportello::db::Db::Sqlite(p, _) => {
             sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE account_id IS NOT NULL")
                 .fetch_one(p)
                 .await

@@ -480,7 +480,7 @@ async fn a_paid_position_cannot_be_changed(app: TestApp) {
     // The station marks positions paid; here the row is changed directly.
     let sql = "UPDATE debt_positions SET status = 'PAID' WHERE iupd = 'PAID-1'";
     match app.state.store().db() {
-        sportello::db::Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        sportello::db::Db::Sqlite(p, _) => sqlx::query(sql).execute(p).await.map(|_| ()),
         sportello::db::Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
     }
     .unwrap();
@@ -1129,7 +1129,7 @@ async fn the_openapi_document_is_served() {
 /// Runs `sql` on the app's database (to put a row in a state only the station reaches).
 async fn execute(app: &TestApp, sql: &str) {
     match app.state.store().db() {
-        sportello::db::Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        sportello::db::Db::Sqlite(p, _) => sqlx::query(sql).execute(p).await.map(|_| ()),
         sportello::db::Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
     }
     .unwrap();

@@ -201,7 +201,7 @@ async fn everything(store: &Store) -> Vec<(String, String)> {
         out.push((table.to_owned(), format!("{rows:?}")));
     }
     match store.db() {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(pool, _) => {
             let tables: Vec<String> = sqlx::query_scalar(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
             )

@@ -285,7 +285,7 @@ pub async fn run_until(db: &Db, last: i64) -> Result<Vec<i64>, MigrateError> {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(pool, _) => {
             let mut conn = pool.acquire().await?;
             let result = apply_pending!(
                 conn,
@@ -335,7 +335,7 @@ pub async fn run_until(db: &Db, last: i64) -> Result<Vec<i64>, MigrateError> {
 /// Compares the database with the embedded migrations, without changing anything.
 pub async fn status(db: &Db) -> Result<MigrationStatus, sqlx::Error> {
     let exists = match db {
-        Db::Sqlite(pool) => sqlx::query_scalar::<_, i64>(
+        Db::Sqlite(pool, _) => sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
         )
         .fetch_one(pool)

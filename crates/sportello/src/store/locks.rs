@@ -34,7 +34,7 @@ impl Store {
     /// Takes `key` if no other instance holds it; `None` when one does.
     pub async fn try_lock(&self, key: LockKey) -> StoreResult<Option<ExclusiveLock>> {
         match self.db() {
-            Db::Sqlite(_) => Ok(Some(ExclusiveLock { conn: None })),
+            Db::Sqlite(..) => Ok(Some(ExclusiveLock { conn: None })),
             Db::Postgres(pool) => {
                 let mut conn = pool.acquire().await?;
                 let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")

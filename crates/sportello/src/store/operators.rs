@@ -210,7 +210,7 @@ impl Store {
     ) -> StoreResult<ChangeOutcome> {
         let now = Timestamp::now();
         let lock = match self.db() {
-            crate::db::Db::Sqlite(_) => "",
+            crate::db::Db::Sqlite(..) => "",
             crate::db::Db::Postgres(_) => " FOR UPDATE",
         };
         let admins_sql = format!(

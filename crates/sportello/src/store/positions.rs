@@ -325,7 +325,7 @@ macro_rules! bind_vals {
 /// position in constant time.
 fn sign(tx: &Tx) -> char {
     match tx {
-        Tx::Sqlite(_) => '?',
+        Tx::Sqlite(..) => '?',
         Tx::Postgres(_) => '$',
     }
 }
@@ -820,7 +820,7 @@ impl Store {
         let base =
             "SELECT id, status, validity_date FROM debt_positions WHERE ente_id = $1 AND iupd = $2";
         let sql = match tx {
-            Tx::Sqlite(_) => base.to_owned(),
+            Tx::Sqlite(..) => base.to_owned(),
             Tx::Postgres(_) => format!("{base} FOR UPDATE"),
         };
         let row: Option<(i64, String, Option<Timestamp>)> = with_tx!(tx, |conn| {
