@@ -34,6 +34,7 @@ store_suite!(
     money_constraints_hold_in_the_database,
     receipts_are_unique_per_receipt_id,
     outbox_rows_follow_their_transaction,
+    a_batch_is_all_or_nothing,
     outbox_claims_are_exclusive_and_retries_wait,
     audit_and_event_log_round_trip,
     timestamps_read_back_exactly_and_in_order,
@@ -415,6 +416,56 @@ async fn outbox_rows_follow_their_transaction(store: Store) {
     assert_eq!(kept[0].message, mail("kept@example.it"));
 }
 
+/// A batch run on its own (`run_atomic`: on SQLite `BEGIN IMMEDIATE … COMMIT` in one command)
+/// or in a transaction either writes every statement or none, and a failure leaves the
+/// database and the pool fit for the next write.
+async fn a_batch_is_all_or_nothing(store: Store) {
+    use sportello::db::batch::Batch;
+    let mut failing = Batch::independent();
+    Store::push_enqueue(&mut failing, &mail("first@example.it"));
+    // id is generated: naming one that exists makes the second insert fail.
+    Store::push_enqueue(&mut failing, &mail("second@example.it"));
+    failing.push(
+        "INSERT INTO outbox (id, kind, recipient, subject, body_text, next_attempt_at, created_at)
+         SELECT id, kind, recipient, subject, body_text, next_attempt_at, created_at FROM outbox
+         UNION ALL SELECT 1, 'x', 'x', 'x', 'x', $1, $1",
+        vec![sportello::db::batch::Val::Ts(Timestamp::now())],
+    );
+    // Several times: every pooled connection must come back usable (SQLite closes the one
+    // whose command failed, with its transaction).
+    for _ in 0..10 {
+        let mut again = Batch::independent();
+        Store::push_enqueue(&mut again, &mail("first@example.it"));
+        again.push(
+            "INSERT INTO outbox (id, kind, recipient, subject, body_text, next_attempt_at, created_at)
+             VALUES (1, 'x', 'x', 'x', 'x', $1, $1), (1, 'x', 'x', 'x', 'x', $1, $1)",
+            vec![sportello::db::batch::Val::Ts(Timestamp::now())],
+        );
+        assert!(store.db().run_atomic(again).await.is_err());
+    }
+    assert!(store.db().run_atomic(failing).await.is_err());
+    assert!(store.outbox_for(None, 10).await.unwrap().is_empty());
+
+    let mut tx = store.db().begin().await.unwrap();
+    let mut inside = Batch::new();
+    Store::push_enqueue(&mut inside, &mail("kept@example.it"));
+    inside.run(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut ok = Batch::independent();
+    Store::push_enqueue(&mut ok, &mail("one@example.it"));
+    Store::push_enqueue(&mut ok, &mail("two@example.it"));
+    store.db().run_atomic(ok).await.unwrap();
+    let mut all: Vec<String> = store
+        .outbox_for(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.message.recipient)
+        .collect();
+    all.sort();
+    assert_eq!(all, ["kept@example.it", "one@example.it", "two@example.it"]);
+}
+
 async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
     for i in 0..30 {
         let mut tx = store.db().begin().await.unwrap();
@@ -500,7 +551,7 @@ async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
     assert_eq!(again[0].id, first);
     assert_eq!(again[0].attempts, 2);
     assert_eq!(again[0].last_error.as_deref(), Some("connection refused"));
-    store.mark_sent(first).await.unwrap();
+    store.mark_sent(&[first]).await.unwrap();
     let sent = store
         .outbox_for(Some(&again[0].message.recipient), 1)
         .await

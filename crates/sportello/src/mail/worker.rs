@@ -152,7 +152,7 @@ pub const PARALLEL_SENDS: usize = 8;
 pub const CLAIM_BATCH: usize = 2 * PARALLEL_SENDS;
 
 /// Delivers what is due now, holding each claim for `lease`; returns how many messages were
-/// delivered.
+/// delivered. The messages of a batch delivered are marked sent together, after the batch.
 pub async fn deliver_due(
     store: &Store,
     delivery: &Delivery,
@@ -165,32 +165,45 @@ pub async fn deliver_due(
         let batch = store
             .claim_outbox(worker, CLAIM_BATCH as i64, lease)
             .await?;
-        if batch.is_empty() {
-            return Ok(delivered);
-        }
-        let results: Vec<anyhow::Result<bool>> = futures_util::stream::iter(batch)
+        let full = batch.len() == CLAIM_BATCH;
+        let results: Vec<anyhow::Result<Option<i64>>> = futures_util::stream::iter(batch)
             .map(|m| deliver_one(store, delivery, worker, m))
             .buffer_unordered(PARALLEL_SENDS)
             .collect()
             .await;
+        let mut sent = Vec::with_capacity(results.len());
+        let mut failure = None;
         for result in results {
-            delivered += usize::from(result?);
+            match result {
+                Ok(Some(id)) => sent.push(id),
+                Ok(None) => {}
+                Err(e) => failure = Some(e),
+            }
+        }
+        store.mark_sent(&sent).await?;
+        delivered += sent.len();
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        // A batch that was not full took every message due: asking again now would find none.
+        if !full {
+            return Ok(delivered);
         }
     }
 }
 
-/// Sends one claimed message and records the outcome; `true` when it was delivered.
+/// Sends one claimed message; `Some(id)` when it was delivered (the caller marks it sent), else
+/// records the failure.
 async fn deliver_one(
     store: &Store,
     delivery: &Delivery,
     worker: &str,
     m: OutboxMessage,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<i64>> {
     match send(delivery, &m).await {
         Ok(()) => {
-            store.mark_sent(m.id).await?;
             tracing::info!(outbox_id = m.id, kind = %m.message.kind, "mail delivered");
-            Ok(true)
+            Ok(Some(m.id))
         }
         Err(f) => {
             let retry = (!f.permanent && m.attempts < MAX_ATTEMPTS)
@@ -205,7 +218,7 @@ async fn deliver_one(
                 lease_lost = !applied,
                 "mail delivery failed"
             );
-            Ok(false)
+            Ok(None)
         }
     }
 }

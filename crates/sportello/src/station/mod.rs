@@ -24,6 +24,7 @@ use pagopa::soap::{
 use pagopa::{Cents, EcFiscalCode, Iban, NoticeNumber};
 
 use crate::clock::Timestamp;
+use crate::db::batch::Batch;
 use crate::domain::access::{self, NoticeState, Unpayable};
 use crate::domain::position::{
     Debtor, Destination, OptionStatus, Origin, PositionStatus, SubjectType,
@@ -31,7 +32,8 @@ use crate::domain::position::{
 use crate::store::ente::Ente;
 use crate::store::events::Exchange;
 use crate::store::station::{
-    LockedNotice, NewAttempt, NoticeOption, ReceiptTransferRow, StationReceipt,
+    LockedNotice, NewAttempt, NoticeOption, ReceiptTransferRow, StationReceipt, position_status,
+    receipt_error,
 };
 use crate::store::{Store, StoreError};
 
@@ -428,10 +430,10 @@ impl<'a> Station<'a> {
             }),
         });
         let record = async {
-            let mut tx = self.store.db().begin().await?;
-            Store::insert_attempt_in(&mut tx, &attempt).await?;
-            Store::log_exchange_in(&mut tx, &log(&response)).await?;
-            tx.commit().await?;
+            let mut batch = Batch::independent();
+            Store::push_attempt(&mut batch, &attempt);
+            Store::push_exchange(&mut batch, &log(&response));
+            self.store.db().run_atomic(batch).await?;
             Ok::<_, StoreError>(())
         };
         record.await.map_err(|e| self.system_error(&e))?;
@@ -603,32 +605,6 @@ impl<'a> Station<'a> {
             row.checkout_id = Some(c.id.clone());
             row.payer_account_id = c.account_id;
         }
-        match Store::insert_station_receipt_in(&mut tx, ente_id, &row).await {
-            Ok(pk) if recovered => Store::mark_receipt_recovered_in(&mut tx, pk).await?,
-            Ok(_) => {}
-            // The same receipt delivered twice at once: the other delivery stored it.
-            Err(StoreError::Conflict(_)) => {
-                tx.rollback().await?;
-                return Ok(ReceiptDisposition::Duplicate);
-            }
-            Err(e) => return Err(e),
-        }
-        let disposition = match (disposition, &locked) {
-            (ReceiptDisposition::Closed(_), Some(l)) => {
-                let status = Store::settle_option_in(
-                    &mut tx,
-                    l.option_id,
-                    l.position_id,
-                    row.payment_date_time,
-                )
-                .await?;
-                if let Some(c) = &checkout {
-                    Store::settle_checkout_in(&mut tx, &c.id).await?;
-                }
-                ReceiptDisposition::Closed(status)
-            }
-            (other, _) => other,
-        };
         // "Your notice was paid" (with the payer's name) goes only to an address the
         // municipality recorded for its debtor: on a position created on the portal the debtor's
         // name and address were typed by whoever created it, who may be anyone.
@@ -638,14 +614,52 @@ impl<'a> Station<'a> {
             }
             _ => None,
         };
+        // The writes go to the database in two batches (one command each on SQLite, see
+        // `db::batch`): the receipt and what it closes, then the e-mails and the log row, which
+        // need the position's new status (whether installments are left).
+        let mut writes = Batch::new();
+        Store::push_station_receipt(&mut writes, ente_id, &row, recovered);
+        let settles = match (&disposition, &locked) {
+            (ReceiptDisposition::Closed(_), Some(l)) => {
+                Store::push_settle_option(
+                    &mut writes,
+                    l.option_id,
+                    l.position_id,
+                    row.payment_date_time,
+                );
+                true
+            }
+            _ => false,
+        };
+        let returned = match writes.run(&mut tx).await {
+            Ok(returned) => returned,
+            Err(e) => match receipt_error(e, &row.receipt_id) {
+                // The same receipt delivered twice at once: the other delivery stored it.
+                StoreError::Conflict(_) => {
+                    tx.rollback().await?;
+                    return Ok(ReceiptDisposition::Duplicate);
+                }
+                other => return Err(other),
+            },
+        };
+        let disposition = if settles {
+            if let Some(c) = &checkout {
+                Store::settle_checkout_in(&mut tx, &c.id).await?;
+            }
+            ReceiptDisposition::Closed(position_status(returned)?)
+        } else {
+            disposition
+        };
+        let mut after = Batch::independent();
         for message in
             mail::receipt_messages(self.ente, rc, &row, debtor_email.as_deref(), &disposition)
         {
-            Store::enqueue_in(&mut tx, &message).await?;
+            Store::push_enqueue(&mut after, &message);
         }
         if let Some(exchange) = exchange {
-            Store::log_exchange_in(&mut tx, exchange).await?;
+            Store::push_exchange(&mut after, exchange);
         }
+        after.run(&mut tx).await?;
         tx.commit().await?;
         Ok(disposition)
     }

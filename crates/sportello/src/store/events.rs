@@ -2,8 +2,9 @@
 
 use super::{Store, StoreResult};
 use crate::clock::Timestamp;
-use crate::db::{DbRow, Tx};
-use crate::{with_db, with_tx};
+use crate::db::DbRow;
+use crate::db::batch::{Batch, Val};
+use crate::with_db;
 
 /// Direction of a message, seen from Sportello.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,19 +119,38 @@ impl Store {
     /// Records an exchange. Logging must never lose the business outcome, so callers log after
     /// the fact and only warn when this fails.
     pub async fn log_exchange(&self, e: &Exchange) -> StoreResult<()> {
+        let _turn = self.db().write_turn().await;
         with_db!(self.db(), |pool| {
             insert_exchange!(e).execute(pool).await?;
         });
         Ok(())
     }
 
-    /// Writes an exchange inside the caller's transaction: it is in the log if and only if the
-    /// change it records is committed (the station's activations and receipts).
-    pub async fn log_exchange_in(tx: &mut Tx, e: &Exchange) -> StoreResult<()> {
-        with_tx!(tx, |conn| {
-            insert_exchange!(e).execute(&mut *conn).await?;
-        });
-        Ok(())
+    /// Adds to `batch` the statement that writes an exchange: it is in the log if and only if
+    /// the batch's transaction commits.
+    pub fn push_exchange(batch: &mut Batch, e: &Exchange) {
+        batch.push(
+            INSERT_EXCHANGE,
+            vec![
+                Val::Text(
+                    match e.direction {
+                        Direction::In => "in",
+                        Direction::Out => "out",
+                    }
+                    .to_owned(),
+                ),
+                Val::Text(e.channel.clone()),
+                Val::Text(e.operation.clone()),
+                Val::OptText(e.correlation.clone()),
+                Val::Text(e.request.clone()),
+                Val::OptText(e.response.clone()),
+                Val::Text(e.outcome.clone()),
+                Val::OptText(e.fault_code.clone()),
+                Val::OptInt32(e.http_status.map(i32::from)),
+                Val::Int(i64::try_from(e.duration_ms).unwrap_or(i64::MAX)),
+                Val::Ts(Timestamp::now()),
+            ],
+        );
     }
 
     /// Exchanges with a correlation key, oldest first.

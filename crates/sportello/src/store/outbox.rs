@@ -4,6 +4,7 @@
 
 use super::{Store, StoreResult};
 use crate::clock::Timestamp;
+use crate::db::batch::{Batch, Val};
 use crate::db::{Db, DbRow, Tx};
 use crate::{with_db, with_tx};
 
@@ -95,6 +96,27 @@ fn from_row(r: &impl DbRow) -> Result<OutboxMessage, sqlx::Error> {
 }
 
 impl Store {
+    /// Adds to `batch` the statement that queues a message: it exists if and only if the
+    /// batch's transaction commits.
+    pub fn push_enqueue(batch: &mut Batch, m: &NewMessage) {
+        let now = Timestamp::now();
+        batch.push(
+            "INSERT INTO outbox (kind, recipient, subject, body_text, body_html, next_attempt_at, created_at, attachment_name, attachment_type, attachment)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
+            vec![
+                Val::Text(m.kind.clone()),
+                Val::Text(m.recipient.clone()),
+                Val::Text(m.subject.clone()),
+                Val::Text(m.body_text.clone()),
+                Val::OptText(m.body_html.clone()),
+                Val::Ts(now),
+                Val::OptText(m.attachment.as_ref().map(|a| a.name.clone())),
+                Val::OptText(m.attachment.as_ref().map(|a| a.content_type.clone())),
+                Val::OptBytes(m.attachment.as_ref().map(|a| a.bytes.clone())),
+            ],
+        );
+    }
+
     /// Queues a message inside the caller's transaction: it exists if and only if the change
     /// that caused it is committed.
     pub async fn enqueue_in(tx: &mut Tx, m: &NewMessage) -> StoreResult<i64> {
@@ -131,41 +153,50 @@ impl Store {
         let pick = "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1
                     AND (locked_until IS NULL OR locked_until < $1) ORDER BY id LIMIT $2";
         let lock = match self.db() {
-            Db::Sqlite(_) => "",
+            Db::Sqlite(..) => "",
             Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
         };
         let sql = format!(
             "UPDATE outbox SET locked_until = $3, locked_by = $4, attempts = attempts + 1
              WHERE id IN ({pick}{lock}) RETURNING {COLUMNS}"
         );
-        let mut tx = self.db().begin().await?;
-        let mut claimed = with_tx!(&mut tx, |conn| {
+        // One statement, atomic on its own: no transaction around it.
+        let turn = self.db().write_turn().await;
+        let mut claimed = with_db!(self.db(), |pool| {
             sqlx::query(&sql)
                 .bind(now)
                 .bind(limit)
                 .bind(until)
                 .bind(worker)
-                .fetch_all(&mut *conn)
+                .fetch_all(pool)
                 .await?
                 .iter()
                 .map(from_row)
                 .collect::<Result<Vec<_>, _>>()?
         });
-        tx.commit().await?;
+        drop(turn);
         claimed.sort_by_key(|m| m.id);
         Ok(claimed)
     }
 
-    /// Records a delivery.
-    pub async fn mark_sent(&self, id: i64) -> StoreResult<()> {
+    /// Records deliveries: one statement for a worker's whole batch.
+    pub async fn mark_sent(&self, ids: &[i64]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "UPDATE outbox SET state = 'sent', sent_at = $1, locked_until = NULL, last_error = NULL
+             WHERE id IN ({})",
+            list.join(", ")
+        );
+        let _turn = self.db().write_turn().await;
         with_db!(self.db(), |pool| {
-            sqlx::query(
-                "UPDATE outbox SET state = 'sent', sent_at = $2, locked_until = NULL, last_error = NULL WHERE id = $1",
-            )
-            .bind(id)
-            .bind(Timestamp::now())
-            .execute(pool)
-            .await?;
+            let mut update = sqlx::query(&sql).bind(Timestamp::now());
+            for id in ids {
+                update = update.bind(id);
+            }
+            update.execute(pool).await?;
         });
         Ok(())
     }

@@ -629,18 +629,6 @@ impl Store {
         Ok(clean)
     }
 
-    /// Marks a stored receipt as recovered from pagoPA's receipts API.
-    pub async fn mark_receipt_recovered_in(tx: &mut Tx, receipt_pk: i64) -> StoreResult<()> {
-        with_tx!(tx, |conn| {
-            sqlx::query("UPDATE receipts SET recovered = $2 WHERE id = $1")
-                .bind(receipt_pk)
-                .bind(true)
-                .execute(&mut *conn)
-                .await?;
-        });
-        Ok(())
-    }
-
     /// Opens `no_flow` for OK receipts paid before `before` that no current flow reports, and
     /// `no_credit` for current flows published before `flows_before` that no credit settles.
     /// Returns how many were opened.

@@ -7,6 +7,7 @@
 
 use super::{Store, StoreError, StoreResult};
 use crate::clock::Timestamp;
+use crate::db::batch::{Batch, Val};
 use crate::db::{DbRow, Tx};
 use crate::domain::position::{OptionStatus, Origin, Position, PositionStatus};
 use crate::{with_db, with_tx};
@@ -224,6 +225,24 @@ fn decode_err(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("stored {what} {value:?} is not valid").into())
 }
 
+/// A failed batch that stored receipt `receipt_id`: its receiptId already stored is a
+/// [`StoreError::Conflict`]; anything else — including the one-closing-receipt index, which is
+/// not a retry of this receipt and must not pass for one — is a database error.
+pub fn receipt_error(err: sqlx::Error, receipt_id: &str) -> StoreError {
+    if is_receipt_id_violation(&err) {
+        StoreError::Conflict(format!("receiptId {receipt_id}"))
+    } else {
+        StoreError::Db(err)
+    }
+}
+
+/// The position status a settling batch returned.
+pub fn position_status(returned: Option<String>) -> StoreResult<PositionStatus> {
+    let status = returned.unwrap_or_default();
+    PositionStatus::parse(&status)
+        .ok_or_else(|| StoreError::Db(decode_err("position status", &status)))
+}
+
 impl Store {
     /// The payment option with notice number `nav`, with its position.
     pub async fn notice_option(
@@ -247,28 +266,25 @@ impl Store {
     }
 
     /// Records an activation.
-    pub async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<i64> {
-        let mut tx = self.db().begin().await?;
-        let id = Store::insert_attempt_in(&mut tx, a).await?;
-        tx.commit().await?;
-        Ok(id)
+    pub async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<()> {
+        let mut batch = Batch::new();
+        Store::push_attempt(&mut batch, a);
+        Ok(self.db().run_atomic(batch).await?)
     }
 
-    /// Records an activation inside the caller's transaction.
-    pub async fn insert_attempt_in(tx: &mut Tx, a: &NewAttempt) -> StoreResult<i64> {
-        Ok(with_tx!(tx, |conn| {
-            sqlx::query_scalar(
-                "INSERT INTO payment_attempts (payment_option_id, amount, payment_note, transfer_type, created_at)
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
-            )
-            .bind(a.payment_option_id)
-            .bind(a.amount)
-            .bind(&a.payment_note)
-            .bind(&a.transfer_type)
-            .bind(Timestamp::now())
-            .fetch_one(&mut *conn)
-            .await?
-        }))
+    /// Adds to `batch` the statement that records an activation.
+    pub fn push_attempt(batch: &mut Batch, a: &NewAttempt) {
+        batch.push(
+            "INSERT INTO payment_attempts (payment_option_id, amount, payment_note, transfer_type, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+            vec![
+                Val::Int(a.payment_option_id),
+                Val::Int(a.amount),
+                Val::OptText(a.payment_note.clone()),
+                Val::OptText(a.transfer_type.clone()),
+                Val::Ts(Timestamp::now()),
+            ],
+        );
     }
 
     /// The activations of an option, oldest first.
@@ -308,7 +324,7 @@ impl Store {
         nav: &str,
     ) -> StoreResult<Option<LockedNotice>> {
         let lock = match tx {
-            Tx::Sqlite(_) => "",
+            Tx::Sqlite(..) => "",
             Tx::Postgres(_) => " FOR UPDATE",
         };
         let sql = format!(
@@ -365,6 +381,107 @@ impl Store {
         }))
     }
 
+    /// Adds to `batch` the statements that store a receipt and its transfers (`recovered`: it
+    /// was fetched from pagoPA's receipts API rather than delivered). In the batch's error, a
+    /// receiptId already stored is [`is_receipt_id_violation`] (see [`receipt_error`]).
+    pub fn push_station_receipt(
+        batch: &mut Batch,
+        ente_id: i64,
+        r: &StationReceipt,
+        recovered: bool,
+    ) {
+        batch.push(
+            "INSERT INTO receipts (ente_id, receipt_id, payment_option_id, notice_number, iuv, outcome, amount, description, company_name, office_name,
+                debtor_type, debtor_fiscal_code, debtor_name, payer_type, payer_fiscal_code, payer_name, payer_account_id, checkout_id,
+                id_psp, psp_fiscal_code, psp_partita_iva, psp_company_name, id_channel, channel_description, payment_method,
+                fee, primary_ci_incurred_fee, id_bundle, id_ci_bundle, payment_note, payment_date_time, application_date, transfer_date,
+                stand_in, refund_required, raw_xml, received_at, recovered)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
+                $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)",
+            vec![
+                Val::Int(ente_id),
+                Val::Text(r.receipt_id.clone()),
+                Val::OptInt(r.payment_option_id),
+                Val::Text(r.notice_number.clone()),
+                Val::Text(r.iuv.clone()),
+                Val::Text(r.outcome.clone()),
+                Val::Int(r.amount),
+                Val::Text(r.description.clone()),
+                Val::Text(r.company_name.clone()),
+                Val::OptText(r.office_name.clone()),
+                Val::Text(r.debtor_type.clone()),
+                Val::Text(r.debtor_fiscal_code.clone()),
+                Val::Text(r.debtor_name.clone()),
+                Val::OptText(r.payer_type.clone()),
+                Val::OptText(r.payer_fiscal_code.clone()),
+                Val::OptText(r.payer_name.clone()),
+                Val::OptInt(r.payer_account_id),
+                Val::OptText(r.checkout_id.clone()),
+                Val::Text(r.id_psp.clone()),
+                Val::OptText(r.psp_fiscal_code.clone()),
+                Val::OptText(r.psp_partita_iva.clone()),
+                Val::Text(r.psp_company_name.clone()),
+                Val::Text(r.id_channel.clone()),
+                Val::OptText(r.channel_description.clone()),
+                Val::OptText(r.payment_method.clone()),
+                Val::OptInt(r.fee),
+                Val::OptInt(r.primary_ci_incurred_fee),
+                Val::OptText(r.id_bundle.clone()),
+                Val::OptText(r.id_ci_bundle.clone()),
+                Val::OptText(r.payment_note.clone()),
+                Val::Ts(r.payment_date_time),
+                Val::OptDate(r.application_date),
+                Val::OptDate(r.transfer_date),
+                Val::Bool(r.stand_in),
+                Val::Bool(r.refund_required),
+                Val::Text(r.raw_xml.clone()),
+                Val::Ts(Timestamp::now()),
+                Val::Bool(recovered),
+            ],
+        );
+        if r.transfers.is_empty() {
+            return;
+        }
+        // Every transfer in one statement (at most five: the schema's limit), linked to the
+        // receipt by its receiptId (one statement cannot read the key the one before made).
+        let rows: Vec<String> = (0..r.transfers.len())
+            .map(|i| {
+                let n = 2 + i * 7;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    n + 6,
+                    n + 7
+                )
+            })
+            .collect();
+        let mut vals = vec![Val::Int(ente_id), Val::Text(r.receipt_id.clone())];
+        for t in &r.transfers {
+            vals.extend([
+                Val::Int32(t.id_transfer),
+                Val::Int(t.amount),
+                Val::Text(t.fiscal_code_pa.clone()),
+                Val::OptText(t.iban.clone()),
+                Val::Bool(t.stamp),
+                Val::Text(t.remittance_information.clone()),
+                Val::Text(t.category.clone()),
+            ]);
+        }
+        batch.push(
+            format!(
+                "INSERT INTO receipt_transfers (receipt_pk, id_transfer, amount, fiscal_code_pa, iban, stamp, remittance_information, category)
+                 SELECT r.id, v.* FROM receipts r, (VALUES {}) AS v
+                 WHERE r.ente_id = $1 AND r.receipt_id = $2",
+                rows.join(", ")
+            ),
+            vals,
+        );
+    }
+
     /// Stores a receipt and its transfers in the caller's transaction. A receiptId already
     /// stored is a [`StoreError::Conflict`] (a concurrent retry of the same receipt); a second
     /// closing receipt for one option (see migration 0004) is a plain database error.
@@ -373,149 +490,72 @@ impl Store {
         ente_id: i64,
         r: &StationReceipt,
     ) -> StoreResult<i64> {
-        let id: i64 = with_tx!(tx, |conn| {
-            sqlx::query_scalar(
-                "INSERT INTO receipts (ente_id, receipt_id, payment_option_id, notice_number, iuv, outcome, amount, description, company_name, office_name,
-                    debtor_type, debtor_fiscal_code, debtor_name, payer_type, payer_fiscal_code, payer_name, payer_account_id, checkout_id,
-                    id_psp, psp_fiscal_code, psp_partita_iva, psp_company_name, id_channel, channel_description, payment_method,
-                    fee, primary_ci_incurred_fee, id_bundle, id_ci_bundle, payment_note, payment_date_time, application_date, transfer_date,
-                    stand_in, refund_required, raw_xml, received_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
-                    $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)
-                 RETURNING id",
-            )
-            .bind(ente_id)
-            .bind(&r.receipt_id)
-            .bind(r.payment_option_id)
-            .bind(&r.notice_number)
-            .bind(&r.iuv)
-            .bind(&r.outcome)
-            .bind(r.amount)
-            .bind(&r.description)
-            .bind(&r.company_name)
-            .bind(&r.office_name)
-            .bind(&r.debtor_type)
-            .bind(&r.debtor_fiscal_code)
-            .bind(&r.debtor_name)
-            .bind(&r.payer_type)
-            .bind(&r.payer_fiscal_code)
-            .bind(&r.payer_name)
-            .bind(r.payer_account_id)
-            .bind(&r.checkout_id)
-            .bind(&r.id_psp)
-            .bind(&r.psp_fiscal_code)
-            .bind(&r.psp_partita_iva)
-            .bind(&r.psp_company_name)
-            .bind(&r.id_channel)
-            .bind(&r.channel_description)
-            .bind(&r.payment_method)
-            .bind(r.fee)
-            .bind(r.primary_ci_incurred_fee)
-            .bind(&r.id_bundle)
-            .bind(&r.id_ci_bundle)
-            .bind(&r.payment_note)
-            .bind(r.payment_date_time)
-            .bind(r.application_date)
-            .bind(r.transfer_date)
-            .bind(r.stand_in)
-            .bind(r.refund_required)
-            .bind(&r.raw_xml)
-            .bind(Timestamp::now())
-            .fetch_one(&mut *conn)
+        let mut batch = Batch::new();
+        Store::push_station_receipt(&mut batch, ente_id, r, false);
+        batch
+            .run(tx)
             .await
-            .map_err(|e| {
-                if is_receipt_id_violation(&e) {
-                    StoreError::Conflict(format!("receiptId {}", r.receipt_id))
-                } else {
-                    // Including the one-closing-receipt index: not a retry of this receipt, so
-                    // it must not pass for one (the caller fails, the node retries later).
-                    StoreError::Db(e)
-                }
-            })?
-        });
-        if r.transfers.is_empty() {
-            return Ok(id);
-        }
-        // Every transfer in one statement (at most five: the schema's limit).
-        let rows: Vec<String> = (0..r.transfers.len())
-            .map(|i| {
-                let n = i * 7;
-                format!(
-                    "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    n + 2,
-                    n + 3,
-                    n + 4,
-                    n + 5,
-                    n + 6,
-                    n + 7,
-                    n + 8
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO receipt_transfers (receipt_pk, id_transfer, amount, fiscal_code_pa, iban, stamp, remittance_information, category)
-             VALUES {}",
-            rows.join(", ")
-        );
-        with_tx!(tx, |conn| {
-            let mut insert = sqlx::query(&sql).bind(id);
-            for t in &r.transfers {
-                insert = insert
-                    .bind(t.id_transfer)
-                    .bind(t.amount)
-                    .bind(&t.fiscal_code_pa)
-                    .bind(&t.iban)
-                    .bind(t.stamp)
-                    .bind(&t.remittance_information)
-                    .bind(&t.category);
-            }
-            insert.execute(&mut *conn).await.map_err(|e| {
-                StoreError::from_insert(e, format!("transfers of receipt {}", r.receipt_id))
-            })?;
-        });
-        Ok(id)
+            .map_err(|e| receipt_error(e, &r.receipt_id))?;
+        Ok(with_tx!(tx, |conn| {
+            sqlx::query_scalar("SELECT id FROM receipts WHERE ente_id = $1 AND receipt_id = $2")
+                .bind(ente_id)
+                .bind(&r.receipt_id)
+                .fetch_one(&mut *conn)
+                .await?
+        }))
     }
 
-    /// Marks an option paid and brings its position up to date: PAID, or PARTIALLY_PAID while
-    /// other installments are unpaid (a single option paid closes the whole plan). Returns the
-    /// position's new status.
+    /// Adds to `batch` the statements that mark an option paid and bring its position up to
+    /// date: PAID, or PARTIALLY_PAID while other installments are unpaid (a single option paid
+    /// closes the whole plan). The last statement returns the position's new status.
+    pub fn push_settle_option(
+        batch: &mut Batch,
+        option_id: i64,
+        position_id: i64,
+        paid_at: Timestamp,
+    ) {
+        batch.push(
+            "UPDATE payment_options SET status = $2, paid_at = $3 WHERE id = $1",
+            vec![
+                Val::Int(option_id),
+                Val::Text(OptionStatus::Paid.as_str().to_owned()),
+                Val::Ts(paid_at),
+            ],
+        );
+        // The position's status decided by the database (PARTIALLY_PAID while other
+        // installments of the plan are unpaid).
+        batch.push(
+            "UPDATE debt_positions SET status = CASE WHEN EXISTS (
+                 SELECT 1 FROM payment_options o
+                 WHERE o.position_id = $1 AND o.id <> $6 AND o.status = $4 AND o.is_partial_payment = $5
+                   AND EXISTS (SELECT 1 FROM payment_options paid WHERE paid.id = $6 AND paid.is_partial_payment = $5))
+               THEN $7 ELSE $8 END,
+               payment_date = $2, updated_at = $3, version = version + 1
+             WHERE id = $1 RETURNING status",
+            vec![
+                Val::Int(position_id),
+                Val::Ts(paid_at),
+                Val::Ts(Timestamp::now()),
+                Val::Text(OptionStatus::Unpaid.as_str().to_owned()),
+                Val::Bool(true),
+                Val::Int(option_id),
+                Val::Text(PositionStatus::PartiallyPaid.as_str().to_owned()),
+                Val::Text(PositionStatus::Paid.as_str().to_owned()),
+            ],
+        );
+    }
+
+    /// Marks an option paid and brings its position up to date ([`Store::push_settle_option`]).
+    /// Returns the position's new status.
     pub async fn settle_option_in(
         tx: &mut Tx,
         option_id: i64,
         position_id: i64,
         paid_at: Timestamp,
     ) -> StoreResult<PositionStatus> {
-        // Two statements: the option, then the position's status decided by the database in the
-        // same UPDATE (PARTIALLY_PAID while other installments of the plan are unpaid).
-        let status: String = with_tx!(tx, |conn| {
-            sqlx::query("UPDATE payment_options SET status = $2, paid_at = $3 WHERE id = $1")
-                .bind(option_id)
-                .bind(OptionStatus::Paid.as_str())
-                .bind(paid_at)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query_scalar(
-                "UPDATE debt_positions SET status = CASE WHEN EXISTS (
-                     SELECT 1 FROM payment_options o
-                     WHERE o.position_id = $1 AND o.status = $4 AND o.is_partial_payment = $5
-                       AND EXISTS (SELECT 1 FROM payment_options paid WHERE paid.id = $6 AND paid.is_partial_payment = $5))
-                   THEN $7 ELSE $8 END,
-                   payment_date = $2, updated_at = $3, version = version + 1
-                 WHERE id = $1 RETURNING status",
-            )
-            .bind(position_id)
-            .bind(paid_at)
-            .bind(Timestamp::now())
-            .bind(OptionStatus::Unpaid.as_str())
-            .bind(true)
-            .bind(option_id)
-            .bind(PositionStatus::PartiallyPaid.as_str())
-            .bind(PositionStatus::Paid.as_str())
-            .fetch_one(&mut *conn)
-            .await?
-        });
-        PositionStatus::parse(&status)
-            .ok_or_else(|| StoreError::Db(decode_err("position status", &status)))
+        let mut batch = Batch::new();
+        Store::push_settle_option(&mut batch, option_id, position_id, paid_at);
+        position_status(batch.run(tx).await?)
     }
 
     /// The checkout a receipt was paid through, and nothing else: the one its payment note
