@@ -250,7 +250,7 @@ async fn permissions_of_every_route() {
             (Entity::Position | Entity::Receipt | Entity::Anomaly, _) => {
                 assert_eq!(status, 404, "outsider: {what}")
             }
-            (_, Access::Admin) => assert_eq!(status, 403, "outsider: {what}"),
+            (_, Access::Admin | Access::AdminWrite) => assert_eq!(status, 403, "outsider: {what}"),
             _ => assert!(
                 status != 404 && status != 403 && status < 500,
                 "outsider: {what} → {status}"
@@ -260,7 +260,9 @@ async fn permissions_of_every_route() {
         let (status, _, _) =
             send(&app, &reader, &r.method, &path, Some(&reader_csrf), &refund).await;
         match r.access {
-            Access::Write | Access::Admin => assert_eq!(status, 403, "read-only: {what}"),
+            Access::Write | Access::Admin | Access::AdminWrite => {
+                assert_eq!(status, 403, "read-only: {what}")
+            }
             _ => assert!(
                 status < 400 || r.path == "/ufficio/password",
                 "read-only: {what} → {status}"
@@ -270,7 +272,7 @@ async fn permissions_of_every_route() {
         // service's records are refused, pages that only change things open.
         let (status, _, _) = send(&app, &mixed, &r.method, &path, Some(&mixed_csrf), &refund).await;
         match (r.entity, r.access) {
-            (_, Access::Admin) => assert_eq!(status, 403, "mixed: {what}"),
+            (_, Access::Admin | Access::AdminWrite) => assert_eq!(status, 403, "mixed: {what}"),
             (Entity::Position | Entity::Receipt | Entity::Anomaly, Access::Write) => {
                 assert_eq!(status, 403, "mixed: {what}")
             }
@@ -296,7 +298,9 @@ async fn permissions_of_every_route() {
         let is_post = r.method == axum::http::Method::POST;
         match r.access {
             _ if r.path == "/ufficio/password" => {}
-            Access::Write => assert_eq!(status, 403, "read-only admin: {what}"),
+            Access::Write | Access::AdminWrite => {
+                assert_eq!(status, 403, "read-only admin: {what}")
+            }
             Access::Admin if is_post => assert_eq!(status, 403, "read-only admin: {what}"),
             // As for the admin below, a page may be refused on its (missing) input: 422.
             _ => assert!(
@@ -314,6 +318,30 @@ async fn permissions_of_every_route() {
         checked += 1;
     }
     assert!(checked >= 25, "only {checked} routes checked");
+    // The read-only admin sees the operators and no way to change them: no link to a new one,
+    // no form on an operator's page (the admin sees both).
+    for (client, forms) in [(&auditor, false), (&admin, true)] {
+        let (status, list) = app.page(client, "/ufficio/operatori").await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            list.contains("/ufficio/operatori/nuovo"),
+            forms,
+            "{list:.300}"
+        );
+        let (status, one) = app
+            .page(client, "/ufficio/operatori/modifica?username=admin")
+            .await;
+        assert_eq!(status, 200);
+        assert!(one.contains("Profilo"));
+        for action in [
+            "/ufficio/operatori/accesso",
+            "/ufficio/operatori/stato",
+            "/ufficio/operatori/password",
+            "/ufficio/operatori/totp",
+        ] {
+            assert_eq!(one.contains(action), forms, "{action}");
+        }
+    }
     // A post without the CSRF token is refused before any handler runs.
     let (status, _, _) = send(
         &app,

@@ -39,6 +39,9 @@ pub enum Access {
     Write,
     /// An admin.
     Admin,
+    /// An admin who is not read-only (pages that only serve to change the admins' own
+    /// records, such as the form for a new operator).
+    AdminWrite,
 }
 
 /// The record a route's `{id}` names: outside the operator's scope it is a 404.
@@ -139,7 +142,7 @@ pub const ROUTES: &[Route] = &[
     route!(GET "/ufficio/cittadini", Write, None, admin::citizens),
     route!(POST "/ufficio/cittadini/conferma", Write, None, admin::confirm_identity),
     route!(GET "/ufficio/operatori", Admin, None, operators::list),
-    route!(GET "/ufficio/operatori/nuovo", Admin, None, operators::new_page),
+    route!(GET "/ufficio/operatori/nuovo", AdminWrite, None, operators::new_page),
     route!(POST "/ufficio/operatori/nuovo", Admin, None, operators::create),
     route!(GET "/ufficio/operatori/modifica", Admin, None, operators::edit),
     route!(POST "/ufficio/operatori/accesso", Admin, None, operators::change_access),

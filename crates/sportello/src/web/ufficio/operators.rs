@@ -78,10 +78,13 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx) -> Response {
         Err(e) => return error_response(&state, &ctx, e),
     };
     let mut page = ctx.page(&state, "/ufficio/operatori", "Operatori");
-    page.blocks.push(Block::Links(vec![(
-        "/ufficio/operatori/nuovo".to_owned(),
-        "Nuovo operatore".to_owned(),
-    )]));
+    // A read-only admin sees the operators, and no way to change them.
+    if OperatorAdmin::authorize_change(by(&ctx)).is_ok() {
+        page.blocks.push(Block::Links(vec![(
+            "/ufficio/operatori/nuovo".to_owned(),
+            "Nuovo operatore".to_owned(),
+        )]));
+    }
     let mut table = Table::new(
         "operatori",
         "Operatori",
@@ -289,7 +292,7 @@ fn new_view(
 
 /// `GET /ufficio/operatori/nuovo`.
 pub async fn new_page(State(state): State<AppState>, ctx: Ctx) -> Response {
-    if let Err(e) = OperatorAdmin::authorize(by(&ctx)) {
+    if let Err(e) = OperatorAdmin::authorize_change(by(&ctx)) {
         return error_response(&state, &ctx, e);
     }
     let form = AccessForm::parse(&[]);
@@ -433,6 +436,10 @@ pub async fn edit(State(state): State<AppState>, ctx: Ctx, Query(w): Query<Which
             ),
         ],
     }));
+    // The forms only for an admin who may change operators: a read-only admin sees the profile.
+    if OperatorAdmin::authorize_change(by(&ctx)).is_err() {
+        return page.render();
+    }
     let hidden = vec![("username".to_owned(), o.username.clone())];
     let mut access = FormBlock::post(
         "accesso",

@@ -382,6 +382,7 @@ pub fn allowed(op: &Operator, access: Access) -> bool {
         Access::Public | Access::Read => true,
         Access::Write => op.may_write(),
         Access::Admin => op.is_admin(),
+        Access::AdminWrite => op.is_admin() && op.may_write(),
     }
 }
 
