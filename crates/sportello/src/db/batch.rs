@@ -7,7 +7,8 @@
 //! back to back, binding each `$N` from one list). PostgreSQL cannot take several statements
 //! with parameters in one message, so there they run one after another, as before.
 //!
-//! Each statement is written with its own `$1…$n` and its own values; the batch renumbers them.
+//! Each statement is written with its own `$1…$n` and its own values; the batch renumbers them
+//! (every `$` followed by digits is taken for a parameter: no such text in a literal).
 
 use sqlx::{Connection, Row};
 
