@@ -35,6 +35,8 @@ pub enum Val {
     Bool(bool),
     /// An instant.
     Ts(Timestamp),
+    /// An instant or NULL.
+    OptTs(Option<Timestamp>),
     /// A calendar date or NULL.
     OptDate(Option<time::Date>),
     /// Bytes or NULL.
@@ -49,9 +51,12 @@ pub struct Batch {
     independent: bool,
 }
 
-/// Binds every value of `$vals` to the query `$q`.
-macro_rules! bind_all {
+/// Binds every [`Val`] of `$vals` to the query `$q`, for whichever dialect it is (a macro: the
+/// query's type differs per driver).
+#[macro_export]
+macro_rules! bind_vals {
     ($q:expr, $vals:expr) => {{
+        use $crate::db::batch::Val;
         let mut q = $q;
         for v in $vals {
             q = match v {
@@ -63,6 +68,7 @@ macro_rules! bind_all {
                 Val::OptText(x) => q.bind(x),
                 Val::Bool(x) => q.bind(x),
                 Val::Ts(x) => q.bind(x),
+                Val::OptTs(x) => q.bind(x),
                 Val::OptDate(x) => q.bind(x),
                 Val::OptBytes(x) => q.bind(x),
             };
@@ -70,6 +76,7 @@ macro_rules! bind_all {
         q
     }};
 }
+use crate::bind_vals as bind_all;
 
 /// `sql` with every parameter `$k` written `$(k + offset)`.
 fn shift_parameters(sql: &str, offset: usize) -> String {

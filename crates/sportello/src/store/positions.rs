@@ -8,12 +8,13 @@ use pagopa::{Cents, Iuv, NoticeNumber};
 
 use super::{Store, StoreError, StoreResult};
 use crate::clock::Timestamp;
+use crate::db::batch::Val;
 use crate::db::{Aliased, DbRow, Tx};
 use crate::domain::position::{
     Debtor, Destination, NewPosition, OptionDetails, OptionStatus, Origin, PaymentOption, Position,
     PositionStatus, SubjectType, Transfer, due_cutoff,
 };
-use crate::{with_db, with_tx};
+use crate::{bind_vals, with_db, with_tx};
 
 fn decode_err(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("stored {what} {value:?} is not valid").into())
@@ -287,36 +288,6 @@ pub struct PositionFilter {
     pub order: PositionOrder,
     /// Descending order (GPD's default).
     pub descending: bool,
-}
-
-/// A value to bind to a dynamically built statement.
-enum Val {
-    Int(i64),
-    OptInt(Option<i64>),
-    Text(String),
-    OptText(Option<String>),
-    Bool(bool),
-    Ts(Timestamp),
-    OptTs(Option<Timestamp>),
-}
-
-/// Binds every value of `$vals` to the query `$q`, for whichever dialect it is.
-macro_rules! bind_vals {
-    ($q:expr, $vals:expr) => {{
-        let mut q = $q;
-        for v in $vals {
-            q = match v {
-                Val::Int(x) => q.bind(x),
-                Val::OptInt(x) => q.bind(x),
-                Val::Text(x) => q.bind(x),
-                Val::OptText(x) => q.bind(x),
-                Val::Bool(x) => q.bind(x),
-                Val::Ts(x) => q.bind(x),
-                Val::OptTs(x) => q.bind(x),
-            };
-        }
-        q
-    }};
 }
 
 /// The placeholder sign of a transaction's dialect. SQLite keeps named and numbered parameters
@@ -716,21 +687,8 @@ impl Store {
             i64::from(limit),
             i64::from(page) * i64::from(limit)
         );
-        // The values are needed twice; rebuild them for the second statement.
-        let clone_vals = |vals: &[Val]| -> Vec<Val> {
-            vals.iter()
-                .map(|v| match v {
-                    Val::Int(x) => Val::Int(*x),
-                    Val::OptInt(x) => Val::OptInt(*x),
-                    Val::Text(x) => Val::Text(x.clone()),
-                    Val::OptText(x) => Val::OptText(x.clone()),
-                    Val::Bool(x) => Val::Bool(*x),
-                    Val::Ts(x) => Val::Ts(*x),
-                    Val::OptTs(x) => Val::OptTs(*x),
-                })
-                .collect()
-        };
-        let count_vals = clone_vals(&vals);
+        // The values are needed twice.
+        let count_vals = vals.clone();
         let (total, positions) = with_db!(self.db(), |pool| {
             let total: i64 = bind_vals!(sqlx::query_scalar(&count_sql), count_vals)
                 .fetch_one(pool)
