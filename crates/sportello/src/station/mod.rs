@@ -429,14 +429,14 @@ impl<'a> Station<'a> {
                 metadata: metadata_of(&option.metadata),
             }),
         });
-        let record = async {
-            let mut batch = Batch::independent();
-            Store::push_attempt(&mut batch, &attempt);
-            Store::push_exchange(&mut batch, &log(&response));
-            self.store.db().run_atomic(batch).await?;
-            Ok::<_, StoreError>(())
-        };
-        record.await.map_err(|e| self.system_error(&e))?;
+        let mut batch = Batch::independent();
+        Store::push_attempt(&mut batch, &attempt);
+        Store::push_exchange(&mut batch, &log(&response));
+        self.store
+            .db()
+            .run_atomic(batch)
+            .await
+            .map_err(|e| self.system_error(&StoreError::from(e)))?;
         Ok((response, true))
     }
 
