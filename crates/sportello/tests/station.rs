@@ -780,6 +780,15 @@ async fn concurrent_activations_and_receipts_close_once(app: &TestApp) {
     );
 }
 
+/// The e-mails queued for the debtor of the seeded positions.
+async fn debtor_mail(app: &TestApp) -> Vec<sportello::store::outbox::OutboxMessage> {
+    app.state
+        .store()
+        .outbox_for(Some(DEBTOR_EMAIL), 10)
+        .await
+        .unwrap()
+}
+
 async fn installments_pay_part_then_all(app: &TestApp) {
     // A single payment (option 51) or two installments (52, 53).
     seed(
@@ -812,12 +821,7 @@ async fn installments_pay_part_then_all(app: &TestApp) {
     expect_fault(app, &verify(&nav(52)), FaultCode::PaaPagamentoDuplicato).await;
     expect_ok(app, &verify(&nav(53))).await;
     // The debtor paid: one receipt mail, none about someone else paying.
-    let mail = app
-        .state
-        .store()
-        .outbox_for(Some(DEBTOR_EMAIL), 10)
-        .await
-        .unwrap();
+    let mail = debtor_mail(app).await;
     let kinds: Vec<&str> = mail.iter().map(|m| m.message.kind.as_str()).collect();
     assert_eq!(kinds, ["receipt"]);
     assert!(
@@ -833,6 +837,24 @@ async fn installments_pay_part_then_all(app: &TestApp) {
     assert_eq!(
         option_status(app, "IUPD-RATE").await.0,
         PositionStatus::Paid
+    );
+    // The last installment's mail says the debt is settled: one mail per receipt, each in the
+    // wording of the status its receipt left the position in.
+    let mail = debtor_mail(app).await;
+    let bodies: Vec<&str> = mail.iter().map(|m| m.message.body_text.as_str()).collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    assert_eq!(
+        bodies.iter().filter(|b| b.contains("altre rate")).count(),
+        1,
+        "{bodies:?}"
+    );
+    assert_eq!(
+        bodies
+            .iter()
+            .filter(|b| b.contains("Il debito è saldato"))
+            .count(),
+        1,
+        "{bodies:?}"
     );
     expect_fault(app, &verify(&nav(53)), FaultCode::PaaPagamentoDuplicato).await;
 }

@@ -35,6 +35,7 @@ store_suite!(
     receipts_are_unique_per_receipt_id,
     outbox_rows_follow_their_transaction,
     a_batch_is_all_or_nothing,
+    grouped_commits_keep_every_batch_and_fail_only_the_bad_one,
     outbox_claims_are_exclusive_and_retries_wait,
     audit_and_event_log_round_trip,
     timestamps_read_back_exactly_and_in_order,
@@ -464,6 +465,98 @@ async fn a_batch_is_all_or_nothing(store: Store) {
         .collect();
     all.sort();
     assert_eq!(all, ["kept@example.it", "one@example.it", "two@example.it"]);
+}
+
+/// Batches committed by concurrent callers through the group committer: each caller is
+/// answered for its own batch — every good one is stored whole (rows of one table sent as one
+/// multi-row insert read back exactly), a bad one (an activation of an option that does not
+/// exist) fails alone and leaves nothing of itself.
+async fn grouped_commits_keep_every_batch_and_fail_only_the_bad_one(store: Store) {
+    use sportello::db::batch::Batch;
+    let ente = demo_ente(&store).await;
+    store
+        .insert_position(ente, &position("IUPD-GROUP", vec![option(7, &[900])]))
+        .await
+        .unwrap();
+    let option_id = store
+        .notice_option(ente, nav(7).as_str())
+        .await
+        .unwrap()
+        .unwrap()
+        .option_id;
+    let exchange = |i: usize| Exchange {
+        direction: if i % 2 == 0 {
+            Direction::In
+        } else {
+            Direction::Out
+        },
+        channel: "soap".into(),
+        operation: "paGetPaymentV2".into(),
+        correlation: Some(format!("group-{i}")),
+        request: format!("<req n=\"{i}\">{}</req>", "x".repeat(i * 37)),
+        response: (i % 3 != 0).then(|| format!("<res n=\"{i}\"/>")),
+        outcome: "OK".into(),
+        fault_code: (i % 4 == 0).then(|| "PAA_SEMANTICA".to_owned()),
+        http_status: (i % 5 != 0).then_some(200),
+        duration_ms: i as u64,
+    };
+    let bad = |i: usize| i % 7 == 3;
+    let mut callers = Vec::new();
+    for i in 0..60 {
+        let store = store.clone();
+        let e = exchange(i);
+        callers.push(tokio::spawn(async move {
+            let mut batch = Batch::independent();
+            Store::push_attempt(
+                &mut batch,
+                &NewAttempt {
+                    payment_option_id: if bad(i) {
+                        option_id + 1_000_000
+                    } else {
+                        option_id
+                    },
+                    amount: 900,
+                    payment_note: Some(format!("note-{i}")),
+                    transfer_type: None,
+                },
+            );
+            Store::push_exchange(&mut batch, &e);
+            store.commit_grouped(batch).await
+        }));
+    }
+    for (i, caller) in callers.into_iter().enumerate() {
+        let result = caller.await.unwrap();
+        assert_eq!(result.is_err(), bad(i), "caller {i}: {result:?}");
+    }
+    let mut notes = Vec::new();
+    for i in 0..60 {
+        let logged = store.exchanges_for(&format!("group-{i}")).await.unwrap();
+        if bad(i) {
+            assert!(
+                logged.is_empty(),
+                "caller {i} failed, yet its row is stored"
+            );
+        } else {
+            assert_eq!(logged, [exchange(i)], "caller {i}");
+            notes.push(Some(format!("note-{i}")));
+        }
+    }
+    let mut stored: Vec<Option<String>> = store
+        .attempts_for(option_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.attempt.payment_note)
+        .collect();
+    stored.sort();
+    notes.sort();
+    assert_eq!(stored, notes);
+    // A log row of its own, outside any group, still goes through.
+    store.log_exchange(&exchange(61)).await.unwrap();
+    assert_eq!(
+        store.exchanges_for("group-61").await.unwrap(),
+        [exchange(61)]
+    );
 }
 
 async fn outbox_claims_are_exclusive_and_retries_wait(store: Store) {
@@ -1326,7 +1419,8 @@ async fn station_settles_options_positions_and_checkouts(store: Store) {
             notice.option_id
         );
     }
-    sportello::with_tx!(&mut tx, |conn| {
+    async {
+        sportello::with_tx!(&mut tx, |conn| {
         sqlx::query("INSERT INTO payment_attempts (payment_option_id, amount, payment_note, created_at) VALUES ($1, 100, 'cart-new', $2)")
             .bind(rata1)
             .bind(Timestamp::now())
@@ -1334,6 +1428,10 @@ async fn station_settles_options_positions_and_checkouts(store: Store) {
             .await
             .unwrap();
     });
+        Ok::<(), sqlx::Error>(())
+    }
+    .await
+    .unwrap();
     let rata1_notice = locked(&mut tx, ente, rata1_seq).await;
     assert_eq!(rata1_notice.latest_note.as_deref(), Some("cart-new"));
     let by_activation = Store::checkout_for_receipt_in(&mut tx, None, Some(&rata1_notice))

@@ -10,7 +10,7 @@
 //! Each statement is written with its own `$1…$n` and its own values; the batch renumbers them
 //! (every `$` followed by digits is taken for a parameter: no such text in a literal).
 
-use sqlx::{Connection, Row};
+use sqlx::Row;
 
 use super::Tx;
 use crate::clock::Timestamp;
@@ -43,12 +43,39 @@ pub enum Val {
     OptBytes(Option<Vec<u8>>),
 }
 
-/// Statements to run in order in one transaction; the last one may return a text column.
-#[derive(Debug, Default)]
+/// Statements to run in order in one transaction; they may return a text column (the first one
+/// returned is the batch's result).
+#[derive(Debug, Default, Clone)]
 pub struct Batch {
-    statements: Vec<(String, Vec<Val>)>,
+    statements: Vec<Statement>,
     /// No statement reads what another one writes: on PostgreSQL they can be one statement.
     independent: bool,
+}
+
+/// One statement of a [`Batch`].
+#[derive(Debug, Clone)]
+struct Statement {
+    sql: String,
+    vals: Vec<Val>,
+    /// A one-row insert pushed by [`Batch::insert_row`]: its `INSERT INTO t (…)`. Rows of one
+    /// table in an independent batch are sent as one multi-row `INSERT`.
+    head: Option<&'static str>,
+    /// Pushed by [`Batch::push_joined`]: on PostgreSQL it goes in one statement with the one
+    /// before.
+    joined: bool,
+}
+
+/// `($1, …, $n)` numbered from `first`.
+fn row_placeholders(first: usize, n: usize) -> String {
+    let mut out = String::from("(");
+    for k in 0..n {
+        if k > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&format!("${}", first + k));
+    }
+    out.push(')');
+    out
 }
 
 /// Binds every [`Val`] of `$vals` to the query `$q`, for whichever dialect it is (a macro: the
@@ -122,12 +149,65 @@ impl Batch {
         }
     }
 
+    /// The rows [`Batch::insert_row`] pushed for one table as one multi-row `INSERT` (where
+    /// the first of them was), when the batch is independent: its statements may run in any
+    /// order.
+    fn coalesced(self) -> Batch {
+        if !self.independent || self.statements.iter().all(|s| s.head.is_none()) {
+            return self;
+        }
+        let mut out: Vec<Statement> = Vec::with_capacity(self.statements.len());
+        for statement in self.statements {
+            let Some(head) = statement.head else {
+                out.push(statement);
+                continue;
+            };
+            match out.iter_mut().find(|s| s.head == Some(head)) {
+                Some(rows) => {
+                    rows.sql.push_str(", ");
+                    rows.sql
+                        .push_str(&row_placeholders(rows.vals.len() + 1, statement.vals.len()));
+                    rows.vals.extend(statement.vals);
+                }
+                None => out.push(statement),
+            }
+        }
+        Batch {
+            statements: out,
+            independent: true,
+        }
+    }
+
+    /// The PostgreSQL statements of a batch run in order: one per statement, except that one
+    /// pushed joined goes with the one before.
+    fn postgres_statements(self) -> Vec<(String, Vec<Val>)> {
+        let mut runs: Vec<Batch> = Vec::new();
+        for statement in self.statements {
+            match runs.last_mut() {
+                Some(run) if statement.joined => run.statements.push(statement),
+                _ => runs.push(Batch {
+                    statements: vec![statement],
+                    independent: true,
+                }),
+            }
+        }
+        runs.into_iter().map(Batch::postgres_text).collect()
+    }
+
     /// The statements as one PostgreSQL statement: `WITH s1 AS (…), … last`.
     fn postgres_text(self) -> (String, Vec<Val>) {
         let last = self.statements.len().saturating_sub(1);
         let mut sql = String::new();
         let mut vals = Vec::new();
-        for (i, (statement, v)) in self.statements.into_iter().enumerate() {
+        for (
+            i,
+            Statement {
+                sql: statement,
+                vals: v,
+                ..
+            },
+        ) in self.statements.into_iter().enumerate()
+        {
             let shifted = shift_parameters(&statement, vals.len());
             if i == last {
                 sql.push_str(&shifted);
@@ -142,7 +222,44 @@ impl Batch {
 
     /// Appends `sql` (one statement, parameters `$1…$n`) with its `vals`.
     pub fn push(&mut self, sql: impl Into<String>, vals: Vec<Val>) {
-        self.statements.push((sql.into(), vals));
+        self.statements.push(Statement {
+            sql: sql.into(),
+            vals,
+            head: None,
+            joined: false,
+        });
+    }
+
+    /// Appends `sql` like [`Batch::push`], promising that it neither reads what the statement
+    /// before it writes nor writes what that one reads: on PostgreSQL the two are sent as one
+    /// statement (see [`Batch::independent`]), which returns what this one returns.
+    pub fn push_joined(&mut self, sql: impl Into<String>, vals: Vec<Val>) {
+        self.push(sql, vals);
+        if let Some(last) = self.statements.last_mut() {
+            last.joined = true;
+        }
+    }
+
+    /// Appends the insert of one row: `head` is `INSERT INTO t (c1, …, cn)`, `vals` its n
+    /// values in that order.
+    pub fn insert_row(&mut self, head: &'static str, vals: Vec<Val>) {
+        self.statements.push(Statement {
+            sql: format!("{head} VALUES {}", row_placeholders(1, vals.len())),
+            vals,
+            head: Some(head),
+            joined: false,
+        });
+    }
+
+    /// Appends the statements of `other`; the result is independent if both were.
+    pub fn append(&mut self, other: Batch) {
+        self.independent = self.independent && other.independent;
+        self.statements.extend(other.statements);
+    }
+
+    /// Whether no statement of the batch reads what another writes.
+    pub fn is_independent(&self) -> bool {
+        self.independent
     }
 
     /// Whether nothing was pushed.
@@ -151,42 +268,55 @@ impl Batch {
     }
 
     /// The statements as one SQLite text with one list of values, between `before` and
-    /// `after`; whether the last statement returns rows.
-    fn sqlite_text(self, before: &str, after: &str) -> (String, Vec<Val>, bool) {
+    /// `after`.
+    fn sqlite_text(self, before: &str, after: &str) -> (String, Vec<Val>) {
         let mut sql = String::from(before);
         let mut vals = Vec::new();
-        let last = self.statements.len().saturating_sub(1);
-        let mut returns = false;
-        for (i, (statement, v)) in self.statements.into_iter().enumerate() {
+        for Statement {
+            sql: statement,
+            vals: v,
+            ..
+        } in self.statements
+        {
             sql.push_str(&shift_parameters(&statement, vals.len()));
             sql.push_str(";\n");
-            returns = i == last && statement.to_ascii_uppercase().contains("RETURNING");
             vals.extend(v);
         }
         sql.push_str(after);
-        (sql, vals, returns)
+        (sql, vals)
     }
 
-    /// Runs the statements in order in `tx`; the first column of the first row the last
-    /// statement returned, if it returned one.
+    /// The statements as one command on a SQLite connection, between `before` and `after`;
+    /// the first column of the first row a statement returned, if one did.
+    pub(super) async fn run_sqlite(
+        self,
+        conn: &mut sqlx::SqliteConnection,
+        before: &str,
+        after: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let (sql, vals) = self.coalesced().sqlite_text(before, after);
+        let rows = bind_all!(sqlx::query(&sql), vals).fetch_all(conn).await?;
+        match rows.first() {
+            Some(row) => Ok(Some(row.try_get::<String, _>(0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs the statements in order in `tx`; the first column of the first row a statement
+    /// returned, if one did (in an independent batch only the last statement may return rows).
     pub async fn run(self, tx: &mut Tx) -> Result<Option<String>, sqlx::Error> {
         if self.statements.is_empty() {
             return Ok(None);
         }
+        let batch = self.coalesced();
         match tx {
-            Tx::Sqlite(tx, _) => {
-                let (sql, vals, returns) = self.sqlite_text("", "");
-                let rows = bind_all!(sqlx::query(&sql), vals)
-                    .fetch_all(&mut **tx)
-                    .await?;
-                // Only the last statement may return rows (the batch's contract).
-                match rows.last() {
-                    Some(row) if returns => Ok(Some(row.try_get::<String, _>(0)?)),
-                    _ => Ok(None),
-                }
+            Tx::Sqlite(_) => {
+                let opening = tx.opening();
+                let Tx::Sqlite(tx) = tx else { unreachable!() };
+                batch.run_sqlite(tx.conn(), opening, "").await
             }
-            Tx::Postgres(tx) if self.independent && self.statements.len() > 1 => {
-                let (sql, vals) = self.postgres_text();
+            Tx::Postgres(tx) if batch.independent && batch.statements.len() > 1 => {
+                let (sql, vals) = batch.postgres_text();
                 match bind_all!(sqlx::query(&sql), vals)
                     .fetch_optional(&mut **tx)
                     .await?
@@ -196,16 +326,16 @@ impl Batch {
                 }
             }
             Tx::Postgres(tx) => {
-                let last = self.statements.len() - 1;
-                for (i, (statement, vals)) in self.statements.into_iter().enumerate() {
-                    let query = bind_all!(sqlx::query(&statement), vals);
-                    if i < last {
-                        query.execute(&mut **tx).await?;
-                    } else if let Some(row) = query.fetch_optional(&mut **tx).await? {
-                        return Ok(Some(row.try_get::<String, _>(0)?));
+                let mut first = None;
+                for (sql, vals) in batch.postgres_statements() {
+                    let row = bind_all!(sqlx::query(&sql), vals)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                    if let (None, Some(row)) = (&first, row) {
+                        first = Some(row.try_get::<String, _>(0)?);
                     }
                 }
-                Ok(None)
+                Ok(first)
             }
         }
     }
@@ -221,28 +351,18 @@ impl super::Db {
             return Ok(());
         }
         match self {
-            super::Db::Sqlite(pool, _) => {
-                let _turn = self.write_turn().await;
-                let (sql, vals, _) = batch.sqlite_text("BEGIN IMMEDIATE;\n", "COMMIT;");
-                let mut conn = pool.acquire().await?;
-                let result = bind_all!(sqlx::query(&sql), vals).execute(&mut *conn).await;
-                if let Err(e) = result {
-                    let _ = conn.detach().close().await;
-                    return Err(e);
-                }
-                Ok(())
-            }
             // One statement is atomic on its own: no transaction around it.
             super::Db::Postgres(pool) if batch.independent => {
-                let (sql, vals) = batch.postgres_text();
+                let (sql, vals) = batch.coalesced().postgres_text();
                 bind_all!(sqlx::query(&sql), vals).execute(pool).await?;
                 Ok(())
             }
-            super::Db::Postgres(_) => {
-                let mut tx = self.begin().await?;
-                batch.run(&mut tx).await?;
-                tx.commit().await
-            }
+            _ => self
+                .begin()
+                .await?
+                .commit_with(batch, Batch::new())
+                .await
+                .map(|_| ()),
         }
     }
 }
@@ -276,5 +396,57 @@ mod tests {
             "WITH s0 AS (INSERT INTO a VALUES ($1))\n, s1 AS (INSERT INTO b VALUES ($2, $3))\nINSERT INTO c VALUES ($4)"
         );
         assert_eq!(vals.len(), 4);
+    }
+
+    #[test]
+    fn rows_of_one_table_become_one_insert_in_an_independent_batch() {
+        use super::{Batch, Val};
+        let mut batch = Batch::independent();
+        batch.insert_row("INSERT INTO a (x, y)", vec![Val::Int(1), Val::Int(2)]);
+        batch.insert_row("INSERT INTO b (z)", vec![Val::Int(3)]);
+        batch.insert_row("INSERT INTO a (x, y)", vec![Val::Int(4), Val::Int(5)]);
+        batch.push("DELETE FROM c WHERE id = $1", vec![Val::Int(6)]);
+        let (sql, vals) = batch.clone().coalesced().postgres_text();
+        assert_eq!(
+            sql,
+            "WITH s0 AS (INSERT INTO a (x, y) VALUES ($1, $2), ($3, $4))\n, s1 AS (INSERT INTO b (z) VALUES ($5))\nDELETE FROM c WHERE id = $6"
+        );
+        let order: Vec<i64> = vals
+            .iter()
+            .map(|v| match v {
+                Val::Int(x) => *x,
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(order, [1, 2, 4, 5, 3, 6]);
+        // In order, one statement each, when the statements may depend on one another.
+        let mut dependent = Batch::new();
+        dependent.append(batch);
+        assert!(!dependent.is_independent());
+        let (sql, _) = dependent.coalesced().sqlite_text("", "");
+        assert_eq!(sql.matches("INSERT INTO a").count(), 2);
+    }
+
+    #[test]
+    fn joined_statements_go_with_the_one_before_on_postgres() {
+        use super::{Batch, Val};
+        let mut batch = Batch::new();
+        batch.push("INSERT INTO r VALUES ($1)", vec![Val::Int(1)]);
+        batch.push(
+            "INSERT INTO t SELECT id FROM r WHERE x = $1",
+            vec![Val::Int(2)],
+        );
+        batch.push_joined("UPDATE o SET s = $1", vec![Val::Int(3)]);
+        batch.push_joined("UPDATE p SET s = $1 RETURNING s", vec![Val::Int(4)]);
+        let statements = batch.postgres_statements();
+        let texts: Vec<&str> = statements.iter().map(|(sql, _)| sql.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "INSERT INTO r VALUES ($1)",
+                "WITH s0 AS (INSERT INTO t SELECT id FROM r WHERE x = $1)\n, s1 AS (UPDATE o SET s = $2)\nUPDATE p SET s = $3 RETURNING s",
+            ]
+        );
+        assert_eq!(statements[1].1.len(), 3);
     }
 }

@@ -6,6 +6,7 @@
 //! both drivers understand.
 
 pub mod batch;
+pub mod group;
 pub mod hosts;
 pub mod migrate;
 
@@ -55,10 +56,85 @@ impl WriteGate {
 
 /// An open write transaction on either database.
 pub enum Tx {
-    /// SQLite, opened with `BEGIN IMMEDIATE`, with this process's write turn.
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>, WriteTurn),
+    /// SQLite, with this process's write turn.
+    Sqlite(SqliteTx),
     /// PostgreSQL.
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// A SQLite write transaction whose `BEGIN IMMEDIATE` travels with its first command and
+/// whose `COMMIT` may travel with its last (see [`Tx::opening`], [`Tx::commit_with`]).
+///
+/// Every command to a SQLite connection is a hand-off to the connection's thread and back, and
+/// those made while holding the database's one write lock set how many writes a second there
+/// can be (benches/README.md, "Station"): a transaction opened and committed in commands of its
+/// own paid two of them for nothing. A transaction dropped without its commit is rolled back
+/// before its connection goes back to the pool (and before the next writer's turn); a
+/// connection that cannot even do that is closed, which rolls back too.
+pub struct SqliteTx {
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>,
+    /// `BEGIN IMMEDIATE` was sent (or was part of a command sent).
+    begun: bool,
+    /// Held until the transaction is over (its rollback included).
+    _turn: Option<WriteTurn>,
+}
+
+impl SqliteTx {
+    /// The connection, with the transaction begun.
+    pub async fn begun(&mut self) -> Result<&mut sqlx::SqliteConnection, sqlx::Error> {
+        if !self.begun {
+            // Taken as begun even if the command fails: whatever state the connection is in,
+            // it is rolled back (or closed) before it is reused (see `Drop`).
+            self.begun = true;
+            sqlx::Executor::execute(self.conn(), "BEGIN IMMEDIATE").await?;
+        }
+        Ok(self.conn())
+    }
+
+    fn conn(&mut self) -> &mut sqlx::SqliteConnection {
+        self.conn
+            .as_deref_mut()
+            .expect("a SQLite transaction has its connection until it ends")
+    }
+
+    /// Ends the transaction with `COMMIT` or `ROLLBACK`; the connection goes back to the pool
+    /// only if that worked.
+    async fn end(mut self, statement: &str) -> Result<(), sqlx::Error> {
+        if !self.begun {
+            return Ok(());
+        }
+        let result = sqlx::Executor::execute(self.conn(), statement).await;
+        self.begun = result.is_err();
+        result.map(|_| ())
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        if !self.begun {
+            return;
+        }
+        // Rolled back before the connection goes back to the pool (and before the next writer's
+        // turn); a connection that cannot even do that is closed, which rolls back too.
+        let turn = self._turn.take();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if sqlx::Executor::execute(&mut *conn, "ROLLBACK")
+                        .await
+                        .is_err()
+                    {
+                        drop(conn.detach());
+                    }
+                    drop(turn);
+                });
+            }
+            Err(_) => drop(conn.detach()),
+        }
+    }
 }
 
 /// Runs the same code against whichever pool or transaction is behind `$db`.
@@ -80,8 +156,8 @@ macro_rules! with_db {
 macro_rules! with_tx {
     ($tx:expr, |$conn:ident| $body:expr) => {
         match $tx {
-            $crate::db::Tx::Sqlite(tx, _) => {
-                let $conn = &mut **tx;
+            $crate::db::Tx::Sqlite(tx) => {
+                let $conn = tx.begun().await?;
                 $body
             }
             $crate::db::Tx::Postgres(tx) => {
@@ -167,13 +243,19 @@ impl Db {
         }
     }
 
-    /// Opens a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`),
-    /// so a transaction that reads then writes cannot fail half-way on a lock upgrade.
+    /// Opens a write transaction. On SQLite its first command takes the write lock
+    /// (`BEGIN IMMEDIATE`, sent with that command: see [`SqliteTx`]), so a transaction that
+    /// reads then writes cannot fail half-way on a lock upgrade.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Db::Sqlite(pool, gate) => {
-                let turn = gate.turn().await;
-                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
+                // The connection first: a writer's turn is not spent waiting for one.
+                let conn = pool.acquire().await?;
+                Tx::Sqlite(SqliteTx {
+                    conn: Some(conn),
+                    begun: false,
+                    _turn: Some(gate.turn().await),
+                })
             }
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
@@ -203,10 +285,49 @@ impl Db {
 }
 
 impl Tx {
+    /// What the next command of this transaction must start with: on a SQLite transaction not
+    /// yet begun, `BEGIN IMMEDIATE;` (and the transaction counts as begun from now: the caller
+    /// sends it); otherwise nothing. For a statement that would open the transaction in a
+    /// command of its own.
+    pub fn opening(&mut self) -> &'static str {
+        match self {
+            Tx::Sqlite(tx) if !tx.begun => {
+                tx.begun = true;
+                "BEGIN IMMEDIATE;\n"
+            }
+            _ => "",
+        }
+    }
+
+    /// Runs `first`, then `then`, and commits; returns what [`batch::Batch::run`] returns for
+    /// `first`. On SQLite it is one command, `COMMIT` included (and `BEGIN IMMEDIATE` if still
+    /// to send); on PostgreSQL `then` runs as a statement of its own after `first` (if it is
+    /// independent), so it sees what `first` wrote. If anything fails, nothing is committed.
+    pub async fn commit_with(
+        mut self,
+        mut first: batch::Batch,
+        then: batch::Batch,
+    ) -> Result<Option<String>, sqlx::Error> {
+        if let Tx::Sqlite(tx) = &mut self {
+            if !first.is_empty() || !then.is_empty() {
+                let opening = if tx.begun { "" } else { "BEGIN IMMEDIATE;\n" };
+                tx.begun = true;
+                first.append(then);
+                let returned = first.run_sqlite(tx.conn(), opening, "COMMIT;").await?;
+                tx.begun = false;
+                return Ok(returned);
+            }
+        }
+        let returned = first.run(&mut self).await?;
+        then.run(&mut self).await?;
+        self.commit().await?;
+        Ok(returned)
+    }
+
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            Tx::Sqlite(tx, _turn) => tx.commit().await,
+            Tx::Sqlite(tx) => tx.end("COMMIT").await,
             Tx::Postgres(tx) => tx.commit().await,
         }
     }
@@ -214,7 +335,7 @@ impl Tx {
     /// Rolls the transaction back (also done on drop).
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         match self {
-            Tx::Sqlite(tx, _turn) => tx.rollback().await,
+            Tx::Sqlite(tx) => tx.end("ROLLBACK").await,
             Tx::Postgres(tx) => tx.rollback().await,
         }
     }

@@ -433,10 +433,9 @@ impl<'a> Station<'a> {
         Store::push_attempt(&mut batch, &attempt);
         Store::push_exchange(&mut batch, &log(&response));
         self.store
-            .db()
-            .run_atomic(batch)
+            .commit_grouped(batch)
             .await
-            .map_err(|e| self.system_error(&StoreError::from(e)))?;
+            .map_err(|e| self.system_error(&e))?;
         Ok((response, true))
     }
 
@@ -614,12 +613,17 @@ impl<'a> Station<'a> {
             }
             _ => None,
         };
-        // The writes go to the database in two batches (one command each on SQLite, see
-        // `db::batch`): the receipt and what it closes, then the e-mails and the log row, which
-        // need the position's new status (whether installments are left).
+        // The writes: the receipt and what it closes, then the e-mails and the log row. On
+        // SQLite they are one command with the COMMIT (with the read above, which carried the
+        // BEGIN, two commands under the write lock: see `db::batch`); on PostgreSQL the e-mails
+        // and the log row are one statement after the others.
         let mut writes = Batch::new();
         Store::push_station_receipt(&mut writes, ente_id, &row, recovered);
-        let settles = match (&disposition, &locked) {
+        let mut after = Batch::independent();
+        let message_for = |disposition: &ReceiptDisposition| {
+            mail::receipt_messages(self.ente, rc, &row, debtor_email.as_deref(), disposition)
+        };
+        match (&disposition, &locked) {
             (ReceiptDisposition::Closed(_), Some(l)) => {
                 Store::push_settle_option(
                     &mut writes,
@@ -627,40 +631,55 @@ impl<'a> Station<'a> {
                     l.position_id,
                     row.payment_date_time,
                 );
-                true
-            }
-            _ => false,
-        };
-        let returned = match writes.run(&mut tx).await {
-            Ok(returned) => returned,
-            Err(e) => match receipt_error(e, &row.receipt_id) {
-                // The same receipt delivered twice at once: the other delivery stored it.
-                StoreError::Conflict(_) => {
-                    tx.rollback().await?;
-                    return Ok(ReceiptDisposition::Duplicate);
+                if let Some(c) = &checkout {
+                    Store::push_settle_checkout(&mut writes, &c.id);
                 }
-                other => return Err(other),
-            },
-        };
-        let disposition = if settles {
-            if let Some(c) = &checkout {
-                Store::settle_checkout_in(&mut tx, &c.id).await?;
+                // The position's new status is decided by the statement above, and the
+                // e-mails' wording depends on it (whether installments are left): each wording
+                // is queued on the condition of its status, a message the same in both
+                // unconditionally.
+                let statuses = [PositionStatus::Paid, PositionStatus::PartiallyPaid];
+                let wordings = statuses.map(|s| message_for(&ReceiptDisposition::Closed(s)));
+                for (status, messages) in statuses.iter().zip(&wordings) {
+                    let other = &wordings[usize::from(*status == PositionStatus::Paid)];
+                    for message in messages {
+                        if !other.contains(message) {
+                            Store::push_enqueue_if_position(
+                                &mut after,
+                                message,
+                                l.position_id,
+                                *status,
+                            );
+                        } else if *status == PositionStatus::Paid {
+                            Store::push_enqueue(&mut after, message);
+                        }
+                    }
+                }
             }
-            ReceiptDisposition::Closed(position_status(returned)?)
-        } else {
-            disposition
-        };
-        let mut after = Batch::independent();
-        for message in
-            mail::receipt_messages(self.ente, rc, &row, debtor_email.as_deref(), &disposition)
-        {
-            Store::push_enqueue(&mut after, &message);
+            _ => {
+                for message in message_for(&disposition) {
+                    Store::push_enqueue(&mut after, &message);
+                }
+            }
         }
         if let Some(exchange) = exchange {
             Store::push_exchange(&mut after, exchange);
         }
-        after.run(&mut tx).await?;
-        tx.commit().await?;
+        let returned = match tx.commit_with(writes, after).await {
+            Ok(returned) => returned,
+            Err(e) => match receipt_error(e, &row.receipt_id) {
+                // The same receipt delivered twice at once: the other delivery stored it (the
+                // transaction is rolled back as it is dropped).
+                StoreError::Conflict(_) => return Ok(ReceiptDisposition::Duplicate),
+                other => return Err(other),
+            },
+        };
+        let disposition = match disposition {
+            ReceiptDisposition::Closed(_) if locked.is_some() => {
+                ReceiptDisposition::Closed(position_status(returned)?)
+            }
+            other => other,
+        };
         Ok(disposition)
     }
 }

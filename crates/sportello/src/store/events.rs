@@ -67,31 +67,8 @@ impl Exchange {
     }
 }
 
-const INSERT_EXCHANGE: &str = "INSERT INTO event_log (direction, channel, operation, correlation, request, response, outcome, fault_code, http_status, duration_ms, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-
-/// [`INSERT_EXCHANGE`] with an exchange bound, for whichever database (a macro: the query's
-/// type differs per driver).
-macro_rules! insert_exchange {
-    ($e:expr) => {{
-        let e: &Exchange = $e;
-        sqlx::query(INSERT_EXCHANGE)
-            .bind(match e.direction {
-                Direction::In => "in",
-                Direction::Out => "out",
-            })
-            .bind(&e.channel)
-            .bind(&e.operation)
-            .bind(&e.correlation)
-            .bind(&e.request)
-            .bind(&e.response)
-            .bind(&e.outcome)
-            .bind(&e.fault_code)
-            .bind(e.http_status.map(i32::from))
-            .bind(i64::try_from(e.duration_ms).unwrap_or(i64::MAX))
-            .bind(Timestamp::now())
-    }};
-}
+/// The event log's columns an exchange fills, in the order [`Store::push_exchange`] binds them.
+const EXCHANGE_COLUMNS: &str = "INSERT INTO event_log (direction, channel, operation, correlation, request, response, outcome, fault_code, http_status, duration_ms, created_at)";
 
 impl Store {
     /// Deletes the exchanges logged before `before` (the retention horizon); returns how many.
@@ -118,19 +95,20 @@ impl Store {
 
     /// Records an exchange. Logging must never lose the business outcome, so callers log after
     /// the fact and only warn when this fails.
+    ///
+    /// The row is committed with those of concurrent exchanges ([`crate::db::group`]): this
+    /// returns once it is durable.
     pub async fn log_exchange(&self, e: &Exchange) -> StoreResult<()> {
-        let _turn = self.db().write_turn().await;
-        with_db!(self.db(), |pool| {
-            insert_exchange!(e).execute(pool).await?;
-        });
-        Ok(())
+        let mut batch = Batch::independent();
+        Store::push_exchange(&mut batch, e);
+        self.commit_grouped(batch).await
     }
 
     /// Adds to `batch` the statement that writes an exchange: it is in the log if and only if
     /// the batch's transaction commits.
     pub fn push_exchange(batch: &mut Batch, e: &Exchange) {
-        batch.push(
-            INSERT_EXCHANGE,
+        batch.insert_row(
+            EXCHANGE_COLUMNS,
             vec![
                 Val::Text(
                     match e.direction {

@@ -24,6 +24,7 @@ pub mod sessions;
 pub mod spid;
 pub mod station;
 
+use crate::db::group::GroupCommit;
 use crate::db::{Db, Dialect, migrate};
 
 /// A storage error: the database's own, or a rule the store enforces.
@@ -64,14 +65,23 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    group: GroupCommit,
 }
 
 impl Store {
     /// Connects to `url` without touching the schema.
     pub async fn connect(url: &str) -> StoreResult<Store> {
+        let db = Db::connect(url).await?;
         Ok(Store {
-            db: Db::connect(url).await?,
+            group: GroupCommit::start(db.clone()),
+            db,
         })
+    }
+
+    /// Commits `batch` (independent: see [`crate::db::batch::Batch::independent`]) together
+    /// with those of concurrent callers ([`crate::db::group`]); returns once it is committed.
+    pub async fn commit_grouped(&self, batch: crate::db::batch::Batch) -> StoreResult<()> {
+        Ok(self.group.commit(&self.db, batch).await?)
     }
 
     /// Connects and applies pending migrations.

@@ -6,6 +6,7 @@ use super::{Store, StoreResult};
 use crate::clock::Timestamp;
 use crate::db::batch::{Batch, Val};
 use crate::db::{Db, DbRow, Tx};
+use crate::domain::position::PositionStatus;
 use crate::{with_db, with_tx};
 
 /// A message to deliver.
@@ -95,25 +96,51 @@ fn from_row(r: &impl DbRow) -> Result<OutboxMessage, sqlx::Error> {
     })
 }
 
+/// The values of `$1…$9` of an outbox insert (`$6`: now, both when it is due and when it was
+/// created).
+fn message_vals(m: &NewMessage) -> Vec<Val> {
+    vec![
+        Val::Text(m.kind.clone()),
+        Val::Text(m.recipient.clone()),
+        Val::Text(m.subject.clone()),
+        Val::Text(m.body_text.clone()),
+        Val::OptText(m.body_html.clone()),
+        Val::Ts(Timestamp::now()),
+        Val::OptText(m.attachment.as_ref().map(|a| a.name.clone())),
+        Val::OptText(m.attachment.as_ref().map(|a| a.content_type.clone())),
+        Val::OptBytes(m.attachment.as_ref().map(|a| a.bytes.clone())),
+    ]
+}
+
 impl Store {
     /// Adds to `batch` the statement that queues a message: it exists if and only if the
     /// batch's transaction commits.
     pub fn push_enqueue(batch: &mut Batch, m: &NewMessage) {
-        let now = Timestamp::now();
         batch.push(
             "INSERT INTO outbox (kind, recipient, subject, body_text, body_html, next_attempt_at, created_at, attachment_name, attachment_type, attachment)
              VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
-            vec![
-                Val::Text(m.kind.clone()),
-                Val::Text(m.recipient.clone()),
-                Val::Text(m.subject.clone()),
-                Val::Text(m.body_text.clone()),
-                Val::OptText(m.body_html.clone()),
-                Val::Ts(now),
-                Val::OptText(m.attachment.as_ref().map(|a| a.name.clone())),
-                Val::OptText(m.attachment.as_ref().map(|a| a.content_type.clone())),
-                Val::OptBytes(m.attachment.as_ref().map(|a| a.bytes.clone())),
-            ],
+            message_vals(m),
+        );
+    }
+
+    /// Adds to `batch` the statement that queues `m` if, when it runs, the position
+    /// `position_id` is in `status`: for a message whose wording depends on a status an earlier
+    /// statement of the same transaction decides.
+    pub fn push_enqueue_if_position(
+        batch: &mut Batch,
+        m: &NewMessage,
+        position_id: i64,
+        status: PositionStatus,
+    ) {
+        batch.push(
+            "INSERT INTO outbox (kind, recipient, subject, body_text, body_html, next_attempt_at, created_at, attachment_name, attachment_type, attachment)
+             SELECT $1, $2, $3, $4, $5, $6, $6, $7, $8, $9
+             WHERE EXISTS (SELECT 1 FROM debt_positions WHERE id = $10 AND status = $11)",
+            {
+                let mut vals = message_vals(m);
+                vals.extend([Val::Int(position_id), Val::Text(status.as_str().to_owned())]);
+                vals
+            },
         );
     }
 

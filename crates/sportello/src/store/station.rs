@@ -267,16 +267,15 @@ impl Store {
 
     /// Records an activation.
     pub async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<()> {
-        let mut batch = Batch::new();
+        let mut batch = Batch::independent();
         Store::push_attempt(&mut batch, a);
-        Ok(self.db().run_atomic(batch).await?)
+        self.commit_grouped(batch).await
     }
 
     /// Adds to `batch` the statement that records an activation.
     pub fn push_attempt(batch: &mut Batch, a: &NewAttempt) {
-        batch.push(
-            "INSERT INTO payment_attempts (payment_option_id, amount, payment_note, transfer_type, created_at)
-             VALUES ($1, $2, $3, $4, $5)",
+        batch.insert_row(
+            "INSERT INTO payment_attempts (payment_option_id, amount, payment_note, transfer_type, created_at)",
             vec![
                 Val::Int(a.payment_option_id),
                 Val::Int(a.amount),
@@ -327,8 +326,10 @@ impl Store {
             Tx::Sqlite(..) => "",
             Tx::Postgres(_) => " FOR UPDATE",
         };
+        // On SQLite the transaction's BEGIN IMMEDIATE, if still to send, goes with this read.
+        let opening = tx.opening();
         let sql = format!(
-            "SELECT o.id AS option_id, o.status AS option_status, o.amount, o.is_partial_payment,
+            "{opening}SELECT o.id AS option_id, o.status AS option_status, o.amount, o.is_partial_payment,
                     p.id AS position_id, p.status AS position_status, p.email, p.origin,
                     (SELECT a.payment_note FROM payment_attempts a WHERE a.payment_option_id = o.id
                      ORDER BY a.created_at DESC, a.id DESC LIMIT 1) AS latest_note
@@ -507,14 +508,17 @@ impl Store {
 
     /// Adds to `batch` the statements that mark an option paid and bring its position up to
     /// date: PAID, or PARTIALLY_PAID while other installments are unpaid (a single option paid
-    /// closes the whole plan). The last statement returns the position's new status.
+    /// closes the whole plan). The last statement returns the position's new status. What each
+    /// reads, neither changes (the position's reads only the paid option's installment flag,
+    /// which the option's update leaves alone), nor does a receipt's insert: on PostgreSQL they
+    /// go with the statement before them ([`Batch::push_joined`]).
     pub fn push_settle_option(
         batch: &mut Batch,
         option_id: i64,
         position_id: i64,
         paid_at: Timestamp,
     ) {
-        batch.push(
+        batch.push_joined(
             "UPDATE payment_options SET status = $2, paid_at = $3 WHERE id = $1",
             vec![
                 Val::Int(option_id),
@@ -524,7 +528,7 @@ impl Store {
         );
         // The position's status decided by the database (PARTIALLY_PAID while other
         // installments of the plan are unpaid).
-        batch.push(
+        batch.push_joined(
             "UPDATE debt_positions SET status = CASE WHEN EXISTS (
                  SELECT 1 FROM payment_options o
                  WHERE o.position_id = $1 AND o.id <> $6 AND o.status = $4 AND o.is_partial_payment = $5
@@ -595,42 +599,39 @@ impl Store {
     /// Moves a checkout to `paid` when every option in it is paid, else to `partially_paid`.
     /// Returns the new state.
     pub async fn settle_checkout_in(tx: &mut Tx, checkout_id: &str) -> StoreResult<String> {
+        let mut batch = Batch::new();
+        Store::push_settle_checkout(&mut batch, checkout_id);
+        batch.run(tx).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Adds to `batch` the statements of [`Store::settle_checkout_in`]; the last one returns
+    /// the checkout's new state.
+    pub fn push_settle_checkout(batch: &mut Batch, checkout_id: &str) {
+        let now = Timestamp::now();
         // Take the checkout's row lock before counting: receipts for two notices of one cart
-        // may arrive together, and on PostgreSQL each must count after the other commits, or
-        // both would see the other's option unpaid and leave the cart partially paid.
-        with_tx!(tx, |conn| {
-            sqlx::query("UPDATE checkouts SET updated_at = $2 WHERE id = $1")
-                .bind(checkout_id)
-                .bind(Timestamp::now())
-                .execute(&mut *conn)
-                .await?;
-        });
-        let (total, paid): (i64, i64) = with_tx!(tx, |conn| {
-            sqlx::query_as(
-                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN o.status <> $2 THEN 1 ELSE 0 END), 0)
-                 FROM checkout_items i JOIN payment_options o ON o.id = i.payment_option_id
-                 WHERE i.checkout_id = $1",
-            )
-            .bind(checkout_id)
-            // Paid: anything but unpaid (a paid option may be reported since).
-            .bind(OptionStatus::Unpaid.as_str())
-            .fetch_one(&mut *conn)
-            .await?
-        });
-        let state = if total > 0 && paid == total {
-            "paid"
-        } else {
-            "partially_paid"
-        };
-        with_tx!(tx, |conn| {
-            sqlx::query("UPDATE checkouts SET state = $2, updated_at = $3 WHERE id = $1")
-                .bind(checkout_id)
-                .bind(state)
-                .bind(Timestamp::now())
-                .execute(&mut *conn)
-                .await?;
-        });
-        Ok(state.to_owned())
+        // may arrive together, and on PostgreSQL each must count after the other commits (the
+        // second statement's snapshot is taken once the lock is held), or both would see the
+        // other's option unpaid and leave the cart partially paid.
+        batch.push(
+            "UPDATE checkouts SET updated_at = $2 WHERE id = $1",
+            vec![Val::Text(checkout_id.to_owned()), Val::Ts(now)],
+        );
+        // Paid: no option of the cart left unpaid (a paid option may be reported since).
+        batch.push(
+            "UPDATE checkouts SET updated_at = $2, state = CASE
+                 WHEN EXISTS (SELECT 1 FROM checkout_items i WHERE i.checkout_id = $1)
+                  AND NOT EXISTS (SELECT 1 FROM checkout_items i JOIN payment_options o ON o.id = i.payment_option_id
+                                  WHERE i.checkout_id = $1 AND o.status = $3)
+                 THEN $4 ELSE $5 END
+             WHERE id = $1 RETURNING state",
+            vec![
+                Val::Text(checkout_id.to_owned()),
+                Val::Ts(now),
+                Val::Text(OptionStatus::Unpaid.as_str().to_owned()),
+                Val::Text("paid".to_owned()),
+                Val::Text("partially_paid".to_owned()),
+            ],
+        );
     }
 
     /// The receipts stored for a notice, oldest first.
