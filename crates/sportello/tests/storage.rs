@@ -446,6 +446,16 @@ async fn a_batch_is_all_or_nothing(store: Store) {
     }
     assert!(store.db().run_atomic(failing).await.is_err());
     assert!(store.outbox_for(None, 10).await.unwrap().is_empty());
+    // A transaction dropped half-way (an early return) leaves nothing, and the next writers —
+    // more than the pool has connections — find the database and the pool as they were.
+    for _ in 0..10 {
+        let mut tx = store.db().begin().await.unwrap();
+        Store::enqueue_in(&mut tx, &mail("dropped@example.it"))
+            .await
+            .unwrap();
+        drop(tx);
+    }
+    assert!(store.outbox_for(None, 10).await.unwrap().is_empty());
 
     let mut tx = store.db().begin().await.unwrap();
     let mut inside = Batch::new();

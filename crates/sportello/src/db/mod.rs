@@ -111,7 +111,7 @@ impl SqliteTx {
 
 impl Drop for SqliteTx {
     fn drop(&mut self) {
-        let Some(mut conn) = self.conn.take() else {
+        let Some(conn) = self.conn.take() else {
             return;
         };
         if !self.begun {
@@ -123,16 +123,29 @@ impl Drop for SqliteTx {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    if sqlx::Executor::execute(&mut *conn, "ROLLBACK")
-                        .await
-                        .is_err()
-                    {
-                        drop(conn.detach());
+                    // Closed, not pooled, unless the rollback is seen through (the task may
+                    // also be dropped unfinished, as its runtime shuts down).
+                    let mut pending = ClosedUnlessRolledBack(Some(conn));
+                    if let Some(conn) = pending.0.as_deref_mut() {
+                        if sqlx::Executor::execute(conn, "ROLLBACK").await.is_ok() {
+                            drop(pending.0.take());
+                        }
                     }
                     drop(turn);
                 });
             }
             Err(_) => drop(conn.detach()),
+        }
+    }
+}
+
+/// A connection whose transaction is being rolled back: closed if dropped before that is done.
+struct ClosedUnlessRolledBack(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
+
+impl Drop for ClosedUnlessRolledBack {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(conn.detach());
         }
     }
 }
