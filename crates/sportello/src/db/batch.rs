@@ -152,7 +152,7 @@ impl Batch {
     /// The rows [`Batch::insert_row`] pushed for one table as one multi-row `INSERT` (where
     /// the first of them was), when the batch is independent: its statements may run in any
     /// order.
-    fn coalesced(self) -> Batch {
+    pub(super) fn coalesced(self) -> Batch {
         if !self.independent || self.statements.iter().all(|s| s.head.is_none()) {
             return self;
         }
@@ -287,14 +287,15 @@ impl Batch {
     }
 
     /// The statements as one command on a SQLite connection, between `before` and `after`;
-    /// the first column of the first row a statement returned, if one did.
+    /// the first column of the first row a statement returned, if one did. The caller merges
+    /// rows first ([`Batch::coalesced`]) if it wants them merged.
     pub(super) async fn run_sqlite(
         self,
         conn: &mut sqlx::SqliteConnection,
         before: &str,
         after: &str,
     ) -> Result<Option<String>, sqlx::Error> {
-        let (sql, vals) = self.coalesced().sqlite_text(before, after);
+        let (sql, vals) = self.sqlite_text(before, after);
         let rows = bind_all!(sqlx::query(&sql), vals).fetch_all(conn).await?;
         match rows.first() {
             Some(row) => Ok(Some(row.try_get::<String, _>(0)?)),

@@ -326,7 +326,10 @@ impl Tx {
                 let opening = if tx.begun { "" } else { "BEGIN IMMEDIATE;\n" };
                 tx.begun = true;
                 first.append(then);
-                let returned = first.run_sqlite(tx.conn(), opening, "COMMIT;").await?;
+                let returned = first
+                    .coalesced()
+                    .run_sqlite(tx.conn(), opening, "COMMIT;")
+                    .await?;
                 tx.begun = false;
                 return Ok(returned);
             }
