@@ -539,9 +539,15 @@ async fn checkout_api_answers_like_pagopa() {
     let nav = position_for(&app, "RSSMRA80A01H501U", 500).await;
     let ente = app.state.ente().fiscal_code.clone();
     let api = format!("{}/checkout/ec/v1/carts", app.sandbox.as_deref().unwrap());
+    // Notice numbers that are not the position's: its own with another last digit (the one it
+    // has is random: with it, a cart of "unknown" notices would now and then hold a real one).
+    let unknown: Vec<String> = ('0'..='9')
+        .filter(|d| !nav.as_str().ends_with(*d))
+        .map(|d| format!("{}{d}", &nav.as_str()[..17]))
+        .collect();
     let notice = |i: usize| {
         serde_json::json!({
-            "noticeNumber": format!("{}{i}", &nav.as_str()[..17]),
+            "noticeNumber": unknown[i],
             "fiscalCode": ente, "amount": 500, "companyName": "Comune", "description": "Canone"
         })
     };
