@@ -42,15 +42,43 @@ pub enum Db {
 /// under 8 concurrent station requests the p99 was over 100 ms and the throughput a third
 /// lower (benches/README.md, "Station"). Other processes (the command line) still wait
 /// through the busy timeout.
-#[derive(Debug, Clone, Default)]
-pub struct WriteGate(Arc<tokio::sync::Mutex<()>>);
+///
+/// The gate also holds the one connection this process's write transactions run on, outside
+/// the pool (which serves reads and single write statements): SQLite empties a connection's
+/// page cache whenever another connection has written since its last transaction, so writes
+/// spread over the pool read their pages again each time, and one writer keeps them (20 %
+/// more station cycles a second: benches/README.md, "One writing connection").
+#[derive(Clone)]
+pub struct WriteGate {
+    /// The turn, and with it the connection every write transaction of this process runs on:
+    /// its page cache stays valid from one write to the next (SQLite empties a connection's
+    /// cache whenever another connection has written since its last transaction). `None` until
+    /// first used, and after a transaction left it in a state it could not be rolled back from.
+    writer: Arc<tokio::sync::Mutex<Option<sqlx::SqliteConnection>>>,
+    options: Arc<SqliteConnectOptions>,
+}
 
-/// A writer's turn at the gate: held until the transaction ends.
-pub type WriteTurn = tokio::sync::OwnedMutexGuard<()>;
+impl std::fmt::Debug for WriteGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteGate").finish_non_exhaustive()
+    }
+}
+
+/// A writer's turn at the gate, with the writing connection: held until the transaction ends.
+pub type WriteTurn = tokio::sync::OwnedMutexGuard<Option<sqlx::SqliteConnection>>;
 
 impl WriteGate {
     async fn turn(&self) -> WriteTurn {
-        self.0.clone().lock_owned().await
+        self.writer.clone().lock_owned().await
+    }
+
+    /// The turn with its connection open.
+    async fn turn_connected(&self) -> Result<WriteTurn, sqlx::Error> {
+        let mut turn = self.turn().await;
+        if turn.is_none() {
+            *turn = Some(sqlx::ConnectOptions::connect(&*self.options).await?);
+        }
+        Ok(turn)
     }
 }
 
@@ -69,14 +97,14 @@ pub enum Tx {
 /// those made while holding the database's one write lock set how many writes a second there
 /// can be (benches/README.md, "Station"): a transaction opened and committed in commands of its
 /// own paid two of them for nothing. A transaction dropped without its commit is rolled back
-/// before its connection goes back to the pool (and before the next writer's turn); a
-/// connection that cannot even do that is closed, which rolls back too.
+/// before the next writer's turn; a connection that cannot even do that is closed, which rolls
+/// back too, and the next writer opens another.
 pub struct SqliteTx {
-    conn: Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>,
+    /// The write turn and its connection, until the transaction is over (its rollback
+    /// included).
+    turn: Option<WriteTurn>,
     /// `BEGIN IMMEDIATE` was sent (or was part of a command sent).
     begun: bool,
-    /// Held until the transaction is over (its rollback included).
-    _turn: Option<WriteTurn>,
 }
 
 impl SqliteTx {
@@ -92,13 +120,14 @@ impl SqliteTx {
     }
 
     fn conn(&mut self) -> &mut sqlx::SqliteConnection {
-        self.conn
+        self.turn
             .as_deref_mut()
+            .and_then(Option::as_mut)
             .expect("a SQLite transaction has its connection until it ends")
     }
 
-    /// Ends the transaction with `COMMIT` or `ROLLBACK`; the connection goes back to the pool
-    /// only if that worked.
+    /// Ends the transaction with `COMMIT` or `ROLLBACK`; the connection is kept for the next
+    /// writer only if that worked.
     async fn end(mut self, statement: &str) -> Result<(), sqlx::Error> {
         if !self.begun {
             return Ok(());
@@ -111,41 +140,40 @@ impl SqliteTx {
 
 impl Drop for SqliteTx {
     fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else {
+        let Some(mut turn) = self.turn.take() else {
             return;
         };
         if !self.begun {
             return;
         }
-        // Rolled back before the connection goes back to the pool (and before the next writer's
-        // turn); a connection that cannot even do that is closed, which rolls back too.
-        let turn = self._turn.take();
+        // Rolled back before the next writer's turn; a connection that cannot even do that is
+        // closed (which rolls back too) and the next writer opens another.
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
+                // Closed unless the rollback is seen through: the task may also be dropped
+                // unfinished, or before it first runs, as its runtime shuts down.
+                let mut pending = ClosedUnlessRolledBack(Some(turn));
                 runtime.spawn(async move {
-                    // Closed, not pooled, unless the rollback is seen through (the task may
-                    // also be dropped unfinished, as its runtime shuts down).
-                    let mut pending = ClosedUnlessRolledBack(Some(conn));
-                    if let Some(conn) = pending.0.as_deref_mut() {
+                    if let Some(conn) = pending.0.as_deref_mut().and_then(Option::as_mut) {
                         if sqlx::Executor::execute(conn, "ROLLBACK").await.is_ok() {
                             drop(pending.0.take());
                         }
                     }
-                    drop(turn);
                 });
             }
-            Err(_) => drop(conn.detach()),
+            Err(_) => drop(turn.take()),
         }
     }
 }
 
-/// A connection whose transaction is being rolled back: closed if dropped before that is done.
-struct ClosedUnlessRolledBack(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
+/// A write turn whose transaction is being rolled back: its connection is closed if this is
+/// dropped before that is done.
+struct ClosedUnlessRolledBack(Option<WriteTurn>);
 
 impl Drop for ClosedUnlessRolledBack {
     fn drop(&mut self) {
-        if let Some(conn) = self.0.take() {
-            drop(conn.detach());
+        if let Some(mut turn) = self.0.take() {
+            drop(turn.take());
         }
     }
 }
@@ -214,9 +242,15 @@ impl Db {
                 // A connection to a local file cannot go stale: no round trip to its thread to
                 // check it at every acquire.
                 .test_before_acquire(false)
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await?;
-            Ok(Db::Sqlite(pool, WriteGate::default()))
+            Ok(Db::Sqlite(
+                pool,
+                WriteGate {
+                    writer: Arc::default(),
+                    options: Arc::new(options),
+                },
+            ))
         } else {
             let pool_options = PgPoolOptions::new()
                 .max_connections(16)
@@ -261,15 +295,10 @@ impl Db {
     /// reads then writes cannot fail half-way on a lock upgrade.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(pool, gate) => {
-                // The connection first: a writer's turn is not spent waiting for one.
-                let conn = pool.acquire().await?;
-                Tx::Sqlite(SqliteTx {
-                    conn: Some(conn),
-                    begun: false,
-                    _turn: Some(gate.turn().await),
-                })
-            }
+            Db::Sqlite(_, gate) => Tx::Sqlite(SqliteTx {
+                turn: Some(gate.turn_connected().await?),
+                begun: false,
+            }),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -293,6 +322,11 @@ impl Db {
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
+        if let Db::Sqlite(_, gate) = self {
+            if let Some(writer) = gate.turn().await.take() {
+                let _ = sqlx::Connection::close(writer).await;
+            }
+        }
         with_db!(self, |pool| pool.close().await)
     }
 }
@@ -427,5 +461,74 @@ impl DbRow for sqlx::sqlite::SqliteRow {
 impl DbRow for sqlx::postgres::PgRow {
     fn col<T: Column>(&self, name: &str) -> Result<T, sqlx::Error> {
         sqlx::Row::try_get(self, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    async fn insert(tx: &mut Tx, x: i64) -> Result<(), sqlx::Error> {
+        with_tx!(tx, |conn| sqlx::query("INSERT INTO t (x) VALUES ($1)")
+            .bind(x)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ()))
+    }
+
+    /// SQLite's writing connection, left mid-transaction when the rollback of a dropped
+    /// transaction never runs (its runtime shut down first), is closed: the next writer opens
+    /// another one and finds nothing of the abandoned transaction. A transaction dropped on a
+    /// live runtime is rolled back and the connection kept.
+    #[test]
+    fn a_writer_left_mid_transaction_is_replaced_and_its_writes_are_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/w.db", dir.path().display());
+        let first = runtime();
+        let db = first.block_on(async {
+            let db = Db::connect(&url).await.unwrap();
+            with_db!(&db, |pool| {
+                sqlx::query("CREATE TABLE t (x INTEGER NOT NULL)")
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            });
+            let mut tx = db.begin().await.unwrap();
+            insert(&mut tx, 1).await.unwrap();
+            // The rollback is spawned, and never runs: the runtime goes before it is polled.
+            drop(tx);
+            db
+        });
+        drop(first);
+        let second = runtime();
+        second.block_on(async {
+            for x in [2, 3] {
+                let mut tx = db.begin().await.unwrap();
+                insert(&mut tx, x).await.unwrap();
+                if x == 2 {
+                    tx.commit().await.unwrap();
+                } else {
+                    drop(tx);
+                    // Rolled back on this runtime, the connection kept: the next turn waits.
+                }
+            }
+            let mut tx = db.begin().await.unwrap();
+            insert(&mut tx, 4).await.unwrap();
+            tx.commit().await.unwrap();
+            let rows: Vec<i64> =
+                with_db!(&db, |pool| sqlx::query_scalar("SELECT x FROM t ORDER BY x")
+                    .fetch_all(pool)
+                    .await
+                    .unwrap());
+            assert_eq!(rows, [2, 4]);
+            db.close().await;
+        });
     }
 }
