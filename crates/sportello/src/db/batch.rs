@@ -63,6 +63,12 @@ struct Statement {
     /// Pushed by [`Batch::push_joined`]: on PostgreSQL it goes in one statement with the one
     /// before.
     joined: bool,
+    /// On PostgreSQL, in one statement with others: its name there (`WITH name AS (…)`), by
+    /// which a later statement may read the rows it returns.
+    name: Option<&'static str>,
+    /// On PostgreSQL, in one statement with others: its text there, when it differs (it
+    /// returns rows for a later statement, or reads an earlier one's by its name).
+    postgres: Option<String>,
 }
 
 /// `($1, …, $n)` numbered from `first`.
@@ -199,21 +205,31 @@ impl Batch {
         let last = self.statements.len().saturating_sub(1);
         let mut sql = String::new();
         let mut vals = Vec::new();
+        let alone = last == 0;
         for (
             i,
             Statement {
                 sql: statement,
                 vals: v,
+                name,
+                postgres,
                 ..
             },
         ) in self.statements.into_iter().enumerate()
         {
-            let shifted = shift_parameters(&statement, vals.len());
+            let text = match postgres {
+                Some(text) if !alone => text,
+                _ => statement,
+            };
+            let shifted = shift_parameters(&text, vals.len());
             if i == last {
                 sql.push_str(&shifted);
             } else {
                 sql.push_str(if i == 0 { "WITH " } else { ", " });
-                sql.push_str(&format!("s{i} AS ({shifted})\n"));
+                match name {
+                    Some(name) => sql.push_str(&format!("{name} AS ({shifted})\n")),
+                    None => sql.push_str(&format!("s{i} AS ({shifted})\n")),
+                }
             }
             vals.extend(v);
         }
@@ -227,7 +243,40 @@ impl Batch {
             vals,
             head: None,
             joined: false,
+            name: None,
+            postgres: None,
         });
+    }
+
+    /// Appends `sql` like [`Batch::push`]; on PostgreSQL, when statements pushed joined after
+    /// it go in one statement with it, it is written `postgres` there (the same parameters),
+    /// named `name`: they read the rows it returns as the table `name`.
+    pub fn push_named(
+        &mut self,
+        name: &'static str,
+        sql: impl Into<String>,
+        postgres: impl Into<String>,
+        vals: Vec<Val>,
+    ) {
+        self.push(sql, vals);
+        if let Some(last) = self.statements.last_mut() {
+            last.name = Some(name);
+            last.postgres = Some(postgres.into());
+        }
+    }
+
+    /// Appends `sql` like [`Batch::push_joined`]; on PostgreSQL it is written `postgres` (the
+    /// same parameters), which may read what a statement of [`Batch::push_named`] returned.
+    pub fn push_joined_reading(
+        &mut self,
+        sql: impl Into<String>,
+        postgres: impl Into<String>,
+        vals: Vec<Val>,
+    ) {
+        self.push_joined(sql, vals);
+        if let Some(last) = self.statements.last_mut() {
+            last.postgres = Some(postgres.into());
+        }
     }
 
     /// Appends `sql` like [`Batch::push`], promising that it neither reads what the statement
@@ -248,7 +297,21 @@ impl Batch {
             vals,
             head: Some(head),
             joined: false,
+            name: None,
+            postgres: None,
         });
+    }
+
+    /// Appends the statements of the independent batch `other` (its rows merged: see
+    /// [`Batch::coalesced`]) as if each were pushed with [`Batch::push_joined`]: on
+    /// PostgreSQL they go in one statement with the one before them.
+    pub fn append_joined(&mut self, other: Batch) {
+        debug_assert!(other.independent || other.is_empty());
+        let mut other = other.coalesced();
+        for statement in &mut other.statements {
+            statement.joined = true;
+        }
+        self.append(other);
     }
 
     /// Appends the statements of `other`; the result is independent if both were.
@@ -449,5 +512,52 @@ mod tests {
             ]
         );
         assert_eq!(statements[1].1.len(), 3);
+    }
+
+    #[test]
+    fn a_named_statement_is_read_by_name_in_its_postgres_statement() {
+        use super::{Batch, Val};
+        let mut batch = Batch::new();
+        batch.push_named(
+            "r",
+            "INSERT INTO r VALUES ($1)",
+            "INSERT INTO r VALUES ($1) RETURNING id",
+            vec![Val::Int(1)],
+        );
+        batch.push_joined_reading(
+            "INSERT INTO t SELECT id, $2 FROM r WHERE k = $1",
+            "INSERT INTO t SELECT r.id, $2 FROM r",
+            vec![Val::Int(1), Val::Int(2)],
+        );
+        let mut mails = Batch::independent();
+        mails.insert_row("INSERT INTO m (a)", vec![Val::Int(3)]);
+        mails.insert_row("INSERT INTO m (a)", vec![Val::Int(4)]);
+        batch.append_joined(mails);
+        batch.push_joined("UPDATE p SET s = $1 RETURNING s", vec![Val::Int(5)]);
+        let statements = batch.clone().postgres_statements();
+        assert_eq!(statements.len(), 1);
+        assert_eq!(
+            statements[0].0,
+            "WITH r AS (INSERT INTO r VALUES ($1) RETURNING id)\n\
+             , s1 AS (INSERT INTO t SELECT r.id, $3 FROM r)\n\
+             , s2 AS (INSERT INTO m (a) VALUES ($4), ($5))\n\
+             UPDATE p SET s = $6 RETURNING s"
+        );
+        assert_eq!(statements[0].1.len(), 6);
+        // SQLite: the statements as written, in order.
+        let (sqlite, vals) = batch.sqlite_text("", "");
+        assert_eq!(
+            sqlite,
+            "INSERT INTO r VALUES ($1);\nINSERT INTO t SELECT id, $3 FROM r WHERE k = $2;\n\
+             INSERT INTO m (a) VALUES ($4), ($5);\nUPDATE p SET s = $6 RETURNING s;\n"
+        );
+        assert_eq!(vals.len(), 6);
+        // Alone, a named statement is its plain self: nothing reads what it would return.
+        let mut alone = Batch::new();
+        alone.push_named("r", "INSERT INTO r VALUES ($1)", "… RETURNING id", vec![]);
+        assert_eq!(
+            alone.postgres_statements()[0].0,
+            "INSERT INTO r VALUES ($1)"
+        );
     }
 }

@@ -613,59 +613,67 @@ impl<'a> Station<'a> {
             }
             _ => None,
         };
-        // The writes: the receipt and what it closes, then the e-mails and the log row. On
-        // SQLite they are one command with the COMMIT (with the read above, which carried the
-        // BEGIN, two commands under the write lock: see `db::batch`); on PostgreSQL the e-mails
-        // and the log row are one statement after the others.
+        // The writes: the receipt, the e-mails and the log row, then what the receipt closes.
+        // On SQLite they are one command with the COMMIT (with the read above, which carried
+        // the BEGIN, two commands under the write lock: see `db::batch`); on PostgreSQL one
+        // statement (the checkout's settling, when there is one, two more).
         let mut writes = Batch::new();
         Store::push_station_receipt(&mut writes, ente_id, &row, recovered);
-        let mut after = Batch::independent();
+        let mut mails = Batch::independent();
         let message_for = |disposition: &ReceiptDisposition| {
             mail::receipt_messages(self.ente, rc, &row, debtor_email.as_deref(), disposition)
         };
-        match (&disposition, &locked) {
-            (ReceiptDisposition::Closed(_), Some(l)) => {
-                Store::push_settle_option(
-                    &mut writes,
-                    l.option_id,
-                    l.position_id,
-                    row.payment_date_time,
-                );
-                if let Some(c) = &checkout {
-                    Store::push_settle_checkout(&mut writes, &c.id);
-                }
-                // The position's new status is decided by the statement above, and the
-                // e-mails' wording depends on it (whether installments are left): each wording
-                // is queued on the condition of its status, a message the same in both
-                // unconditionally.
+        let closes = match (&disposition, &locked) {
+            (ReceiptDisposition::Closed(_), Some(l)) => Some(l),
+            _ => None,
+        };
+        match closes {
+            Some(l) => {
+                // The e-mails' wording depends on the position's new status (are installments
+                // left?), which the settling statements decide: each wording is queued on the
+                // condition that paying the option brings the position to its status, a
+                // message the same in both unconditionally.
                 let statuses = [PositionStatus::Paid, PositionStatus::PartiallyPaid];
                 let wordings = statuses.map(|s| message_for(&ReceiptDisposition::Closed(s)));
                 for (status, messages) in statuses.iter().zip(&wordings) {
                     let other = &wordings[usize::from(*status == PositionStatus::Paid)];
                     for message in messages {
                         if !other.contains(message) {
-                            Store::push_enqueue_if_position(
-                                &mut after,
+                            Store::push_enqueue_if_settles_to(
+                                &mut mails,
                                 message,
+                                l.option_id,
                                 l.position_id,
                                 *status,
                             );
                         } else if *status == PositionStatus::Paid {
-                            Store::push_enqueue(&mut after, message);
+                            Store::push_enqueue(&mut mails, message);
                         }
                     }
                 }
             }
-            _ => {
+            None => {
                 for message in message_for(&disposition) {
-                    Store::push_enqueue(&mut after, &message);
+                    Store::push_enqueue(&mut mails, &message);
                 }
             }
         }
         if let Some(exchange) = exchange {
-            Store::push_exchange(&mut after, exchange);
+            Store::push_exchange(&mut mails, exchange);
         }
-        let returned = match tx.commit_with(writes, after).await {
+        writes.append_joined(mails);
+        if let Some(l) = closes {
+            Store::push_settle_option(
+                &mut writes,
+                l.option_id,
+                l.position_id,
+                row.payment_date_time,
+            );
+            if let Some(c) = &checkout {
+                Store::push_settle_checkout(&mut writes, &c.id);
+            }
+        }
+        let returned = match tx.commit_with(writes, Batch::new()).await {
             Ok(returned) => returned,
             Err(e) => match receipt_error(e, &row.receipt_id) {
                 // The same receipt delivered twice at once: the other delivery stored it (the

@@ -6,7 +6,6 @@ use super::{Store, StoreResult};
 use crate::clock::Timestamp;
 use crate::db::batch::{Batch, Val};
 use crate::db::{Db, DbRow, Tx};
-use crate::domain::position::PositionStatus;
 use crate::{with_db, with_tx};
 
 /// A message to deliver.
@@ -123,24 +122,18 @@ impl Store {
         );
     }
 
-    /// Adds to `batch` the statement that queues `m` if, when it runs, the position
-    /// `position_id` is in `status`: for a message whose wording depends on a status an earlier
-    /// statement of the same transaction decides.
-    pub fn push_enqueue_if_position(
-        batch: &mut Batch,
-        m: &NewMessage,
-        position_id: i64,
-        status: PositionStatus,
-    ) {
+    /// Adds to `batch` the statement that queues `m` if `condition` (a boolean SQL
+    /// expression whose parameters start at `$10`, valued `vals`) holds when it runs: for a
+    /// message whose wording depends on what the same transaction decides.
+    pub fn push_enqueue_if(batch: &mut Batch, m: &NewMessage, condition: &str, vals: Vec<Val>) {
+        let mut all = message_vals(m);
+        all.extend(vals);
         batch.push(
-            "INSERT INTO outbox (kind, recipient, subject, body_text, body_html, next_attempt_at, created_at, attachment_name, attachment_type, attachment)
-             SELECT $1, $2, $3, $4, $5, $6, $6, $7, $8, $9
-             WHERE EXISTS (SELECT 1 FROM debt_positions WHERE id = $10 AND status = $11)",
-            {
-                let mut vals = message_vals(m);
-                vals.extend([Val::Int(position_id), Val::Text(status.as_str().to_owned())]);
-                vals
-            },
+            format!(
+                "INSERT INTO outbox (kind, recipient, subject, body_text, body_html, next_attempt_at, created_at, attachment_name, attachment_type, attachment)
+                 SELECT $1, $2, $3, $4, $5, $6, $6, $7, $8, $9 WHERE {condition}"
+            ),
+            all,
         );
     }
 

@@ -243,6 +243,51 @@ pub fn position_status(returned: Option<String>) -> StoreResult<PositionStatus> 
         .ok_or_else(|| StoreError::Db(decode_err("position status", &status)))
 }
 
+/// The status position `$first` takes when its option `$(first + 1)` is paid: PARTIALLY_PAID
+/// while other installments of its plan are unpaid, else PAID (a single option paid closes the
+/// whole plan). Parameters `$first…$(first + 5)`, valued [`status_after_paying_vals`]. It reads
+/// the other options' statuses and the paid option's installment flag, never the paid option's
+/// status: the same before and after that option is marked paid.
+fn status_after_paying(first: usize) -> String {
+    let p = |k: usize| format!("${}", first + k);
+    format!(
+        "CASE WHEN EXISTS (
+             SELECT 1 FROM payment_options o
+             WHERE o.position_id = {position} AND o.id <> {option} AND o.status = {unpaid}
+               AND o.is_partial_payment = {yes}
+               AND EXISTS (SELECT 1 FROM payment_options paid
+                           WHERE paid.id = {option} AND paid.is_partial_payment = {yes}))
+           THEN {partially} ELSE {paid} END",
+        position = p(0),
+        option = p(1),
+        unpaid = p(2),
+        yes = p(3),
+        partially = p(4),
+        paid = p(5),
+    )
+}
+
+/// The values of [`status_after_paying`]'s parameters.
+fn status_after_paying_vals(position_id: i64, option_id: i64) -> Vec<Val> {
+    vec![
+        Val::Int(position_id),
+        Val::Int(option_id),
+        Val::Text(OptionStatus::Unpaid.as_str().to_owned()),
+        Val::Bool(true),
+        Val::Text(PositionStatus::PartiallyPaid.as_str().to_owned()),
+        Val::Text(PositionStatus::Paid.as_str().to_owned()),
+    ]
+}
+
+/// The insert of a receipt's row (`$1…$38`, see [`Store::push_station_receipt`]).
+const RECEIPT_INSERT: &str = "INSERT INTO receipts (ente_id, receipt_id, payment_option_id, notice_number, iuv, outcome, amount, description, company_name, office_name,
+                debtor_type, debtor_fiscal_code, debtor_name, payer_type, payer_fiscal_code, payer_name, payer_account_id, checkout_id,
+                id_psp, psp_fiscal_code, psp_partita_iva, psp_company_name, id_channel, channel_description, payment_method,
+                fee, primary_ci_incurred_fee, id_bundle, id_ci_bundle, payment_note, payment_date_time, application_date, transfer_date,
+                stand_in, refund_required, raw_xml, received_at, recovered)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
+                $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)";
+
 impl Store {
     /// The payment option with notice number `nav`, with its position.
     pub async fn notice_option(
@@ -391,14 +436,10 @@ impl Store {
         r: &StationReceipt,
         recovered: bool,
     ) {
-        batch.push(
-            "INSERT INTO receipts (ente_id, receipt_id, payment_option_id, notice_number, iuv, outcome, amount, description, company_name, office_name,
-                debtor_type, debtor_fiscal_code, debtor_name, payer_type, payer_fiscal_code, payer_name, payer_account_id, checkout_id,
-                id_psp, psp_fiscal_code, psp_partita_iva, psp_company_name, id_channel, channel_description, payment_method,
-                fee, primary_ci_incurred_fee, id_bundle, id_ci_bundle, payment_note, payment_date_time, application_date, transfer_date,
-                stand_in, refund_required, raw_xml, received_at, recovered)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
-                $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)",
+        batch.push_named(
+            "receipt",
+            RECEIPT_INSERT,
+            format!("{RECEIPT_INSERT} RETURNING id"),
             vec![
                 Val::Int(ente_id),
                 Val::Text(r.receipt_id.clone()),
@@ -444,7 +485,9 @@ impl Store {
             return;
         }
         // Every transfer in one statement (at most five: the schema's limit), linked to the
-        // receipt by its receiptId (one statement cannot read the key the one before made).
+        // receipt by its receiptId on SQLite (one statement cannot read the key the one before
+        // made), on PostgreSQL by the key the receipt's insert returns in the same statement
+        // (where `$1` and `$2` go unused).
         let rows: Vec<String> = (0..r.transfers.len())
             .map(|i| {
                 let n = 2 + i * 7;
@@ -472,12 +515,16 @@ impl Store {
                 Val::Text(t.category.clone()),
             ]);
         }
-        batch.push(
+        let rows = rows.join(", ");
+        batch.push_joined_reading(
             format!(
                 "INSERT INTO receipt_transfers (receipt_pk, id_transfer, amount, fiscal_code_pa, iban, stamp, remittance_information, category)
-                 SELECT r.id, v.* FROM receipts r, (VALUES {}) AS v
-                 WHERE r.ente_id = $1 AND r.receipt_id = $2",
-                rows.join(", ")
+                 SELECT r.id, v.* FROM receipts r, (VALUES {rows}) AS v
+                 WHERE r.ente_id = $1 AND r.receipt_id = $2"
+            ),
+            format!(
+                "INSERT INTO receipt_transfers (receipt_pk, id_transfer, amount, fiscal_code_pa, iban, stamp, remittance_information, category)
+                 SELECT r.id, v.* FROM receipt r, (VALUES {rows}) AS v"
             ),
             vals,
         );
@@ -526,26 +573,38 @@ impl Store {
                 Val::Ts(paid_at),
             ],
         );
-        // The position's status decided by the database (PARTIALLY_PAID while other
-        // installments of the plan are unpaid).
+        let mut vals = vec![Val::Ts(paid_at), Val::Ts(Timestamp::now())];
+        vals.extend(status_after_paying_vals(position_id, option_id));
         batch.push_joined(
-            "UPDATE debt_positions SET status = CASE WHEN EXISTS (
-                 SELECT 1 FROM payment_options o
-                 WHERE o.position_id = $1 AND o.id <> $6 AND o.status = $4 AND o.is_partial_payment = $5
-                   AND EXISTS (SELECT 1 FROM payment_options paid WHERE paid.id = $6 AND paid.is_partial_payment = $5))
-               THEN $7 ELSE $8 END,
-               payment_date = $2, updated_at = $3, version = version + 1
-             WHERE id = $1 RETURNING status",
-            vec![
-                Val::Int(position_id),
-                Val::Ts(paid_at),
-                Val::Ts(Timestamp::now()),
-                Val::Text(OptionStatus::Unpaid.as_str().to_owned()),
-                Val::Bool(true),
-                Val::Int(option_id),
-                Val::Text(PositionStatus::PartiallyPaid.as_str().to_owned()),
-                Val::Text(PositionStatus::Paid.as_str().to_owned()),
-            ],
+            format!(
+                "UPDATE debt_positions SET status = {}, payment_date = $1, updated_at = $2,
+                   version = version + 1
+                 WHERE id = $3 RETURNING status",
+                status_after_paying(3)
+            ),
+            vals,
+        );
+    }
+
+    /// Adds to `batch` the statement that queues `m` if paying option `option_id` brings its
+    /// position `position_id` to `status` (see [`Store::push_settle_option`]), whether it runs
+    /// before or after the settling statements: the answer does not depend on the paid
+    /// option's own status, which they change. For a message whose wording depends on that
+    /// status (are installments left?).
+    pub fn push_enqueue_if_settles_to(
+        batch: &mut Batch,
+        m: &crate::store::outbox::NewMessage,
+        option_id: i64,
+        position_id: i64,
+        status: PositionStatus,
+    ) {
+        let mut vals = status_after_paying_vals(position_id, option_id);
+        vals.push(Val::Text(status.as_str().to_owned()));
+        Store::push_enqueue_if(
+            batch,
+            m,
+            &format!("{} = $16", status_after_paying(10)),
+            vals,
         );
     }
 
