@@ -408,8 +408,8 @@ impl Batch {
 impl super::Db {
     /// Runs `batch` as a transaction of its own. On SQLite the transaction's `BEGIN IMMEDIATE`
     /// and `COMMIT` travel in the batch's one command (with this process's write turn held):
-    /// one hand-off instead of three. A connection whose command failed is closed rather than
-    /// handed back, whatever state its transaction was left in (closing rolls it back).
+    /// one hand-off instead of three. A transaction whose command failed is rolled back before
+    /// the next writer's turn (see [`super::SqliteTx`]).
     pub async fn run_atomic(&self, batch: Batch) -> Result<(), sqlx::Error> {
         if batch.is_empty() {
             return Ok(());
