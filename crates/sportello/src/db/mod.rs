@@ -48,7 +48,7 @@ pub enum Db {
 /// page cache whenever another connection has written since its last transaction, so writes
 /// spread over the pool read their pages again each time, and one writer keeps them (20 %
 /// more station cycles a second: benches/README.md, "One writing connection").
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct WriteGate {
     /// The turn, and with it the connection every write transaction of this process runs on:
     /// its page cache stays valid from one write to the next (SQLite empties a connection's
@@ -56,12 +56,6 @@ pub struct WriteGate {
     /// first used, and after a transaction left it in a state it could not be rolled back from.
     writer: Arc<tokio::sync::Mutex<Option<sqlx::SqliteConnection>>>,
     options: Arc<SqliteConnectOptions>,
-}
-
-impl std::fmt::Debug for WriteGate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteGate").finish_non_exhaustive()
-    }
 }
 
 /// A writer's turn at the gate, with the writing connection: held until the transaction ends.
